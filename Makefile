@@ -1,0 +1,29 @@
+# The two commands of the README. Each sets up .venv from the pinned
+# requirements on first use. Offline, export DATA_MIRROR=../shared/datasets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test venv paper clean-venv
+
+demo: $(STAMP)  ## run the whole pipeline on the default profile
+	$(BIN)/dvc repro
+	@echo; cat metrics/tables.md
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest -q tests
+
+paper: $(STAMP)  ## the paper profile as a DVC experiment (GPU-sized)
+	$(BIN)/dvc exp run -S profile=paper
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt -c constraints.txt
+	touch $(STAMP)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,79 @@
+"""Atomic file writes and safe loading.
+
+Every file a stage writes goes to a temporary name in the same folder and is
+renamed into place, so a kill mid-write never leaves a half file that a later
+stage (or a resumed run) would trust. Tensors are loaded with
+``weights_only=True``: nothing here ever unpickles arbitrary objects.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda p: p.write_text(text))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def save_tensors(path: Path, obj: Any) -> None:
+    """torch.save through a temporary file and rename."""
+    _atomic(path, lambda p: torch.save(obj, p))
+
+
+def load_tensors(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    """torch.load restricted to tensors and plain containers."""
+    return torch.load(Path(path), map_location=map_location, weights_only=True)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def file_digests(path: Path, chunk: int = 1 << 20) -> dict[str, str]:
+    """md5 and sha256 of a file, computed in one pass."""
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            md5.update(block)
+            sha.update(block)
+    return {"md5": md5.hexdigest(), "sha256": sha.hexdigest()}
+
+
+def tree_digest(paths: list[Path]) -> str:
+    """sha256 over the contents of files (folders expanded, sorted by path)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files.extend(sorted(q for q in p.rglob("*.py")) if p.is_dir() else [p])
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
