@@ -1,0 +1,1 @@
+"""Datasets: registry of sources, fetching with verification, readers, splits, augmentation."""

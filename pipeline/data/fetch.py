@@ -1,0 +1,114 @@
+"""Obtain a dataset's files, from the official source or a mirror folder, verified.
+
+``DATA_MIRROR`` (an environment variable) names a folder laid out as
+``registry.RemoteFile.mirror_path`` says; when it is set, files are copied
+from there and the network is never touched (air-gapped clusters). Either way
+every file is written to a temporary name, its checksums are checked, and only
+then is it renamed into place. A file that fails is moved aside with a
+``.bad`` suffix, never used, and the error names the file, both hashes and
+the fix. A file already in place is re-verified and kept if it matches.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..io import file_digests
+from .registry import DatasetSpec, RemoteFile
+
+
+class DatasetError(RuntimeError):
+    """A dataset file cannot be obtained or does not verify."""
+
+
+class ChecksumError(DatasetError):
+    pass
+
+
+class MissingDatasetError(DatasetError):
+    pass
+
+
+def mirror_root() -> Path | None:
+    m = os.environ.get("DATA_MIRROR")
+    return Path(m).expanduser() if m else None
+
+
+def _mismatch(f: RemoteFile, path: Path) -> tuple[str, str, str] | None:
+    """(algorithm, expected, actual) for the first checksum that fails, else None."""
+    got = file_digests(path)
+    for algo in ("sha256", "md5"):
+        want = getattr(f, algo)
+        if want and got[algo] != want:
+            return algo, want, got[algo]
+    return None
+
+
+def _move_aside(path: Path) -> Path:
+    bad = path.with_name(path.name + ".bad")
+    os.replace(path, bad)
+    return bad
+
+
+def _download(url: str, dest: Path) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r, open(dest, "wb") as out:
+            total = int(r.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name.removesuffix(".part"),
+                      leave=False) as bar:
+                while block := r.read(1 << 20):
+                    out.write(block)
+                    bar.update(len(block))
+    except (urllib.error.URLError, OSError) as e:
+        dest.unlink(missing_ok=True)
+        raise MissingDatasetError(
+            f"could not download {url}: {e}. Without internet, set DATA_MIRROR to a folder "
+            f"that holds this file as <DATA_MIRROR>/{dest.name.removesuffix('.part')} "
+            f"(see the registry's mirror_path).") from e
+
+
+def fetch_file(f: RemoteFile, dest_dir: Path, mirror: Path | None, dataset: str) -> Path:
+    dest = Path(dest_dir) / f.name
+    if dest.exists():
+        if _mismatch(f, dest) is None:
+            return dest
+        _move_aside(dest)  # a stale or damaged copy: keep it for inspection, fetch again
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    if mirror is not None:
+        src = mirror / f.mirror_path
+        if not src.is_file():
+            raise MissingDatasetError(
+                f"dataset {dataset!r} needs {f.name}, which is not in the mirror: put it at {src}"
+                + (f" (official source: {f.url}" if f.url else " (no official source: mirror-only")
+                + (f", md5 {f.md5})" if f.md5 else f", sha256 {f.sha256})"))
+        shutil.copyfile(src, part)
+        origin = str(src)
+    elif f.url is None:
+        raise MissingDatasetError(
+            f"dataset {dataset!r} ({f.name}) has no official source: it is a mirror-only stand-in. "
+            f"Set DATA_MIRROR to a folder holding {f.mirror_path}.")
+    else:
+        _download(f.url, part)
+        origin = f.url
+    bad = _mismatch(f, part)
+    if bad is not None:
+        algo, want, got = bad
+        kept = _move_aside(part)
+        raise ChecksumError(
+            f"checksum mismatch for {f.name} of dataset {dataset!r} (from {origin}): "
+            f"expected {algo} {want}, got {got}. The file was moved aside to {kept} and not used. "
+            f"Replace the source file with an intact copy"
+            + (f" from {f.url}" if f.url else "") + ", then rerun.")
+    os.replace(part, dest)
+    return dest
+
+
+def fetch_dataset(spec: DatasetSpec, dest_dir: Path, mirror: Path | None = None) -> list[Path]:
+    """Fetch and verify every file of a dataset into dest_dir; return their paths."""
+    return [fetch_file(f, dest_dir, mirror, spec.name) for f in spec.files]

@@ -1,0 +1,17 @@
+"""Train / validation / test splits.
+
+The official test split is what every table reports. A validation split is
+held out of the official training split, by a seeded permutation, for
+temperature fitting: it is never trained on and never reported.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def holdout(n: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train_idx, val_idx): disjoint, covering range(n), each sorted."""
+    if not 0 < val_size < n:
+        raise ValueError(f"val_size {val_size} must be between 1 and {n - 1} for {n} training examples")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[val_size:].sort().values, perm[:val_size].sort().values

@@ -1,0 +1,116 @@
+"""Checksum verification, the mirror path, and the errors a user sees."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import urllib.request
+
+import pytest
+
+from pipeline.data import registry
+from pipeline.data.fetch import ChecksumError, MissingDatasetError, fetch_dataset, fetch_file
+from pipeline.data.registry import RemoteFile
+
+
+def _remote(tmp_path, payload: bytes, name="f.bin", **digests):
+    mirror = tmp_path / "mirror"
+    (mirror / "ds").mkdir(parents=True)
+    (mirror / "ds" / name).write_bytes(payload)
+    return mirror, RemoteFile(name, "https://example.invalid/" + name, f"ds/{name}", **digests)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("the network must not be used when a mirror is given")
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+def test_good_file_from_mirror_is_verified_and_placed(tmp_path):
+    data = b"hello label smoothing"
+    mirror, f = _remote(tmp_path, data, md5=hashlib.md5(data).hexdigest(),
+                        sha256=hashlib.sha256(data).hexdigest())
+    out = fetch_file(f, tmp_path / "raw", mirror, "ds")
+    assert out.read_bytes() == data
+    assert not list((tmp_path / "raw").glob("*.part"))
+
+
+def test_corrupted_file_is_refused_named_and_moved_aside(tmp_path):
+    good = b"the real bytes"
+    mirror, f = _remote(tmp_path, b"the real bytez", sha256=hashlib.sha256(good).hexdigest())
+    with pytest.raises(ChecksumError) as e:
+        fetch_file(f, tmp_path / "raw", mirror, "ds")
+    msg = str(e.value)
+    assert "f.bin" in msg and hashlib.sha256(good).hexdigest() in msg
+    assert hashlib.sha256(b"the real bytez").hexdigest() in msg
+    assert not (tmp_path / "raw" / "f.bin").exists()          # never placed where it would be used
+    assert (tmp_path / "raw" / "f.bin.part.bad").exists()     # kept aside for inspection
+
+
+def test_md5_is_checked_when_it_is_the_only_checksum(tmp_path):
+    mirror, f = _remote(tmp_path, b"abc", md5=hashlib.md5(b"abd").hexdigest())
+    with pytest.raises(ChecksumError, match="md5"):
+        fetch_file(f, tmp_path / "raw", mirror, "ds")
+
+
+def test_damaged_local_copy_is_replaced(tmp_path):
+    data = b"payload"
+    mirror, f = _remote(tmp_path, data, sha256=hashlib.sha256(data).hexdigest())
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "f.bin").write_bytes(b"truncat")
+    fetch_file(f, tmp_path / "raw", mirror, "ds")
+    assert (tmp_path / "raw" / "f.bin").read_bytes() == data
+    assert (tmp_path / "raw" / "f.bin.bad").read_bytes() == b"truncat"
+
+
+def test_missing_mirror_file_says_what_to_put_where(tmp_path):
+    spec = registry.get("cifar100")
+    with pytest.raises(MissingDatasetError) as e:
+        fetch_dataset(spec, tmp_path / "raw", tmp_path / "empty-mirror")
+    msg = str(e.value)
+    assert str(tmp_path / "empty-mirror" / "cifar100" / "cifar-100-python.tar.gz") in msg
+    assert "cs.toronto.edu" in msg and "eb9058c3a382ffc7106e4002c42a8d85" in msg
+
+
+def test_mirror_only_source_without_mirror_is_a_clear_error(tmp_path):
+    with pytest.raises(MissingDatasetError, match="DATA_MIRROR"):
+        fetch_dataset(registry.get("cifar10_jpeg"), tmp_path / "raw", None)
+
+
+def test_download_failure_suggests_the_mirror(tmp_path, monkeypatch):
+    def offline(*a, **k):
+        raise urllib.error.URLError("no route to host")
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(MissingDatasetError, match="DATA_MIRROR"):
+        fetch_dataset(registry.get("mnist"), tmp_path / "raw", None)
+    assert not list((tmp_path / "raw").glob("*"))
+
+
+def test_registry_checksums_match_the_mirror(mirror):
+    """Every registry file the mirror holds verifies (md5 and sha256 where pinned)."""
+    from pipeline.io import file_digests
+    checked = 0
+    for spec in registry.REGISTRY.values():
+        for f in spec.files:
+            p = mirror / f.mirror_path
+            if p.exists():
+                got = file_digests(p)
+                assert f.md5 is None or got["md5"] == f.md5, f.name
+                assert f.sha256 is None or got["sha256"] == f.sha256, f.name
+                checked += 1
+    assert checked >= 15  # MNIST, Fashion-MNIST, Multi30k, CIFAR-10 JPEG
+
+
+def test_every_registry_file_has_a_checksum_and_every_paper_dataset_is_listed():
+    for spec in registry.REGISTRY.values():
+        for f in spec.files:
+            assert f.md5 or f.sha256, f.name
+    assert {"mnist", "fashion_mnist", "emnist", "cifar10", "cifar100", "cub200",
+            "tiny_imagenet", "multi30k", "cifar10_jpeg"} <= set(registry.REGISTRY)
+
+
+def test_fetch_mnist_from_the_mirror(tmp_path, mirror):
+    paths = fetch_dataset(registry.get("mnist"), tmp_path / "raw", mirror)
+    assert len(paths) == 4
+    with gzip.open(paths[1]) as g:
+        assert int.from_bytes(g.read(8)[4:], "big") == 60000  # idx label count
