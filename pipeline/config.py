@@ -1,0 +1,161 @@
+"""The params schema, owned by the code, and the loader every stage calls first.
+
+``load_params()`` reads params.yaml, checks every key against SCHEMA (unknown
+keys are errors too), runs the cross-field checks, and returns the params with
+the active profile resolved under ``params["budget"]``. Any problem raises
+ParamError naming the key, the value and what is allowed, before any work.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .data.registry import FCN_DATASETS
+
+Check = Callable[[str, Any], None]
+
+
+class ParamError(ValueError):
+    def __init__(self, key: str, value: Any, allowed: str):
+        super().__init__(f"params.yaml: {key} = {value!r} is not allowed; expected {allowed}")
+        self.key, self.value, self.allowed = key, value, allowed
+
+
+def number(lo: float | None = None, hi: float | None = None, *, lo_open=False,
+           hi_open=False, integer=False, nullable=False) -> Check:
+    lo_s = "" if lo is None else ("(" if lo_open else "[") + str(lo)
+    hi_s = "" if hi is None else str(hi) + (")" if hi_open else "]")
+    kind = "an integer" if integer else "a number"
+    allowed = kind + (f" in {lo_s or '(-inf'}, {hi_s or 'inf)'}" if lo is not None or hi is not None else "")
+    allowed += " or null" if nullable else ""
+
+    def check(key, v):
+        if v is None and nullable:
+            return
+        ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+        if not ok or isinstance(v, bool) or (isinstance(v, float) and not math.isfinite(v)):
+            raise ParamError(key, v, allowed)
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            raise ParamError(key, v, allowed)
+        if hi is not None and (v > hi or (hi_open and v == hi)):
+            raise ParamError(key, v, allowed)
+    return check
+
+
+def choice(*options: str) -> Check:
+    def check(key, v):
+        if v not in options:
+            raise ParamError(key, v, "one of " + ", ".join(map(repr, options)))
+    return check
+
+
+def list_of(item: Check, min_len: int = 0, unique: bool = False) -> Check:
+    def check(key, v):
+        if not isinstance(v, list) or len(v) < min_len:
+            raise ParamError(key, v, f"a list of at least {min_len} item(s)")
+        for i, x in enumerate(v):
+            item(f"{key}[{i}]", x)
+        if unique and len({repr(x) for x in v}) != len(v):
+            raise ParamError(key, v, "a list without repeated items")
+    return check
+
+
+def section(fields: dict[str, Check]) -> Check:
+    def check(key, v):
+        if not isinstance(v, dict):
+            raise ParamError(key, v, "a mapping with keys " + ", ".join(fields))
+        for k in v:
+            if k not in fields:
+                raise ParamError(f"{key}.{k}".lstrip("."), v[k], "no such key; known keys here: " + ", ".join(fields))
+        for k, f in fields.items():
+            if k not in v:
+                raise ParamError(f"{key}.{k}".lstrip("."), None, "this key to be present")
+            f(f"{key}.{k}".lstrip("."), v[k])
+    return check
+
+
+def mapping_of(value: Check, min_len: int = 1) -> Check:
+    def check(key, v):
+        if not isinstance(v, dict) or len(v) < min_len:
+            raise ParamError(key, v, f"a mapping with at least {min_len} entry")
+        for k, x in v.items():
+            value(f"{key}.{k}", x)
+    return check
+
+
+ALPHA = number(0, 1, hi_open=True)
+POS_INT = number(1, integer=True)
+
+SCHEMA = section({
+    "profile": lambda k, v: None,  # checked against `profiles` in _cross_checks
+    "alpha": ALPHA,
+    "sweep": list_of(ALPHA, min_len=1, unique=True),
+    "profiles": mapping_of(section({
+        "datasets": list_of(choice(*FCN_DATASETS), min_len=1, unique=True),
+        "seeds": list_of(number(0, integer=True), min_len=1, unique=True),
+        "fcn_epochs": POS_INT,
+        "max_train_examples": number(1, integer=True, nullable=True),
+    })),
+    "data": section({
+        "val_size": POS_INT,
+        "split_seed": number(0, integer=True),
+    }),
+    "fcn": section({
+        "hidden": list_of(POS_INT, min_len=1),
+        "init_std": number(0, lo_open=True),
+        "dropout": number(0, 1, hi_open=True),
+        "batch_size": POS_INT,
+        "lr": list_of(number(0, lo_open=True), min_len=2),
+        "momentum": number(0, 1, hi_open=True),
+        "dampening": number(0, 1, hi_open=True),
+        "weight_decay": number(0),
+        "max_shift": number(0, 13, integer=True),
+    }),
+    "train": section({
+        "device": choice("auto", "cpu", "cuda"),
+        "log_every": POS_INT,
+        "checkpoint_every": POS_INT,
+        "eval_batch_size": POS_INT,
+    }),
+})
+
+
+def _cross_checks(p: dict) -> None:
+    if p["profile"] not in p["profiles"]:
+        raise ParamError("profile", p["profile"], "one of the profiles defined: " + ", ".join(p["profiles"]))
+    n_layers = len(p["fcn"]["hidden"]) + 1
+    if len(p["fcn"]["lr"]) != n_layers:
+        raise ParamError("fcn.lr", p["fcn"]["lr"], f"one learning rate per linear layer ({n_layers} for hidden={p['fcn']['hidden']})")
+
+
+def _check_every(p: dict) -> None:
+    t = p["train"]
+    if t["checkpoint_every"] % t["log_every"]:
+        # a resumed run must restart on a log boundary to reproduce the curve exactly
+        raise ParamError("train.checkpoint_every", t["checkpoint_every"],
+                         f"a multiple of train.log_every ({t['log_every']})")
+
+
+def validate(params: dict) -> dict:
+    """Validate raw params and return a copy with the active profile resolved."""
+    SCHEMA("", params)
+    _cross_checks(params)
+    _check_every(params)
+    out = copy.deepcopy(params)
+    out["budget"] = copy.deepcopy(params["profiles"][params["profile"]])
+    return out
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    with open(path) as f:
+        raw = yaml.safe_load(f)
+    return validate(raw if raw is not None else {})
+
+
+def alphas_to_train(p: dict) -> list[float]:
+    """{0} ∪ sweep ∪ {alpha}, sorted: every constant a table or figure needs."""
+    return sorted({0.0, float(p["alpha"]), *map(float, p["sweep"])})

@@ -1,0 +1,97 @@
+"""params.yaml validation: impossible values stop the run with key, value and what is allowed."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from pipeline.config import ParamError, alphas_to_train, load_params, validate
+
+
+@pytest.fixture(scope="module")
+def params(root):
+    with open(root / "params.yaml") as f:
+        return yaml.safe_load(f)
+
+
+def test_shipped_params_are_valid_and_profile_resolves(params):
+    p = validate(params)
+    assert p["budget"] == params["profiles"][params["profile"]]
+    assert set(params["profiles"]) >= {"default", "paper"}
+
+
+def _bad(params, path: str, value):
+    p = copy.deepcopy(params)
+    *head, last = path.split(".")
+    node = p
+    for k in head:
+        node = node[k]
+    node[last] = value
+    with pytest.raises(ParamError) as e:
+        validate(p)
+    return e.value
+
+
+@pytest.mark.parametrize("path,value,key", [
+    ("alpha", 1.0, "alpha"),
+    ("alpha", -0.1, "alpha"),
+    ("alpha", "0.1", "alpha"),
+    ("sweep", [0.0, 1.2], "sweep[1]"),
+    ("profiles.default.fcn_epochs", 0, "profiles.default.fcn_epochs"),
+    ("profiles.default.fcn_epochs", -3, "profiles.default.fcn_epochs"),
+    ("profiles.default.datasets", ["mnist", "imagenet21k"], "profiles.default.datasets[1]"),
+    ("fcn.batch_size", 0, "fcn.batch_size"),
+    ("fcn.lr", [1.0, 1.0], "fcn.lr"),
+    ("fcn.dropout", 1.0, "fcn.dropout"),
+    ("train.device", "tpu", "train.device"),
+    ("profile", "huge", "profile"),
+    ("data.val_size", 0, "data.val_size"),
+])
+def test_invalid_values_name_key_value_and_allowed(params, path, value, key):
+    err = _bad(params, path, value)
+    assert err.key == key
+    assert repr(err.value) in str(err) or repr(value) in str(err)
+    assert "expected" in str(err)
+
+
+def test_unknown_key_is_an_error(params):
+    p = copy.deepcopy(params)
+    p["fcn"]["hiden"] = [10]
+    with pytest.raises(ParamError, match="fcn.hiden.*no such key"):
+        validate(p)
+    p = copy.deepcopy(params)
+    p["learning_rate"] = 0.1
+    with pytest.raises(ParamError, match="learning_rate"):
+        validate(p)
+
+
+def test_missing_key_is_an_error(params):
+    p = copy.deepcopy(params)
+    del p["fcn"]["momentum"]
+    with pytest.raises(ParamError, match="fcn.momentum"):
+        validate(p)
+
+
+def test_alphas_to_train_is_union_of_hard_sweep_and_alpha(params):
+    p = copy.deepcopy(params)
+    p["alpha"], p["sweep"] = 0.2, [0.05, 0.1]
+    assert alphas_to_train(validate(p)) == [0.0, 0.05, 0.1, 0.2]
+
+
+def test_a_stage_refuses_bad_params_before_any_work(tmp_path, root, params):
+    p = copy.deepcopy(params)
+    p["alpha"] = 1.5
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    r = subprocess.run([sys.executable, "-m", "pipeline.download"], cwd=tmp_path, capture_output=True,
+                       text=True, env={"PYTHONPATH": str(root), "PATH": ""})
+    assert r.returncode == 2
+    assert "alpha = 1.5" in r.stderr and "[0, 1)" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_load_params_reads_a_file(tmp_path, params):
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    assert load_params(tmp_path / "p.yaml")["alpha"] == params["alpha"]

@@ -1,0 +1,87 @@
+"""The generic loop: interrupted runs resume exactly, divergence stops, runs are deterministic."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pipeline.losses import label_smoothing_ce
+from pipeline.models.fcn import FCN
+from pipeline.training.builders import linear_decay, sgd_per_layer
+from pipeline.training.loop import DivergenceError, EpochBatches, LoopSpec, fit
+
+X = torch.rand(300, 8, 8, generator=torch.Generator().manual_seed(0))
+Y = (X.mean((1, 2)) > 0.5).long() + 2 * (X[:, 0, 0] > 0.5).long()
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _train(steps=30, stop_at=None, state=None, lr=0.5, dropout=0.2, x=X):
+    torch.manual_seed(0)
+    model = FCN(64, 4, [32, 32], dropout=dropout)
+    opt = sgd_per_layer(model, [lr, lr, lr / 10], 0.9, 0.9, 0.0)
+    sched = linear_decay(opt, steps)
+    batches = EpochBatches(len(x), 64, seed=0, device=torch.device("cpu"))
+
+    def batch_fn(step, g):
+        if step == stop_at:
+            raise Interrupt
+        idx = batches(step)
+        return x[idx] + 0.01 * torch.randn(len(idx), 8, 8, generator=g), Y[idx]
+
+    spec = LoopSpec(steps=steps, log_every=5, checkpoint_every=10, describe="toy run", key="k1")
+    hist = fit(model, opt, sched, lambda z, t: label_smoothing_ce(z, t, 0.1), batch_fn,
+               torch.Generator().manual_seed(0), spec, state_path=state)
+    return model, hist
+
+
+def test_interrupted_run_resumes_to_the_identical_result(tmp_path):
+    ref, ref_hist = _train()
+    state = tmp_path / "state.pt"
+    with pytest.raises(Interrupt):
+        _train(stop_at=23, state=state)
+    assert state.exists()
+    resumed, hist = _train(state=state)
+    for a, b in zip(ref.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+    assert hist == ref_hist
+
+
+def test_state_of_another_run_is_ignored(tmp_path):
+    state = tmp_path / "state.pt"
+    with pytest.raises(Interrupt):
+        _train(stop_at=15, state=state)
+    s = torch.load(state, weights_only=True)
+    s["key"] = "other"
+    torch.save(s, state)
+    ref, _ = _train()
+    fresh, _ = _train(state=state)
+    assert all(torch.equal(a, b) for a, b in zip(ref.parameters(), fresh.parameters()))
+
+
+def test_same_seed_is_bit_identical():
+    a, ha = _train()
+    b, hb = _train()
+    assert ha == hb and all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_nan_loss_stops_within_log_every_steps_naming_the_step():
+    x = X.clone()
+    x[5] = float("nan")  # the first epoch's batches reach it within a few steps
+    with pytest.raises(DivergenceError, match=r"steps \d+\.\.\d+ of toy run"):
+        _train(x=x)
+
+
+def test_exploding_lr_is_caught():
+    with pytest.raises(DivergenceError):
+        _train(lr=1e12, dropout=0.0)
+
+
+def test_epoch_batches_cover_every_example_once_per_epoch():
+    b = EpochBatches(10, 4, seed=1, device=torch.device("cpu"))
+    assert b.per_epoch == 3
+    first = torch.cat([b(s) for s in range(3)])
+    second = torch.cat([b(s) for s in range(3, 6)])
+    assert sorted(first.tolist()) == list(range(10)) == sorted(second.tolist())
+    assert not torch.equal(first, second)
