@@ -5,6 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.compat import import_torchvision
+
+# torchmetrics (an independent ECE) imports torchvision; make that import work
+# beside CPU torch before any test module is collected.
+import_torchvision()
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
