@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv paper clean-venv
+.PHONY: demo test venv paper lint clean-venv
 
 demo: $(STAMP)  ## run the whole pipeline on the default profile
 	$(BIN)/dvc repro
@@ -27,3 +27,6 @@ $(STAMP): requirements.txt constraints.txt
 
 clean-venv:
 	rm -rf $(VENV)
+
+lint: $(STAMP)  ## static checks (pyflakes, pycodestyle errors, import order)
+	$(BIN)/python -m ruff check --select F,E,I --line-length 120 pipeline tests

@@ -115,6 +115,12 @@ SCHEMA = section({
         "weight_decay": number(0),
         "max_shift": number(0, 13, integer=True),
     }),
+    "calibrate": section({
+        "n_bins": POS_INT,
+        "t_grid_min": number(0, lo_open=True),
+        "t_grid_max": number(0, lo_open=True),
+        "t_grid_steps": number(2, integer=True),
+    }),
     "train": section({
         "device": choice("auto", "cpu", "cuda"),
         "log_every": POS_INT,
@@ -129,7 +135,14 @@ def _cross_checks(p: dict) -> None:
         raise ParamError("profile", p["profile"], "one of the profiles defined: " + ", ".join(p["profiles"]))
     n_layers = len(p["fcn"]["hidden"]) + 1
     if len(p["fcn"]["lr"]) != n_layers:
-        raise ParamError("fcn.lr", p["fcn"]["lr"], f"one learning rate per linear layer ({n_layers} for hidden={p['fcn']['hidden']})")
+        raise ParamError("fcn.lr", p["fcn"]["lr"],
+                         f"one learning rate per linear layer ({n_layers} for hidden={p['fcn']['hidden']})")
+
+
+def _check_grid(p: dict) -> None:
+    c = p["calibrate"]
+    if c["t_grid_max"] <= c["t_grid_min"]:
+        raise ParamError("calibrate.t_grid_max", c["t_grid_max"], f"a value above calibrate.t_grid_min ({c['t_grid_min']})")
 
 
 def _check_every(p: dict) -> None:
@@ -145,6 +158,7 @@ def validate(params: dict) -> dict:
     SCHEMA("", params)
     _cross_checks(params)
     _check_every(params)
+    _check_grid(params)
     out = copy.deepcopy(params)
     out["budget"] = copy.deepcopy(params["profiles"][params["profile"]])
     return out

@@ -8,6 +8,7 @@ stage (or a resumed run) would trust. Tensors are loaded with
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -44,8 +44,15 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def save_tensors(path: Path, obj: Any) -> None:
-    """torch.save through a temporary file and rename."""
-    _atomic(path, lambda p: torch.save(obj, p))
+    """torch.save through a temporary file and rename.
+
+    Serialised in memory first: torch.save names the archive after the file it
+    writes, and the temporary name is random, so saving to it directly would
+    give different bytes (and checksums) for identical tensors every time.
+    """
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    _atomic(path, lambda p: p.write_bytes(buf.getbuffer()))
 
 
 def load_tensors(path: Path, map_location: str | torch.device = "cpu") -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
+from .calibration import CalibrationError
 from .config import ParamError
 from .data.fetch import DatasetError
 from .training.loop import DivergenceError
@@ -17,7 +18,7 @@ from .training.loop import DivergenceError
 def run(main: Callable[[], int]) -> None:
     try:
         code = main()
-    except (ParamError, DatasetError, DivergenceError) as e:
+    except (ParamError, DatasetError, DivergenceError, CalibrationError) as e:
         print(f"error: {e}", file=sys.stderr)
         code = 2
     sys.exit(code)

@@ -85,3 +85,13 @@ def test_epoch_batches_cover_every_example_once_per_epoch():
     second = torch.cat([b(s) for s in range(3, 6)])
     assert sorted(first.tolist()) == list(range(10)) == sorted(second.tolist())
     assert not torch.equal(first, second)
+
+
+def test_saved_tensors_are_byte_identical_for_identical_content(tmp_path):
+    from pipeline.io import load_tensors, save_tensors
+    obj = {"x": torch.arange(10), "y": torch.ones(3)}
+    save_tensors(tmp_path / "a.pt", obj)
+    save_tensors(tmp_path / "b.pt", obj)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    assert torch.equal(load_tensors(tmp_path / "a.pt")["x"], obj["x"])
+    assert not list(tmp_path.glob("*.tmp"))

@@ -19,7 +19,7 @@ def test_fcn_shapes_and_parameter_count():
 
 def test_fcn_student_width_and_dropout_placement():
     m = FCN(784, 47, [800, 800], dropout=0.5)
-    assert [l.out_features for l in m.linear_layers()] == [800, 800, 47]
+    assert [lin.out_features for lin in m.linear_layers()] == [800, 800, 47]
     assert sum(isinstance(x, nn.Dropout) for x in m.modules()) == 2
     assert not any(isinstance(x, nn.Dropout) for x in FCN(784, 10, [800, 800]).modules())
 
@@ -37,4 +37,4 @@ def test_init_is_gaussian_with_the_given_std_and_zero_bias():
     m = FCN(784, 10, [1200, 1200], init_std=0.03)
     w = m.linear_layers()[1].weight
     assert abs(w.std().item() - 0.03) < 0.001 and abs(w.mean().item()) < 0.001
-    assert all((l.bias == 0).all() for l in m.linear_layers())
+    assert all((lin.bias == 0).all() for lin in m.linear_layers())

@@ -1,0 +1,35 @@
+"""DVC stage `download`: fetch and verify the raw files of the profile's datasets.
+
+Usage: python -m pipeline.download
+From the official sources, or from $DATA_MIRROR when it is set.
+Writes data/raw/<dataset>/; folders of datasets no longer in the profile are pruned.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .config import load_params
+from .data import registry
+from .data.fetch import fetch_dataset, mirror_root
+from .stage import run
+
+RAW_DIR = Path("data/raw")
+
+
+def main() -> int:
+    p = load_params()
+    wanted = p["budget"]["datasets"]
+    mirror = mirror_root()
+    print(f"download: {', '.join(wanted)} from {mirror or 'the official sources'}")
+    for name in wanted:
+        files = fetch_dataset(registry.get(name), RAW_DIR / name, mirror)
+        print(f"  {name}: {len(files)} file(s) verified")
+    for d in RAW_DIR.iterdir():
+        if d.is_dir() and d.name not in wanted:
+            shutil.rmtree(d)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

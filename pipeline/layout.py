@@ -1,0 +1,22 @@
+"""Where the pipeline's artefacts live. Stages import paths from here, never from each other."""
+from __future__ import annotations
+
+from pathlib import Path
+
+FCN_MODELS = Path("models/fcn")
+TRAIN_METRICS = Path("metrics/train.json")
+TRAIN_CURVES = Path("plots/train")
+CALIBRATION_METRICS = Path("metrics/calibration.json")
+RELIABILITY_PLOTS = Path("plots/reliability")
+FIGURES = Path("plots/figures")
+TABLES_MD = Path("metrics/tables.md")
+TABLES_JSON = Path("metrics/tables.json")
+
+
+def alpha_key(alpha: float) -> str:
+    """``alpha_0``, ``alpha_0.05``, …: the key of a smoothing constant in metrics and folder names."""
+    return f"alpha_{alpha:g}"
+
+
+def fcn_run_dir(dataset: str, alpha: float, seed: int) -> Path:
+    return FCN_MODELS / dataset / f"{alpha_key(alpha)}_seed_{seed}"

@@ -1,0 +1,109 @@
+"""DVC stage `train`: the classifiers of Table 2 on the MNIST family (FCN).
+
+Usage: python -m pipeline.train
+Trains every (dataset, alpha, seed) with alpha in {0} ∪ sweep ∪ {alpha}. Each
+run keeps its model, val/test logits and metrics under
+models/fcn/<dataset>/alpha_<a>_seed_<s>/, so later stages never retrain. Runs
+whose configuration, data and code are unchanged are reused; an interrupted
+run resumes from its last state (the folder is a persistent DVC output).
+Writes metrics/train.json (accuracy per dataset and alpha, mean ± std over
+seeds) and plots/train/<dataset>.csv (training curves).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import shutil
+import statistics
+from pathlib import Path
+
+from .config import alphas_to_train, load_params
+from .data import prepared
+from .io import read_json, write_json, write_text
+from .layout import FCN_MODELS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, fcn_run_dir
+from .stage import run
+from .training.builders import resolve_device
+from .training.run import train_fcn_run
+
+MODELS_DIR, METRICS, PLOTS_DIR = FCN_MODELS, TRAIN_METRICS, TRAIN_CURVES
+
+
+def fcn_config(p: dict, dataset: str, alpha: float, seed: int) -> dict:
+    """Everything that determines one FCN run's result."""
+    f, b = p["fcn"], p["budget"]
+    n_train = read_json(prepared.paths(dataset)[1])["sizes"]["train"]
+    if b["max_train_examples"]:
+        n_train = min(n_train, b["max_train_examples"])
+    return {"dataset": dataset, "alpha": alpha, "seed": seed,
+            "model": {"hidden": f["hidden"], "dropout": f["dropout"], "init_std": f["init_std"]},
+            "optim": {"lr": f["lr"], "momentum": f["momentum"], "dampening": f["dampening"],
+                      "weight_decay": f["weight_decay"]},
+            "batch_size": f["batch_size"], "max_shift": f["max_shift"],
+            "epochs": b["fcn_epochs"], "steps": b["fcn_epochs"] * math.ceil(n_train / f["batch_size"]),
+            "max_train_examples": b["max_train_examples"]}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Mean and (sample) std over seeds of the per-run metrics."""
+    out = {}
+    for name in ("test_acc", "test_nll", "val_acc"):
+        vals = [r[name] for r in runs]
+        out[name] = round(statistics.fmean(vals), 4)
+        if name == "test_acc":
+            out["test_acc_std"] = round(statistics.stdev(vals), 4) if len(vals) > 1 else 0.0
+    out["n_seeds"] = len(runs)
+    return out
+
+
+def curves_csv(rows: list[tuple[str, list[dict]]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["step", "loss", "run"])
+    for label, curve in rows:
+        for pt in curve:
+            w.writerow([pt["step"], f"{pt['loss']:.6g}", label])
+    return buf.getvalue()
+
+
+def main() -> int:
+    p = load_params()
+    device = resolve_device(p["train"]["device"])
+    alphas, seeds = alphas_to_train(p), p["budget"]["seeds"]
+    summary: dict = {}
+    keep: set[Path] = set()
+    for dataset in p["budget"]["datasets"]:
+        summary[dataset], curves = {}, []
+        for alpha in alphas:
+            runs = []
+            for seed in seeds:
+                d = fcn_run_dir(dataset, alpha, seed)
+                keep.add(d)
+                m = train_fcn_run(d, fcn_config(p, dataset, alpha, seed), dataset, device, p["train"])
+                runs.append(m)
+                curves.append((f"alpha={alpha:g} seed={seed}", read_json(d / "curve.json")))
+                print(f"train: {dataset} alpha={alpha:g} seed={seed}: test acc {m['test_acc']:.2f}%"
+                      + (" (reused)" if m["reused"] else f" ({m['seconds']:.0f}s)"))
+            summary[dataset][alpha_key(alpha)] = summarise(runs)
+        hard, ls = summary[dataset][alpha_key(0.0)], summary[dataset][alpha_key(p["alpha"])]
+        summary[dataset]["head_to_head"] = {"alpha": p["alpha"], "hard_test_acc": hard["test_acc"],
+                                            "ls_test_acc": ls["test_acc"],
+                                            "delta": round(ls["test_acc"] - hard["test_acc"], 4)}
+        write_text(PLOTS_DIR / f"{dataset}.csv", curves_csv(curves))
+    # Drop runs (and datasets) that the current params no longer ask for.
+    if MODELS_DIR.exists():
+        for ds in MODELS_DIR.iterdir():
+            for r in (ds.iterdir() if ds.is_dir() else []):
+                if r not in keep:
+                    shutil.rmtree(r)
+            if ds.is_dir() and not any(ds.iterdir()):
+                ds.rmdir()
+    for f in PLOTS_DIR.glob("*.csv"):
+        if f.stem not in p["budget"]["datasets"]:
+            f.unlink()
+    write_json(METRICS, summary)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,120 @@
+"""The real DVC pipeline, end to end, in a temporary copy of the repository.
+
+Runs `dvc repro` on an MNIST subset from the mirror, checks a second repro
+reruns nothing, that `dvc exp run -S alpha=...` trains only the new run, and
+that `dvc metrics diff` / `dvc params diff` / `dvc dag` show what they should.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+DVC = str(Path(sys.executable).with_name("dvc"))
+COPY = ["pipeline", "params.yaml", "dvc.yaml", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore"]
+
+
+def sh(cmd: list[str], cwd: Path, env: dict, check=True) -> subprocess.CompletedProcess:
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, root, data_source):
+    d = tmp_path_factory.mktemp("repo")
+    for rel in COPY:
+        src, dst = root / rel, d / rel
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["profile"] = "default"
+    p["profiles"]["default"].update(datasets=["mnist"], seeds=[0], fcn_epochs=1, max_train_examples=1024)
+    p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
+    p["data"]["val_size"] = 1000
+    (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("DATA_MIRROR", None)
+    if data_source is not None:
+        env["DATA_MIRROR"] = str(data_source)  # else: the official sources, online
+    sh(["git", "init", "-q"], d, env)
+    sh(["git", "add", "-A"], d, env)
+    sh(["git", "commit", "-qm", "init"], d, env)
+    first = sh([DVC, "repro"], d, env)
+    return d, env, first
+
+
+def test_repro_builds_every_stage_and_writes_results(repo):
+    d, env, first = repo
+    for stage in ("download", "preprocess", "train", "tables"):
+        assert f"Running stage '{stage}'" in first.stdout
+    m = json.loads((d / "metrics/train.json").read_text())
+    assert set(m["mnist"]) >= {"alpha_0", "alpha_0.1", "head_to_head"}
+    assert 10.0 < m["mnist"]["alpha_0"]["test_acc"] <= 100.0
+    assert (d / "models/fcn/mnist/alpha_0.1_seed_0/logits.pt").exists()
+    assert "MNIST" in (d / "metrics/tables.md").read_text()
+    assert (d / "plots/train/mnist.csv").read_text().startswith("step,loss,run")
+    assert (d / "dvc.lock").exists()
+
+
+def test_second_repro_reruns_nothing(repo):
+    d, env, _ = repo
+    r = sh([DVC, "repro"], d, env)
+    assert "Running stage" not in r.stdout
+    assert "up to date" in sh([DVC, "status"], d, env).stdout
+
+
+def test_preprocess_output_is_byte_stable(repo):
+    """Identical inputs give identical bytes, so downstream runs stay reusable."""
+    d, env, _ = repo
+    before = (d / "data/prepared/mnist.pt").read_bytes()
+    sh([sys.executable, "-m", "pipeline.preprocess"], d, env)
+    assert (d / "data/prepared/mnist.pt").read_bytes() == before
+
+
+def test_dag_lists_the_stages_in_order(repo):
+    d, env, _ = repo
+    out = sh([DVC, "dag", "--dot"], d, env).stdout
+    for a, b in [("download", "preprocess"), ("preprocess", "train"), ("train", "tables")]:
+        assert f'"{a}" -> "{b}"' in out
+
+
+def test_exp_run_alpha_trains_only_the_new_run_and_diffs_show_it(repo):
+    d, env, _ = repo
+    sh(["git", "add", "-A"], d, env)
+    sh(["git", "commit", "-qm", "results"], d, env)
+    r = sh([DVC, "exp", "run", "-S", "alpha=0.3"], d, env)
+    assert "alpha=0 seed=0: test acc" in r.stdout and "(reused)" in r.stdout
+    assert "Running stage 'download'" not in r.stdout
+    m = json.loads((d / "metrics/train.json").read_text())
+    assert m["mnist"]["head_to_head"]["alpha"] == 0.3 and "alpha_0.3" in m["mnist"]
+    diff = sh([DVC, "metrics", "diff", "--json"], d, env).stdout
+    assert "alpha_0.3" in diff
+    pdiff = json.loads(sh([DVC, "params", "diff", "--json"], d, env).stdout)
+    assert (pdiff["params.yaml"]["alpha"]["old"], pdiff["params.yaml"]["alpha"]["new"]) == (0.1, 0.3)
+
+
+def test_bad_mirror_file_fails_the_download_stage_with_the_hashes(repo, tmp_path, mirror):
+    d, env, _ = repo
+    bad = tmp_path / "mirror"
+    shutil.copytree(mirror / "MNIST", bad / "MNIST")
+    target = bad / "MNIST/raw/t10k-labels-idx1-ubyte.gz"
+    target.chmod(0o644)
+    target.write_bytes(target.read_bytes()[:-10])  # truncated
+    shutil.rmtree(d / "data/raw/mnist")
+    r = sh([sys.executable, "-m", "pipeline.download"], d, {**env, "DATA_MIRROR": str(bad)}, check=False)
+    assert r.returncode == 2
+    assert "t10k-labels-idx1-ubyte.gz" in r.stderr and "expected sha256 f7ae60f9" in r.stderr
+    assert not (d / "data/raw/mnist/t10k-labels-idx1-ubyte.gz").exists()
