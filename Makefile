@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv paper lint clean-venv
+.PHONY: demo test venv paper lint vendor-vega clean-venv
 
 demo: $(STAMP)  ## run the whole pipeline on the default profile
 	$(BIN)/dvc repro
@@ -30,3 +30,6 @@ clean-venv:
 
 lint: $(STAMP)  ## static checks (pyflakes, pycodestyle errors, import order)
 	$(BIN)/python -m ruff check --select F,E,I --line-length 120 pipeline tests
+
+vendor-vega: $(STAMP)  ## rebuild .dvc/plots/offline.html from the npm registry
+	$(BIN)/python tools/vendor_vega.py

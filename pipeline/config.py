@@ -142,7 +142,8 @@ def _cross_checks(p: dict) -> None:
 def _check_grid(p: dict) -> None:
     c = p["calibrate"]
     if c["t_grid_max"] <= c["t_grid_min"]:
-        raise ParamError("calibrate.t_grid_max", c["t_grid_max"], f"a value above calibrate.t_grid_min ({c['t_grid_min']})")
+        raise ParamError("calibrate.t_grid_max", c["t_grid_max"],
+                         f"a value above calibrate.t_grid_min ({c['t_grid_min']})")
 
 
 def _check_every(p: dict) -> None:

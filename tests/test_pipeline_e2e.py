@@ -39,7 +39,7 @@ def repo(tmp_path_factory, root, data_source):
             shutil.copy(src, dst)
     p = yaml.safe_load((root / "params.yaml").read_text())
     p["profile"] = "default"
-    p["profiles"]["default"].update(datasets=["mnist"], seeds=[0], fcn_epochs=1, max_train_examples=1024)
+    p["profiles"]["default"].update(datasets=["mnist"], seeds=[0], fcn_epochs=2, max_train_examples=2048)
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
     p["data"]["val_size"] = 1000
     (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
@@ -58,7 +58,7 @@ def repo(tmp_path_factory, root, data_source):
 
 def test_repro_builds_every_stage_and_writes_results(repo):
     d, env, first = repo
-    for stage in ("download", "preprocess", "train", "tables"):
+    for stage in ("download", "preprocess", "train", "calibrate", "tables"):
         assert f"Running stage '{stage}'" in first.stdout
     m = json.loads((d / "metrics/train.json").read_text())
     assert set(m["mnist"]) >= {"alpha_0", "alpha_0.1", "head_to_head"}
@@ -67,6 +67,51 @@ def test_repro_builds_every_stage_and_writes_results(repo):
     assert "MNIST" in (d / "metrics/tables.md").read_text()
     assert (d / "plots/train/mnist.csv").read_text().startswith("step,loss,run")
     assert (d / "dvc.lock").exists()
+
+
+def test_calibrate_stage_reports_ece_and_a_validation_fitted_temperature(repo):
+    d, env, _ = repo
+    cal = json.loads((d / "metrics/calibration.json").read_text())
+    for key in ("alpha_0", "alpha_0.1"):
+        m = cal["mnist"][key]
+        assert 0 <= m["test_ece"] <= 1 and m["temperature"] > 0
+        # the NLL fit on validation data must not worsen validation ECE
+        assert m["val_ece_ts"] <= m["val_ece"] + 1e-9
+    rows = json.loads((d / "plots/reliability/mnist_fcn.json").read_text())
+    assert {r["curve"].split(",")[0] for r in rows} == {"hard labels", "label smoothing α=0.1"}
+    assert len({r["curve"] for r in rows}) == 3
+    assert (d / "plots/figures/reliability.png").stat().st_size > 10_000
+    assert "Table 3" in (d / "metrics/tables.md").read_text()
+    assert "table3/mnist/fcn/hard/temperature" in json.loads((d / "metrics/tables.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def plots_html(repo):
+    d, env, _ = repo
+    sh([DVC, "plots", "show", "-o", str(d / "dvc_plots")], d, env)
+    return (d / "dvc_plots" / "index.html")
+
+
+def test_plots_page_needs_no_network(plots_html):
+    html = plots_html.read_text()
+    assert "<script src" not in html and "cdn.jsdelivr" not in html
+    assert html.count("vegaEmbed('#") >= 2           # training curves, reliability diagram
+    assert "vega@5.20.2" in html and "vega-lite@5.2.0" in html and "vega-embed@6.18.2" in html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_plots_page_really_draws_every_chart_offline(plots_html, tmp_path):
+    html = plots_html.read_text()
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path}",
+         "--virtual-time-budget=15000", "--dump-dom", plots_html.as_uri()],
+        capture_output=True, text=True, timeout=120).stdout
+    charts = html.count("vegaEmbed('#")
+    assert dom.count('class="marks"') == charts, "a chart was not drawn"
 
 
 def test_second_repro_reruns_nothing(repo):

@@ -1,0 +1,92 @@
+"""DVC stage `calibrate`: ECE, temperature scaling and reliability diagrams (Table 3, Figs. 3 and 9).
+
+Usage: python -m pipeline.calibrate
+Reads the logits every training run saved (never retrains). For every run:
+ECE at T=1 on the test split; one temperature fitted by NLL on the
+*validation* split and the test ECE after scaling; the ECE-optimal T of a grid,
+also chosen on validation. Nothing is fitted on the test split.
+Writes metrics/calibration.json, plots/reliability/<dataset>_<model>.json (per-bin
+data for `dvc plots`) and plots/figures/reliability.png.
+"""
+from __future__ import annotations
+
+import statistics
+
+import torch
+
+from . import calibration as cal
+from .config import alphas_to_train, load_params
+from .data import registry
+from .figures import reliability_figure
+from .io import load_tensors, write_json
+from .layout import CALIBRATION_METRICS, FIGURES, RELIABILITY_PLOTS, alpha_key, fcn_run_dir
+from .stage import run
+
+
+def calibrate_run(logits: dict, cfg: dict) -> dict:
+    zv, yv, zt, yt = logits["val_logits"], logits["val_labels"], logits["test_logits"], logits["test_labels"]
+    bins = cfg["n_bins"]
+    fit = cal.fit_temperature(zv, yv)
+    grid = torch.linspace(cfg["t_grid_min"], cfg["t_grid_max"], cfg["t_grid_steps"]).tolist()
+    t_ece = cal.ece_optimal_temperature(zv, yv, grid, bins)
+    return {"test_ece": cal.ece_from_logits(zt, yt, 1.0, bins),
+            "temperature": fit.temperature,
+            "test_ece_ts": cal.ece_from_logits(zt, yt, fit.temperature, bins),
+            "val_ece": cal.ece_from_logits(zv, yv, 1.0, bins),
+            "val_ece_ts": cal.ece_from_logits(zv, yv, fit.temperature, bins),
+            "test_nll": cal.nll(zt, yt), "test_nll_ts": cal.nll(zt, yt, fit.temperature),
+            "temperature_ece_grid": t_ece,
+            "test_ece_at_grid_t": cal.ece_from_logits(zt, yt, t_ece, bins)}
+
+
+def mean_std(runs: list[dict]) -> dict:
+    out = {}
+    for k in runs[0]:
+        vals = [r[k] for r in runs]
+        out[k] = round(statistics.fmean(vals), 5)
+        if k in ("test_ece", "test_ece_ts", "temperature") and len(vals) > 1:
+            out[k + "_std"] = round(statistics.stdev(vals), 5)
+    out["n_seeds"] = len(runs)
+    return out
+
+
+def reliability_rows(logits: torch.Tensor, labels: torch.Tensor, t: float, curve: str, n_bins: int) -> list[dict]:
+    b = cal.reliability_bins(*cal.top_label(logits, labels, t), n_bins)
+    return [{"curve": curve, "confidence": round(b["confidence"][i].item(), 5),
+             "accuracy": round(b["accuracy"][i].item(), 5), "count": int(b["count"][i].item())}
+            for i in range(n_bins) if b["count"][i] > 0]
+
+
+def main() -> int:
+    p = load_params()
+    cfg, alphas, seeds = p["calibrate"], alphas_to_train(p), p["budget"]["seeds"]
+    metrics, panels = {}, {}
+    for ds in p["budget"]["datasets"]:
+        metrics[ds] = {}
+        for a in alphas:
+            per_seed = [calibrate_run(load_tensors(fcn_run_dir(ds, a, s) / "logits.pt"), cfg) for s in seeds]
+            metrics[ds][alpha_key(a)] = mean_std(per_seed)
+            print(f"calibrate: {ds} fcn alpha={a:g}: test ECE {metrics[ds][alpha_key(a)]['test_ece']:.4f}, "
+                  f"T = {metrics[ds][alpha_key(a)]['temperature']:.3f}")
+        # Reliability diagram on the test split, first seed: hard at T=1 and at its fitted T, LS at alpha.
+        s0 = seeds[0]
+        hard = load_tensors(fcn_run_dir(ds, 0.0, s0) / "logits.pt")
+        ls = load_tensors(fcn_run_dir(ds, p["alpha"], s0) / "logits.pt")
+        t_fit = cal.fit_temperature(hard["val_logits"], hard["val_labels"]).temperature
+        z, y = hard["test_logits"], hard["test_labels"]
+        rows = (reliability_rows(z, y, 1.0, "hard labels, T=1", cfg["n_bins"])
+                + reliability_rows(z, y, t_fit, f"hard labels, T={t_fit:.2f} (fitted on val)", cfg["n_bins"])
+                + reliability_rows(ls["test_logits"], ls["test_labels"], 1.0, f"label smoothing α={p['alpha']:g}, T=1",
+                                   cfg["n_bins"]))
+        write_json(RELIABILITY_PLOTS / f"{ds}_fcn.json", rows)
+        panels[f"FCN on {registry.get(ds).title}"] = rows
+    for f in RELIABILITY_PLOTS.glob("*.json"):
+        if f.stem.removesuffix("_fcn") not in p["budget"]["datasets"]:
+            f.unlink()
+    reliability_figure(panels, FIGURES / "reliability.png")
+    write_json(CALIBRATION_METRICS, metrics)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

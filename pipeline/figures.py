@@ -1,0 +1,45 @@
+"""Figures drawn with matplotlib/seaborn, saved atomically as PNG."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on the pipeline's machines
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .io import _atomic  # noqa: E402
+
+
+def save_png(fig, path: Path, dpi: int = 150) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    _atomic(Path(path), lambda p: p.write_bytes(buf.getvalue()))
+
+
+def reliability_figure(panels: dict[str, list[dict]], path: Path) -> None:
+    """One panel per (dataset, model); in each, accuracy against confidence per curve.
+
+    ``panels[title]`` is a list of rows {curve, confidence, accuracy, count}
+    (non-empty bins only), as written for `dvc plots`. Marker area shows each
+    bin's share of the examples.
+    """
+    sns.set_theme(style="whitegrid", context="paper")
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False)
+    for ax, (title, rows) in zip(axes[0], panels.items()):
+        ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="perfect calibration")
+        total = max(1, sum(r["count"] for r in rows) // len(dict.fromkeys(r["curve"] for r in rows)))
+        for color, curve in zip(sns.color_palette(), dict.fromkeys(r["curve"] for r in rows)):
+            pts = [r for r in rows if r["curve"] == curve]
+            x, y = [r["confidence"] for r in pts], [r["accuracy"] for r in pts]
+            ax.plot(x, y, lw=1.3, color=color, label=curve)
+            # marker area ~ share of examples in the bin: sparse bins are visibly sparse
+            ax.scatter(x, y, s=[4 + 200 * r["count"] / total for r in pts], color=color, alpha=0.8, lw=0)
+        ax.set(title=title, xlabel="confidence (top label)", ylabel="accuracy", xlim=(0, 1.01),
+               ylim=(0, 1.01), aspect="equal")
+        ax.legend(loc="lower right", fontsize=7, frameon=True)
+    save_png(fig, path)
