@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .data.registry import FCN_DATASETS
+from .data.registry import FCN_DATASETS, REGISTRY
 
 Check = Callable[[str, Any], None]
 
@@ -51,6 +51,11 @@ def choice(*options: str) -> Check:
         if v not in options:
             raise ParamError(key, v, "one of " + ", ".join(map(repr, options)))
     return check
+
+
+def boolean(key, v):
+    if not isinstance(v, bool):
+        raise ParamError(key, v, "true or false")
 
 
 def list_of(item: Check, min_len: int = 0, unique: bool = False) -> Check:
@@ -121,6 +126,13 @@ SCHEMA = section({
         "t_grid_max": number(0, lo_open=True),
         "t_grid_steps": number(2, integer=True),
     }),
+    "project": section({
+        "examples_per_class": POS_INT,
+        "sample_seed": number(0, integer=True),
+        "heldout_split": choice("val", "test"),
+        "train_augmented": boolean,
+        "classes": mapping_of(list_of(lambda k, v: None, min_len=3, unique=True)),  # names: _check_projection_classes
+    }),
     "train": section({
         "device": choice("auto", "cpu", "cuda"),
         "log_every": POS_INT,
@@ -146,6 +158,19 @@ def _check_grid(p: dict) -> None:
                          f"a value above calibrate.t_grid_min ({c['t_grid_min']})")
 
 
+def _check_projection_classes(p: dict) -> None:
+    for ds, names in p["project"]["classes"].items():
+        key = f"project.classes.{ds}"
+        if ds not in REGISTRY or not REGISTRY[ds].classes:
+            raise ParamError(key, names, "a classification dataset of the registry: "
+                             + ", ".join(k for k, v in REGISTRY.items() if v.classes))
+        if len(names) != 3:
+            raise ParamError(key, names, "exactly three class names")
+        for n in names:
+            if n not in REGISTRY[ds].classes:
+                raise ParamError(key, names, f"class names of {ds}: " + ", ".join(REGISTRY[ds].classes))
+
+
 def _check_every(p: dict) -> None:
     t = p["train"]
     if t["checkpoint_every"] % t["log_every"]:
@@ -160,6 +185,7 @@ def validate(params: dict) -> dict:
     _cross_checks(params)
     _check_every(params)
     _check_grid(params)
+    _check_projection_classes(params)
     out = copy.deepcopy(params)
     out["budget"] = copy.deepcopy(params["profiles"][params["profile"]])
     return out

@@ -43,3 +43,33 @@ def reliability_figure(panels: dict[str, list[dict]], path: Path) -> None:
                ylim=(0, 1.01), aspect="equal")
         ax.legend(loc="lower right", fontsize=7, frameon=True)
     save_png(fig, path)
+
+
+def projection_figure(panels: dict[str, tuple[list[dict], list[dict]]], path: Path) -> None:
+    """Figure 2: one row per (dataset, model), one column per panel (α and split).
+
+    ``panels[title] = (points, templates)``; both are rows {panel, x, y, class}.
+    Templates are drawn as large stars in their class's colour.
+    """
+    sns.set_theme(style="white", context="paper")
+    titles = list(panels)
+    cols = list(dict.fromkeys(r["panel"] for r in panels[titles[0]][0]))
+    fig, axes = plt.subplots(len(titles), len(cols), figsize=(3.0 * len(cols), 3.0 * len(titles)),
+                             squeeze=False)
+    for row, title in zip(axes, titles):
+        points, tmpl = panels[title]
+        classes = list(dict.fromkeys(r["class"] for r in points))
+        colors = dict(zip(classes, sns.color_palette("Set1", len(classes))))
+        for ax, col in zip(row, cols):
+            for c in classes:
+                pts = [r for r in points if r["panel"] == col and r["class"] == c]
+                ax.scatter([r["x"] for r in pts], [r["y"] for r in pts], s=6, alpha=0.6, color=colors[c],
+                           lw=0, label=c)
+                for t in (r for r in tmpl if r["panel"] == col and r["class"] == c):
+                    ax.scatter([t["x"]], [t["y"]], s=160, marker="*", color=colors[c], edgecolor="black",
+                               lw=0.8, zorder=5)
+            ax.set_title(f"{title}\n{col}", fontsize=8)
+            ax.tick_params(labelsize=6)
+        row[0].legend(fontsize=6, markerscale=2, loc="best", title="class (★ template)", title_fontsize=6)
+    fig.tight_layout()
+    save_png(fig, path)

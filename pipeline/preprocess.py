@@ -24,7 +24,7 @@ def prepare(name: str, val_size: int, split_seed: int) -> dict:
                       "val_x": train_x[va].contiguous(), "val_y": train_y[va].contiguous(),
                       "test_x": test_x, "test_y": test_y})
     meta = {"dataset": name, "title": spec.title, "num_classes": spec.num_classes,
-            "classes": readers.class_names(name), "image_shape": list(train_x.shape[1:]),
+            "classes": list(spec.classes), "image_shape": list(train_x.shape[1:]),
             "sizes": {"train": len(tr), "val": len(va), "test": len(test_x),
                       "official_train": len(train_x)},
             "val_from": "official training split", "split_seed": split_seed,

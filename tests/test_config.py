@@ -49,6 +49,11 @@ def _bad(params, path: str, value):
     ("train.device", "tpu", "train.device"),
     ("profile", "huge", "profile"),
     ("data.val_size", 0, "data.val_size"),
+    ("project.classes.mnist", ["0", "1", "ten"], "project.classes.mnist"),
+    ("project.classes.mnist", ["0", "1"], "project.classes.mnist"),
+    ("project.heldout_split", "train", "project.heldout_split"),
+    ("project.train_augmented", "yes", "project.train_augmented"),
+    ("calibrate.t_grid_max", 0.1, "calibrate.t_grid_max"),
 ])
 def test_invalid_values_name_key_value_and_allowed(params, path, value, key):
     err = _bad(params, path, value)

@@ -42,6 +42,7 @@ def repo(tmp_path_factory, root, data_source):
     p["profiles"]["default"].update(datasets=["mnist"], seeds=[0], fcn_epochs=2, max_train_examples=2048)
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
     p["data"]["val_size"] = 1000
+    p["project"]["examples_per_class"] = 50
     (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
@@ -58,7 +59,7 @@ def repo(tmp_path_factory, root, data_source):
 
 def test_repro_builds_every_stage_and_writes_results(repo):
     d, env, first = repo
-    for stage in ("download", "preprocess", "train", "calibrate", "tables"):
+    for stage in ("download", "preprocess", "train", "calibrate", "project", "tables"):
         assert f"Running stage '{stage}'" in first.stdout
     m = json.loads((d / "metrics/train.json").read_text())
     assert set(m["mnist"]) >= {"alpha_0", "alpha_0.1", "head_to_head"}
@@ -112,6 +113,21 @@ def test_plots_page_really_draws_every_chart_offline(plots_html, tmp_path):
         capture_output=True, text=True, timeout=120).stdout
     charts = html.count("vegaEmbed('#")
     assert dom.count('class="marks"') == charts, "a chart was not drawn"
+
+
+def test_project_stage_writes_recorded_samples_and_cluster_metrics(repo):
+    d, env, _ = repo
+    proj = json.loads((d / "metrics/projection.json").read_text())["mnist"]
+    assert set(proj) == {"alpha_0", "alpha_0.1", "sample"}
+    assert proj["sample"] == {"seed": 0, "per_class": 50, "classes": ["0", "1", "2"], "heldout_split": "val"}
+    for split in ("train", "val"):
+        m = proj["alpha_0.1"][split]
+        assert m["tightness"] > 0 and m["equidistance"] >= 0
+    rows = json.loads((d / "plots/projection/mnist_fcn.json").read_text())
+    assert len(rows) == 2 * 2 * 3 * 50
+    train_idx = [r["index"] for r in rows if r["split"] == "train" and r["panel"].startswith("α=0,")]
+    assert len(set(train_idx)) == 150                    # without replacement, indices recorded
+    assert (d / "plots/figures/projection.png").stat().st_size > 10_000
 
 
 def test_second_repro_reruns_nothing(repo):

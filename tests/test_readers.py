@@ -45,7 +45,17 @@ def test_emnist_zip_reads_balanced_split_and_transposes(tmp_path):
     (tmp_path / "gzip.zip").write_bytes(buf.getvalue())
     (tx, ty), _ = readers.read_emnist_balanced(tmp_path)
     assert torch.equal(tx, x.transpose(1, 2)) and ty.tolist() == [3, 46]
-    assert len(readers.class_names("emnist")) == 47
+
+
+
+def test_registry_class_names_match_torchvision():
+    from pipeline.compat import import_torchvision
+    from pipeline.data import registry
+    tv = import_torchvision()
+    assert list(registry.get("fashion_mnist").classes) == tv.datasets.FashionMNIST.classes
+    assert list(registry.get("emnist").classes) == tv.datasets.EMNIST.classes_split_dict["balanced"]
+    assert len(registry.get("cifar100").classes) == 100 == len(set(registry.get("cifar100").classes))
+    assert registry.get("mnist").classes == tuple("0123456789")
 
 
 def test_holdout_split_is_disjoint_complete_and_seeded():

@@ -56,13 +56,4 @@ def read_emnist_balanced(raw_dir: Path) -> tuple[Split, Split]:
         return pair("train"), pair("test")
 
 
-def class_names(dataset: str) -> list[str]:
-    tv = import_torchvision()
-    return {
-        "mnist": [str(i) for i in range(10)],
-        "fashion_mnist": list(tv.datasets.FashionMNIST.classes),
-        "emnist": list(tv.datasets.EMNIST.classes_split_dict["balanced"]),
-    }[dataset]
-
-
 READERS = {"idx": read_idx, "emnist_zip": read_emnist_balanced}
