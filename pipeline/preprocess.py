@@ -17,7 +17,7 @@ from .stage import run
 
 def prepare(name: str, val_size: int, split_seed: int) -> dict:
     spec = registry.get(name)
-    (train_x, train_y), (test_x, test_y) = readers.READERS[spec.fmt](RAW_DIR / name)
+    (train_x, train_y), (test_x, test_y) = readers.READERS[spec.fmt](RAW_DIR / name, spec)
     tr, va = splits.holdout(len(train_x), val_size, split_seed)
     pt, meta_path = prepared.paths(name)
     save_tensors(pt, {"train_x": train_x[tr].contiguous(), "train_y": train_y[tr].contiguous(),

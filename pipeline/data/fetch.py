@@ -109,6 +109,15 @@ def fetch_file(f: RemoteFile, dest_dir: Path, mirror: Path | None, dataset: str)
     return dest
 
 
+def verify(f: RemoteFile, path: Path, dataset: str) -> None:
+    """Raise ChecksumError unless the file at path matches the registry's checksums."""
+    bad = _mismatch(f, path)
+    if bad is not None:
+        algo, want, got = bad
+        raise ChecksumError(f"checksum mismatch for {path} of dataset {dataset!r}: expected {algo} {want}, "
+                            f"got {got}. Delete it and rerun `dvc repro download`.")
+
+
 def fetch_dataset(spec: DatasetSpec, dest_dir: Path, mirror: Path | None = None) -> list[Path]:
     """Fetch and verify every file of a dataset into dest_dir; return their paths."""
     return [fetch_file(f, dest_dir, mirror, spec.name) for f in spec.files]

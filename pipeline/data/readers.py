@@ -14,8 +14,11 @@ from pathlib import Path
 import torch
 
 from ..compat import import_torchvision
+from .archives import read_tar_members, restricted_unpickle
+from .fetch import verify
 
-Split = tuple[torch.Tensor, torch.Tensor]  # images uint8 [N, H, W], labels int64 [N]
+Split = tuple[torch.Tensor, torch.Tensor]  # images uint8 [N, H, W] or [N, C, H, W], labels int64 [N]
+# Every reader takes (raw folder, registry spec) and returns (train split, official test split).
 
 
 def _idx_from_bytes(data: bytes, images: bool) -> torch.Tensor:
@@ -34,7 +37,7 @@ def _idx_pair(images_gz: bytes, labels_gz: bytes) -> Split:
     return x, y
 
 
-def read_idx(raw_dir: Path) -> tuple[Split, Split]:
+def read_idx(raw_dir: Path, spec=None) -> tuple[Split, Split]:
     """MNIST / Fashion-MNIST: the four official .gz idx files."""
     r = lambda n: (raw_dir / n).read_bytes()  # noqa: E731
     train = _idx_pair(r("train-images-idx3-ubyte.gz"), r("train-labels-idx1-ubyte.gz"))
@@ -42,7 +45,7 @@ def read_idx(raw_dir: Path) -> tuple[Split, Split]:
     return train, test
 
 
-def read_emnist_balanced(raw_dir: Path) -> tuple[Split, Split]:
+def read_emnist_balanced(raw_dir: Path, spec=None) -> tuple[Split, Split]:
     """EMNIST balanced from the official gzip.zip (read in memory).
 
     EMNIST stores images transposed relative to MNIST; they are transposed
@@ -56,4 +59,32 @@ def read_emnist_balanced(raw_dir: Path) -> tuple[Split, Split]:
         return pair("train"), pair("test")
 
 
-READERS = {"idx": read_idx, "emnist_zip": read_emnist_balanced}
+def read_cifar_python(raw_dir: Path, spec) -> tuple[Split, Split]:
+    """CIFAR-10/100 from the official python archive, read in memory.
+
+    The archive's checksum is verified again right here, before any batch is
+    unpickled, and batches are unpickled with a restricted unpickler
+    (numpy arrays only). Images come back as uint8 [N, 3, 32, 32].
+    """
+    f = spec.files[0]
+    archive = raw_dir / f.name
+    verify(f, archive, spec.name)
+    if spec.name == "cifar10":
+        base, train, test, label_key = "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], \
+            ["test_batch"], b"labels"
+    else:
+        base, train, test, label_key = "cifar-100-python", ["train"], ["test"], b"fine_labels"
+    blobs = read_tar_members(archive, [f"{base}/{n}" for n in train + test])
+
+    def load(names: list[str]) -> Split:
+        xs, ys = [], []
+        for n in names:
+            batch = restricted_unpickle(blobs[f"{base}/{n}"])
+            xs.append(torch.from_numpy(batch[b"data"].reshape(-1, 3, 32, 32).copy()))
+            ys.append(torch.tensor(batch[label_key], dtype=torch.int64))
+        return torch.cat(xs), torch.cat(ys)
+
+    return load(train), load(test)
+
+
+READERS = {"idx": read_idx, "emnist_zip": read_emnist_balanced, "cifar_python": read_cifar_python}
