@@ -104,6 +104,8 @@ SCHEMA = section({
         "seeds": list_of(number(0, integer=True), min_len=1, unique=True),
         "fcn_epochs": POS_INT,
         "max_train_examples": number(1, integer=True, nullable=True),
+        "distill_alphas": list_of(ALPHA, min_len=1, unique=True),
+        "distill_temperatures": list_of(number(0, lo_open=True), min_len=1, unique=True),
     })),
     "data": section({
         "val_size": POS_INT,
@@ -133,6 +135,21 @@ SCHEMA = section({
         "train_augmented": boolean,
         "classes": mapping_of(list_of(lambda k, v: None, min_len=3, unique=True)),  # names: _check_projection_classes
     }),
+    "distill": section({
+        "dataset": choice(*FCN_DATASETS),
+        "teacher_hidden": list_of(POS_INT, min_len=1),
+        "student_hidden": list_of(POS_INT, min_len=1),
+        "teacher_max_shift": number(0, 13, integer=True),
+        "student_max_shift": number(0, 13, integer=True),
+        "table4": section({
+            "teachers": mapping_of(section({"alpha": ALPHA, "dropout": number(0, 1, hi_open=True)})),
+            "ce_weight": number(0, 1),
+            "student_lr": list_of(number(0, lo_open=True), min_len=2),
+            "regress_on": choice("logits", "probabilities"),
+            "compare_probabilities": boolean,
+        }),
+        "figure7": section({"beta": number(0, 1)}),
+    }),
     "train": section({
         "device": choice("auto", "cpu", "cuda"),
         "log_every": POS_INT,
@@ -145,6 +162,10 @@ SCHEMA = section({
 def _cross_checks(p: dict) -> None:
     if p["profile"] not in p["profiles"]:
         raise ParamError("profile", p["profile"], "one of the profiles defined: " + ", ".join(p["profiles"]))
+    if p["distill"]["dataset"] not in p["profiles"][p["profile"]]["datasets"]:
+        active = p["profiles"][p["profile"]]["datasets"]
+        raise ParamError("distill.dataset", p["distill"]["dataset"],
+                         f"a dataset of profile {p['profile']!r}: " + ", ".join(active))
     n_layers = len(p["fcn"]["hidden"]) + 1
     if len(p["fcn"]["lr"]) != n_layers:
         raise ParamError("fcn.lr", p["fcn"]["lr"],
@@ -171,6 +192,17 @@ def _check_projection_classes(p: dict) -> None:
                 raise ParamError(key, names, f"class names of {ds}: " + ", ".join(REGISTRY[ds].classes))
 
 
+def _check_distill(p: dict) -> None:
+    d = p["distill"]
+    if len(d["table4"]["student_lr"]) != len(d["student_hidden"]) + 1:
+        raise ParamError("distill.table4.student_lr", d["table4"]["student_lr"],
+                         f"one learning rate per linear layer of the student ({len(d['student_hidden']) + 1})")
+    for name, prof in p["profiles"].items():
+        if 0.0 not in prof["distill_alphas"]:
+            raise ParamError(f"profiles.{name}.distill_alphas", prof["distill_alphas"],
+                             "a list that includes 0 (the hard-label teacher of curve M3)")
+
+
 def _check_every(p: dict) -> None:
     t = p["train"]
     if t["checkpoint_every"] % t["log_every"]:
@@ -186,6 +218,7 @@ def validate(params: dict) -> dict:
     _check_every(params)
     _check_grid(params)
     _check_projection_classes(params)
+    _check_distill(params)
     out = copy.deepcopy(params)
     out["budget"] = copy.deepcopy(params["profiles"][params["profile"]])
     return out

@@ -73,3 +73,22 @@ def projection_figure(panels: dict[str, tuple[list[dict], list[dict]]], path: Pa
         row[0].legend(fontsize=6, markerscale=2, loc="best", title="class (★ template)", title_fontsize=6)
     fig.tight_layout()
     save_png(fig, path)
+
+
+def distillation_figure(points: list[dict], title: str, path: Path) -> None:
+    """Figure 7: test accuracy against the smoothness index γ, one curve per method, ±std bars."""
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    styles = {"M1": ("o", "-"), "M2": ("s", "-"), "M3": ("^", "--"), "M4": ("D", "--")}
+    for color, curve in zip(sns.color_palette(), dict.fromkeys(r["curve"] for r in points)):
+        pts = sorted((r for r in points if r["curve"] == curve), key=lambda r: r["gamma"])
+        marker, ls = styles.get(curve.split()[0], ("o", "-"))
+        ax.errorbar([r["gamma"] for r in pts], [r["accuracy"] for r in pts], yerr=[r["accuracy_std"] for r in pts],
+                    marker=marker, ls=ls, color=color, capsize=3, ms=4, lw=1.3, label=curve)
+        if curve.startswith("M3"):
+            for r in pts:
+                ax.annotate(f"T={r['temperature']:g}", (r["gamma"], r["accuracy"]), fontsize=6,
+                            xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel="smoothness index γ", ylabel="test accuracy (%)", title=title)
+    ax.legend(fontsize=7, loc="lower left")
+    save_png(fig, path)

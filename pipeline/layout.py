@@ -11,6 +11,13 @@ RELIABILITY_PLOTS = Path("plots/reliability")
 PROJECTION_METRICS = Path("metrics/projection.json")
 PROJECTION_PLOTS = Path("plots/projection")
 FIGURES = Path("plots/figures")
+TEACHERS = Path("models/teachers")             # Table 4 teachers: teachers/<name>/seed_<s>
+STUDENTS = Path("models/students")             # Table 4 students: students/<name>/<variant>_seed_<s>
+SWEEP_TEACHERS = Path("models/sweep_teachers")  # Figure 7 teachers: alpha_<a>_seed_<s>
+DISTILLED = Path("models/distilled")           # Figure 7 students
+TABLE4_METRICS = Path("metrics/table4")        # <name>.json per Table 4 teacher
+DISTILL_METRICS = Path("metrics/distill.json")
+DISTILL_PLOTS = Path("plots/distill")
 TABLES_MD = Path("metrics/tables.md")
 TABLES_JSON = Path("metrics/tables.json")
 

@@ -18,3 +18,31 @@ def label_smoothing_ce(logits: torch.Tensor, targets: torch.Tensor, alpha: float
     ``CE x 3`` of Müller's convnet settings (1 for the FCN).
     """
     return scale * F.cross_entropy(logits, targets, label_smoothing=alpha)
+
+
+def distill_logit_regression(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                             targets: torch.Tensor, ce_weight: float = 0.4,
+                             regress_on: str = "logits") -> torch.Tensor:
+    """Müller's MNIST distillation loss (Table 4, after Hinton et al. 2015):
+
+        ce_weight · CE(y, q) + (1 − ce_weight) · ½ Σ_k (z_k − v_k)², averaged over the batch,
+
+    with z the student's logits and v the teacher's logits. ``regress_on="probabilities"``
+    replaces v by the teacher's softmax: the replication's defect, kept only to measure it.
+    """
+    if regress_on == "logits":
+        v = teacher_logits
+    elif regress_on == "probabilities":
+        v = torch.softmax(teacher_logits, dim=-1)
+    else:
+        raise ValueError(f"regress_on must be 'logits' or 'probabilities', not {regress_on!r}")
+    mse = 0.5 * (student_logits - v).pow(2).sum(dim=-1).mean()
+    return ce_weight * F.cross_entropy(student_logits, targets) + (1 - ce_weight) * mse
+
+
+def distill_soft_targets(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                         targets: torch.Tensor, beta: float, temperature: float) -> torch.Tensor:
+    """Müller Eq. 2: (1 − β) H(y, q) + β H(p_teacher(T), q), student temperature 1."""
+    p_teacher = torch.softmax(teacher_logits / temperature, dim=-1)
+    soft = -(p_teacher * torch.log_softmax(student_logits, dim=-1)).sum(dim=-1).mean()
+    return (1 - beta) * F.cross_entropy(student_logits, targets) + beta * soft

@@ -13,35 +13,19 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import shutil
 import statistics
 from pathlib import Path
 
 from .config import alphas_to_train, load_params
-from .data import prepared
 from .io import read_json, write_json, write_text
 from .layout import FCN_MODELS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, fcn_run_dir
+from .runs import fcn_run_config, label_smoothing
 from .stage import run
 from .training.builders import resolve_device
-from .training.run import train_fcn_run
+from .training.run import train_run
 
 MODELS_DIR, METRICS, PLOTS_DIR = FCN_MODELS, TRAIN_METRICS, TRAIN_CURVES
-
-
-def fcn_config(p: dict, dataset: str, alpha: float, seed: int) -> dict:
-    """Everything that determines one FCN run's result."""
-    f, b = p["fcn"], p["budget"]
-    n_train = read_json(prepared.paths(dataset)[1])["sizes"]["train"]
-    if b["max_train_examples"]:
-        n_train = min(n_train, b["max_train_examples"])
-    return {"dataset": dataset, "alpha": alpha, "seed": seed,
-            "model": {"hidden": f["hidden"], "dropout": f["dropout"], "init_std": f["init_std"]},
-            "optim": {"lr": f["lr"], "momentum": f["momentum"], "dampening": f["dampening"],
-                      "weight_decay": f["weight_decay"]},
-            "batch_size": f["batch_size"], "max_shift": f["max_shift"],
-            "epochs": b["fcn_epochs"], "steps": b["fcn_epochs"] * math.ceil(n_train / f["batch_size"]),
-            "max_train_examples": b["max_train_examples"]}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -79,7 +63,10 @@ def main() -> int:
             for seed in seeds:
                 d = fcn_run_dir(dataset, alpha, seed)
                 keep.add(d)
-                m = train_fcn_run(d, fcn_config(p, dataset, alpha, seed), dataset, device, p["train"])
+                f = p["fcn"]
+                cfg = fcn_run_config(p, dataset, seed, hidden=f["hidden"], dropout=f["dropout"],
+                                     max_shift=f["max_shift"], loss=label_smoothing(alpha))
+                m = train_run(d, cfg, device, p["train"])
                 runs.append(m)
                 curves.append((f"alpha={alpha:g} seed={seed}", read_json(d / "curve.json")))
                 print(f"train: {dataset} alpha={alpha:g} seed={seed}: test acc {m['test_acc']:.2f}%"

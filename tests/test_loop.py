@@ -95,3 +95,25 @@ def test_saved_tensors_are_byte_identical_for_identical_content(tmp_path):
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
     assert torch.equal(load_tensors(tmp_path / "a.pt")["x"], obj["x"])
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_diverged_run_writes_no_metrics(tmp_path, monkeypatch, root):
+    from pipeline.io import save_tensors, write_json
+    from pipeline.training.run import train_run
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipeline").symlink_to(root / "pipeline")  # the run key hashes the training code
+    g = torch.Generator().manual_seed(0)
+    split = {f"{s}_{k}": v for s in ("train", "val", "test")
+             for k, v in (("x", torch.randint(0, 256, (128, 8, 8), generator=g, dtype=torch.uint8)),
+                          ("y", torch.randint(0, 4, (128,), generator=g)))}
+    save_tensors(tmp_path / "data/prepared/toy.pt", split)
+    write_json(tmp_path / "data/prepared/toy.json", {"num_classes": 4, "image_shape": [8, 8]})
+    cfg = {"arch": "fcn", "dataset": "toy", "seed": 0, "loss": {"kind": "label_smoothing", "alpha": 0.0},
+           "teacher": None, "model": {"hidden": [16], "dropout": 0.0, "init_std": 0.03},
+           "optim": {"lr": [1e30, 1e30], "momentum": 0.9, "dampening": 0.9, "weight_decay": 0.0},
+           "batch_size": 32, "max_shift": 0, "epochs": 3, "steps": 12, "max_train_examples": None}
+    with pytest.raises(DivergenceError, match=r"toy fcn\[16\] alpha=0 seed=0"):
+        train_run(tmp_path / "run", cfg, torch.device("cpu"), {"log_every": 2, "checkpoint_every": 4,
+                                                               "eval_batch_size": 64})
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    assert not (tmp_path / "run" / "model.pt").exists()

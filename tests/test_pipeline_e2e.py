@@ -39,7 +39,8 @@ def repo(tmp_path_factory, root, data_source):
             shutil.copy(src, dst)
     p = yaml.safe_load((root / "params.yaml").read_text())
     p["profile"] = "default"
-    p["profiles"]["default"].update(datasets=["mnist"], seeds=[0], fcn_epochs=2, max_train_examples=2048)
+    p["profiles"]["default"].update(datasets=["mnist"], seeds=[0], fcn_epochs=2, max_train_examples=2048,
+                                    distill_alphas=[0.0, 0.3], distill_temperatures=[1, 4])
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
     p["data"]["val_size"] = 1000
     p["project"]["examples_per_class"] = 50
@@ -59,7 +60,8 @@ def repo(tmp_path_factory, root, data_source):
 
 def test_repro_builds_every_stage_and_writes_results(repo):
     d, env, first = repo
-    for stage in ("download", "preprocess", "train", "calibrate", "project", "tables"):
+    for stage in ("download", "preprocess", "train", "calibrate", "project", "teacher@dropout", "teacher@ls",
+                  "student@dropout", "student@ls", "sweep_teachers", "distill", "tables"):
         assert f"Running stage '{stage}'" in first.stdout
     m = json.loads((d / "metrics/train.json").read_text())
     assert set(m["mnist"]) >= {"alpha_0", "alpha_0.1", "head_to_head"}
@@ -128,6 +130,65 @@ def test_project_stage_writes_recorded_samples_and_cluster_metrics(repo):
     train_idx = [r["index"] for r in rows if r["split"] == "train" and r["panel"].startswith("α=0,")]
     assert len(set(train_idx)) == 150                    # without replacement, indices recorded
     assert (d / "plots/figures/projection.png").stat().st_size > 10_000
+
+
+def test_distillation_stages_write_table4_and_figure7(repo):
+    d, env, _ = repo
+    for name in ("dropout", "ls"):
+        m = json.loads((d / f"metrics/table4/{name}.json").read_text())
+        assert set(m) == {"teacher", "n_seeds", "student_logits", "student_probabilities"}
+        assert 0 <= m["student_logits"]["error"] <= 100
+        assert (d / f"models/teachers/{name}/seed_0/model.pt").exists()
+    pts = json.loads((d / "plots/distill/figure7.json").read_text())
+    curves = {r["curve"].split()[0] for r in pts}
+    assert curves == {"M1", "M2", "M3", "M4"}
+    m3 = sorted((r for r in pts if r["curve"].startswith("M3")), key=lambda r: r["temperature"])
+    assert m3[0]["gamma"] < m3[1]["gamma"]          # a hotter teacher is smoother
+    assert all(r["gamma"] == r["alpha"] for r in pts if r["curve"][:2] in ("M1", "M2"))
+    assert "Table 4" in (d / "metrics/tables.md").read_text()
+
+
+def test_changing_one_teacher_reruns_exactly_its_students(repo):
+    d, env, _ = repo
+    st = sh([DVC, "status", "--json"], d, env).stdout
+    assert json.loads(st) == {}
+    p = yaml.safe_load((d / "params.yaml").read_text())
+    p["distill"]["table4"]["teachers"]["dropout"]["dropout"] = 0.4
+    (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    changed = set(json.loads(sh([DVC, "status", "--json"], d, env).stdout))
+    assert {"teacher@dropout"} <= changed and not changed & {"teacher@ls", "student@ls", "sweep_teachers", "distill"}
+    r = sh([DVC, "repro"], d, env)
+    ran = {line.split("'")[1] for line in r.stdout.splitlines() if line.startswith("Running stage")}
+    assert ran == {"teacher@dropout", "student@dropout", "tables"}
+    p["distill"]["table4"]["teachers"]["dropout"]["dropout"] = 0.5
+    (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    sh([DVC, "repro"], d, env)
+
+
+def _snapshot(d: Path) -> dict[str, bytes]:
+    keep = ("metrics", "plots", "models", ".dvc/cache")
+    return {str(f.relative_to(d)): f.read_bytes() for top in keep for f in sorted((d / top).rglob("*"))
+            if f.is_file() and "state.pt" not in f.name}
+
+
+def test_a_failing_stage_loses_nothing_and_the_fix_reruns_only_what_is_needed(repo):
+    d, env, _ = repo
+    before = _snapshot(d)
+    p = yaml.safe_load((d / "params.yaml").read_text())
+    good = p["calibrate"]["n_bins"]
+    p["calibrate"]["n_bins"] = 0          # only the calibrate stage reads it
+    (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    r = sh([DVC, "repro"], d, env, check=False)
+    assert r.returncode != 0
+    assert "calibrate.n_bins = 0" in r.stderr + r.stdout
+    ran = {line.split("'")[1] for line in r.stdout.splitlines() if line.startswith("Running stage")}
+    assert ran == {"calibrate"}
+    assert _snapshot(d) == before          # every result, model and cache file is as it was
+    p["calibrate"]["n_bins"] = good
+    (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    r = sh([DVC, "repro"], d, env)
+    assert "Running stage" not in r.stdout  # the previous results still match: nothing to redo
+    assert _snapshot(d) == before
 
 
 def test_second_repro_reruns_nothing(repo):

@@ -1,5 +1,8 @@
 """One classifier run: its identity, reuse, resume, training and saved outputs.
 
+The same function trains plain classifiers (label smoothing), teachers and
+distilled students; only the config's ``loss`` (and a teacher) differ.
+
 A run is described by a JSON-able config. Its key is a hash of that config,
 of the prepared data file and of the code that trains it. A run folder whose
 ``metrics.json`` (written last, atomically) carries the same key is complete
@@ -18,16 +21,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..checkpoints import load_run_model
 from ..data import augment, prepared
 from ..io import read_json, save_tensors, tree_digest, write_json
-from ..losses import label_smoothing_ce
+from ..losses import distill_logit_regression, distill_soft_targets, label_smoothing_ce
 from ..models import build_model
 from .builders import linear_decay, sgd_per_layer
 from .loop import EpochBatches, LoopSpec, fit, predict
 
 # Code whose change must invalidate finished runs (the train stage depends on it too).
 TRAINING_CODE = ["pipeline/models", "pipeline/training", "pipeline/losses.py",
-                 "pipeline/data/augment.py", "pipeline/data/prepared.py"]
+                 "pipeline/data/augment.py", "pipeline/data/prepared.py", "pipeline/checkpoints.py"]
 
 
 def run_key(cfg: dict, data_file: Path) -> str:
@@ -44,9 +48,36 @@ def _eval_split(model, x, y, bs) -> tuple[torch.Tensor, dict]:
                     "nll": F.cross_entropy(logits, y).item()}
 
 
-def train_fcn_run(run_dir: Path, cfg: dict, dataset: str, device: torch.device, train_cfg: dict) -> dict:
-    """Train (or reuse, or resume) one FCN classifier run; return its metrics."""
+def build_loss(spec: dict):
+    """loss(student_logits, targets, teacher_logits) from a config dict (see pipeline/losses.py)."""
+    kind = spec["kind"]
+    if kind == "label_smoothing":
+        return lambda z, y, t: label_smoothing_ce(z, y, spec["alpha"])
+    if kind == "logit_regression":
+        return lambda z, y, t: distill_logit_regression(z, t, y, spec["ce_weight"], spec["regress_on"])
+    if kind == "soft_targets":
+        return lambda z, y, t: distill_soft_targets(z, t, y, spec["beta"], spec["temperature"])
+    raise ValueError(f"unknown loss kind {kind!r}")
+
+
+def describe(cfg: dict) -> str:
+    loss = cfg["loss"]
+    what = {"label_smoothing": lambda: f"alpha={loss['alpha']:g}",
+            "logit_regression": lambda: f"distilled (logit regression on {loss['regress_on']})",
+            "soft_targets": lambda: f"distilled (beta={loss['beta']:g}, T={loss['temperature']:g})"}[loss["kind"]]()
+    return f"{cfg['dataset']} {cfg['arch']}{cfg['model']['hidden']} {what} seed={cfg['seed']}"
+
+
+def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
+              teacher_dir: Path | None = None) -> dict:
+    """Train (or reuse, or resume) one classifier run; return its metrics.
+
+    ``cfg["loss"]`` picks the loss; a distillation loss needs ``teacher_dir``, a
+    finished run whose key must equal ``cfg["teacher"]`` (so a student is
+    retrained exactly when its teacher changed).
+    """
     run_dir = Path(run_dir)
+    dataset = cfg["dataset"]
     data_file = prepared.paths(dataset)[0]
     key = run_key(cfg, data_file)
     done = run_dir / "metrics.json"
@@ -62,22 +93,38 @@ def train_fcn_run(run_dir: Path, cfg: dict, dataset: str, device: torch.device, 
     x, y = data["train_x"], data["train_y"]
     if cfg["max_train_examples"]:
         x, y = x[:cfg["max_train_examples"]], y[:cfg["max_train_examples"]]
+    teacher_logits = teacher = None
+    if cfg.get("teacher"):
+        teacher, tmeta = load_run_model(teacher_dir, device)
+        if tmeta["key"] != cfg["teacher"]:
+            raise RuntimeError(f"teacher in {teacher_dir} has key {tmeta['key']}, the student expects "
+                               f"{cfg['teacher']}: rerun the teacher's stage first")
+        if cfg["max_shift"] == 0:  # the student sees fixed inputs: compute the teacher's logits once
+            teacher_logits = predict(teacher, lambda s: prepared.to_unit_float(x[s]), len(x),
+                                     train_cfg["eval_batch_size"]).to(device)
     torch.manual_seed(cfg["seed"])  # model init and dropout
-    model = build_model("fcn", tuple(x.shape[1:]), meta["num_classes"], cfg["model"]).to(device)
+    model = build_model(cfg["arch"], tuple(x.shape[1:]), meta["num_classes"], cfg["model"]).to(device)
     o = cfg["optim"]
     optimizer = sgd_per_layer(model, o["lr"], o["momentum"], o["dampening"], o["weight_decay"])
     scheduler = linear_decay(optimizer, cfg["steps"])
     gen = torch.Generator(device=device).manual_seed(cfg["seed"])
     batches = EpochBatches(len(x), cfg["batch_size"], cfg["seed"], device)
+    loss_fn = build_loss(cfg["loss"])
+    targets: dict = {}
 
     def batch_fn(step, g):
         idx = batches(step)
-        return prepared.to_unit_float(augment.random_shift(x[idx], cfg["max_shift"], g)), y[idx]
+        xb = prepared.to_unit_float(augment.random_shift(x[idx], cfg["max_shift"], g))
+        if teacher_logits is not None:
+            targets["teacher"] = teacher_logits[idx]
+        elif teacher is not None:
+            with torch.no_grad():
+                targets["teacher"] = teacher(xb)
+        return xb, y[idx]
 
     spec = LoopSpec(steps=cfg["steps"], log_every=train_cfg["log_every"],
-                    checkpoint_every=train_cfg["checkpoint_every"], key=key,
-                    describe=f"{dataset} fcn alpha={cfg['alpha']} seed={cfg['seed']}")
-    history = fit(model, optimizer, scheduler, lambda z, t: label_smoothing_ce(z, t, cfg["alpha"]),
+                    checkpoint_every=train_cfg["checkpoint_every"], key=key, describe=describe(cfg))
+    history = fit(model, optimizer, scheduler, lambda z, t: loss_fn(z, t, targets.get("teacher")),
                   batch_fn, gen, spec, state_path=state)
 
     bs = train_cfg["eval_batch_size"]

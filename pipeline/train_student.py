@@ -1,0 +1,66 @@
+"""DVC stage `student@<name>`: FCN 800-800 students of one Table 4 teacher.
+
+Usage: python -m pipeline.train_student <name>
+Loss: ce_weight·CE(y, q) + (1−ce_weight)·½·Σ(student logit − teacher logit)²
+(Müller; pipeline/losses.py). With `compare_probabilities`, a second student
+regresses on the teacher's probabilities instead (the replication's defect),
+so the difference is measured. Students see no augmentation and no dropout.
+Writes models/students/<name>/ and metrics/table4/<name>.json (errors in %).
+"""
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+
+from .config import ParamError, load_params
+from .io import read_json, write_json
+from .layout import STUDENTS, TABLE4_METRICS, TEACHERS
+from .runs import fcn_run_config, logit_regression
+from .stage import run
+from .training.builders import resolve_device
+from .training.run import train_run
+
+
+def _err(runs: list[dict]) -> dict:
+    errs = [100 - r["test_acc"] for r in runs]
+    return {"error": round(statistics.fmean(errs), 4),
+            "error_std": round(statistics.stdev(errs), 4) if len(errs) > 1 else 0.0}
+
+
+def main() -> int:
+    p = load_params()
+    d, t4 = p["distill"], p["distill"]["table4"]
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name not in t4["teachers"]:
+        raise ParamError("distill.table4.teachers", name, "one of " + ", ".join(t4["teachers"]))
+    variants = [t4["regress_on"]]
+    if t4["compare_probabilities"] and t4["regress_on"] != "probabilities":
+        variants.append("probabilities")
+    device = resolve_device(p["train"]["device"])
+    teachers, students, keep = [], {v: [] for v in variants}, set()
+    for seed in p["budget"]["seeds"]:
+        tdir = TEACHERS / name / f"seed_{seed}"
+        tm = read_json(tdir / "metrics.json")
+        teachers.append(tm)
+        for v in variants:
+            cfg = fcn_run_config(p, d["dataset"], seed, hidden=d["student_hidden"], dropout=0.0,
+                                 max_shift=d["student_max_shift"], loss=logit_regression(t4["ce_weight"], v),
+                                 teacher=tm["key"], lr=t4["student_lr"])
+            out = STUDENTS / name / f"{v}_seed_{seed}"
+            keep.add(out.name)
+            m = train_run(out, cfg, device, p["train"], teacher_dir=tdir)
+            students[v].append(m)
+            print(f"student of {name} (regress on {v}) seed={seed}: test error {100 - m['test_acc']:.2f}%"
+                  + (" (reused)" if m["reused"] else ""))
+    for old in (STUDENTS / name).iterdir():
+        if old.name not in keep:
+            shutil.rmtree(old)
+    write_json(TABLE4_METRICS / f"{name}.json",
+               {"teacher": _err(teachers), "n_seeds": len(teachers),
+                **{f"student_{v}": _err(runs) for v, runs in students.items()}})
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,45 @@
+"""DVC stage `teacher@<name>`: one Table 4 teacher (FCN 1200-1200, ±2 px shifts), per seed.
+
+Usage: python -m pipeline.train_teacher <name>   (name: a key of distill.table4.teachers)
+Writes models/teachers/<name>/seed_<s>/; this folder is the stage's only output,
+so no other stage can overwrite a teacher, and a student can only load a
+teacher that its own dependency produced.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+
+from .config import ParamError, load_params
+from .layout import TEACHERS
+from .runs import fcn_run_config, label_smoothing
+from .stage import run
+from .training.builders import resolve_device
+from .training.run import train_run
+
+
+def main() -> int:
+    p = load_params()
+    d = p["distill"]
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name not in d["table4"]["teachers"]:
+        raise ParamError("distill.table4.teachers", name, "one of " + ", ".join(d["table4"]["teachers"]))
+    t = d["table4"]["teachers"][name]
+    device = resolve_device(p["train"]["device"])
+    keep = set()
+    for seed in p["budget"]["seeds"]:
+        cfg = fcn_run_config(p, d["dataset"], seed, hidden=d["teacher_hidden"], dropout=t["dropout"],
+                             max_shift=d["teacher_max_shift"], loss=label_smoothing(t["alpha"]))
+        out = TEACHERS / name / f"seed_{seed}"
+        keep.add(out.name)
+        m = train_run(out, cfg, device, p["train"])
+        print(f"teacher {name} seed={seed}: test error {100 - m['test_acc']:.2f}%"
+              + (" (reused)" if m["reused"] else ""))
+    for old in (TEACHERS / name).iterdir():
+        if old.name not in keep:
+            shutil.rmtree(old)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
