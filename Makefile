@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# DVC runs each stage's `python -m pipeline.<stage>` through PATH: the venv's must come first.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: demo test venv paper lint vendor-vega clean-venv
 
