@@ -1,0 +1,203 @@
+"""Training throughput: a replication-style loop against this project's path, in one run.
+
+    python benchmarks/throughput.py [--device cpu|cuda] [--steps 30] [--repeats 5]
+
+For each model it measures training samples/s of
+  (a) the replication's style: a torchvision dataset with per-sample PIL
+      transforms (the ±2 px shift as RandomAffine) through a DataLoader, fp32,
+      one model;
+  (b) this project's path: uint8 tensors on the device, batches indexed on the
+      device, the shift applied to the whole batch at once (pipeline/data/augment.py),
+      the loss read back every `log_every` steps only;
+and prints (b)/(a). Also: training FLOPs per sample (counted from the layer
+shapes), the achieved FLOP/s, the device's measured matmul peak for
+reference, and the paper profile's estimated wall time from (b).
+
+Timing: warm-up steps first, then `repeats` windows of `steps` optimiser steps
+each, the median window reported; CUDA is synchronised before each clock read.
+Needs only torch and torchvision (not dvc), so it runs on the GPU image as is.
+Only the FCN exists so far; the other models of the papers are listed as
+pending rather than timed.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.compat import import_torchvision  # noqa: E402
+from pipeline.config import load_params  # noqa: E402
+from pipeline.data.augment import random_shift  # noqa: E402
+from pipeline.data.fetch import fetch_dataset, mirror_root  # noqa: E402
+from pipeline.data.readers import read_idx  # noqa: E402
+from pipeline.data.registry import get  # noqa: E402
+from pipeline.losses import label_smoothing_ce  # noqa: E402
+from pipeline.models.fcn import FCN  # noqa: E402
+from pipeline.training.builders import linear_decay, sgd_per_layer  # noqa: E402
+
+BATCH = 512
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(step, device, steps: int, repeats: int, warmup: int) -> float:
+    """Median samples/s over `repeats` windows of `steps` calls of step()."""
+    for _ in range(warmup):
+        step()
+    sync(device)
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync(device)
+        rates.append(steps * BATCH / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def fcn_flops_per_sample(model: FCN) -> float:
+    """Training FLOPs/sample ≈ 3 × forward (backward costs two forwards); 2 FLOPs per multiply-add."""
+    return 3 * 2 * sum(m.in_features * m.out_features for m in model.linear_layers())
+
+
+def matmul_peak(device: torch.device, n: int = 2048) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    t0, reps = time.perf_counter(), 10
+    for _ in range(reps):
+        a @ b
+    sync(device)
+    return reps * 2 * n ** 3 / (time.perf_counter() - t0)
+
+
+def make_model(device):
+    torch.manual_seed(0)
+    m = FCN(784, 10, [1200, 1200]).to(device)
+    opt = sgd_per_layer(m, [1.0, 1.0, 0.1], 0.9, 0.9, 0.0)
+    return m, opt, linear_decay(opt, 10_000)
+
+
+def replication_style(raw_dir: Path, device, args) -> float:
+    tv = import_torchvision()
+    T = tv.transforms
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        for f in raw_dir.glob("*.gz"):  # torchvision looks for the decompressed idx files
+            with gzip.open(f) as src, open(raw / f.name.removesuffix(".gz"), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        ds = tv.datasets.MNIST(tmp, train=True, download=False, transform=T.Compose([
+            T.RandomAffine(0, translate=(2 / 28, 2 / 28)), T.ToTensor()]))
+        loader = torch.utils.data.DataLoader(ds, batch_size=BATCH, shuffle=True, drop_last=True,
+                                             num_workers=args.workers, persistent_workers=args.workers > 0)
+        model, opt, sched = make_model(device)
+        it = iter(loader)
+
+        def step():
+            nonlocal it
+            try:
+                x, y = next(it)
+            except StopIteration:
+                it = iter(loader)
+                x, y = next(it)
+            x, y = x.to(device), y.to(device)
+            loss = label_smoothing_ce(model(x), y, 0.1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss.item()  # the replication logged every step
+
+        return timed(step, device, args.steps, args.repeats, args.warmup)
+
+
+def project_path(raw_dir: Path, device, args) -> tuple[float, float]:
+    (x, y), _ = read_idx(raw_dir)
+    x, y = x.to(device), y.to(device)
+    model, opt, sched = make_model(device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    state = {"i": 0, "perm": torch.randperm(len(x), device=device)}
+    acc = torch.zeros((), device=device)
+
+    def step():
+        nonlocal acc
+        i = state["i"]
+        if (i + 1) * BATCH > len(x):
+            state["i"], state["perm"], i = 0, torch.randperm(len(x), device=device), 0
+        idx = state["perm"][i * BATCH:(i + 1) * BATCH]
+        state["i"] += 1
+        xb = random_shift(x[idx], 2, gen).float().div_(255)
+        loss = label_smoothing_ce(model(xb), y[idx], 0.1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        acc = acc + loss.detach()  # read back every log_every steps, not here
+
+    return timed(step, device, args.steps, args.repeats, args.warmup), fcn_flops_per_sample(model)
+
+
+def paper_profile_samples() -> float:
+    """Training samples of the FCN part of the paper profile (Table 2 sweep + distillation)."""
+    p = load_params()
+    prof = p["profiles"]["paper"]
+    n_train = {"mnist": 55_000, "fashion_mnist": 55_000, "emnist": 107_800}
+    alphas = sorted({0.0, p["alpha"], *p["sweep"]})
+    per_epoch = {d: math.ceil(n / BATCH) * BATCH for d, n in n_train.items()}
+    seeds, epochs = len(prof["seeds"]), prof["fcn_epochs"]
+    table2 = sum(per_epoch[d] for d in prof["datasets"]) * len(alphas) * seeds * epochs
+    d = per_epoch[p["distill"]["dataset"]] * seeds * epochs
+    n_teachers = len(p["distill"]["table4"]["teachers"]) + len(prof["distill_alphas"])
+    n_students = (len(p["distill"]["table4"]["teachers"]) * 2 + len(prof["distill_alphas"])
+                  + len(prof["distill_temperatures"]) + len(prof["distill_alphas"]) - 1)
+    return table2 + d * n_teachers + d * n_students * (800 * 800 + 784 * 800) / (1200 * 1200 + 784 * 1200)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers of the replication-style loop")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    raw = ROOT / "data" / "raw" / "mnist"
+    if not raw.exists():
+        fetch_dataset(get("mnist"), raw, mirror_root())
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}; torch {torch.__version__}; batch {BATCH}; median of {args.repeats} x {args.steps} steps")
+    peak = matmul_peak(device)
+    a = replication_style(raw, device, args)
+    b, flops = project_path(raw, device, args)
+    print(f"\n{'model':<10} {'(a) replication':>16} {'(b) project':>12} {'(b)/(a)':>8} "
+          f"{'FLOP/sample':>12} {'achieved':>10} {'of matmul peak':>15}")
+    print(f"{'FCN-1200':<10} {a:>14.0f}/s {b:>10.0f}/s {b / a:>7.2f}x {flops / 1e6:>9.1f} M "
+          f"{b * flops / 1e9:>7.1f} GF/s {b * flops / peak:>14.0%}")
+    for m in ("AlexNet", "ResNet-56", "Transformer"):
+        print(f"{m:<10} {'pending: the model is not in the pipeline yet (issues 6, 7)':>60}")
+    print(f"\nmatmul peak measured here: {peak / 1e9:.0f} GFLOP/s (fp32, {2048}^3)")
+    samples = paper_profile_samples()
+    print(f"paper profile, FCN part: {samples / 1e6:.0f} M training samples -> "
+          f"{samples / b / 3600:.1f} h at (b), {samples / a / 3600:.1f} h at (a), on this device")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
