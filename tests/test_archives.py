@@ -104,3 +104,43 @@ def test_cifar_reader_refuses_an_archive_that_fails_its_checksum(tmp_path, monke
 def test_registry_cifar_entries_use_the_cifar_reader():
     assert registry.get("cifar10").fmt == registry.get("cifar100").fmt == "cifar_python"
     assert "cifar_python" in readers.READERS
+
+
+def _jpeg(color) -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), color).save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+def _folder_spec(arc):
+    sha = hashlib.sha256(arc.read_bytes()).hexdigest()
+    return DatasetSpec("cifar10_jpeg", "t", "image_folder_tar", 3, (RemoteFile(arc.name, None, "x", sha256=sha),),
+                       classes=("airplane", "automobile", "bird"))
+
+
+def test_image_folder_reader_labels_by_registry_class_order(tmp_path):
+    arc = _tar(tmp_path / "imgs.tar.gz", {
+        "train/bird/0001.jpg": _jpeg((0, 0, 255)), "train/airplane/0001.jpg": _jpeg((255, 0, 0)),
+        "train/automobile/0001.jpg": _jpeg((0, 255, 0)), "test/bird/0007.jpg": _jpeg((0, 0, 255))})
+    (tx, ty), (sx, sy) = readers.read_image_folder_tar(tmp_path, _folder_spec(arc))
+    assert tx.shape == (3, 3, 32, 32) and tx.dtype == torch.uint8 and sx.shape == (1, 3, 32, 32)
+    assert ty.tolist() == [0, 1, 2] and sy.tolist() == [2]          # airplane, automobile, bird
+    assert tx[0, 0].float().mean() > 240 and tx[2, 2].float().mean() > 240   # red plane, blue bird
+
+
+def test_image_folder_reader_refuses_unknown_classes(tmp_path):
+    from pipeline.data.fetch import DatasetError
+    arc = _tar(tmp_path / "imgs.tar.gz", {"train/zebra/0001.jpg": _jpeg((1, 2, 3)),
+                                          "test/bird/0001.jpg": _jpeg((1, 2, 3))})
+    with pytest.raises(DatasetError, match="zebra"):
+        readers.read_image_folder_tar(tmp_path, _folder_spec(arc))
+
+
+def test_the_mirrors_cifar10_jpeg_layout_matches_the_reader(mirror):
+    arc = mirror / registry.get("cifar10_jpeg").files[0].mirror_path
+    with tarfile.open(arc) as tar:
+        names = [m.name for m in tar.getmembers() if m.isfile()]
+    classes = {n.split("/")[1] for n in names}
+    assert classes == set(registry.get("cifar10_jpeg").classes)
+    assert sum(n.startswith("train/") for n in names) == 50_000 and sum(n.startswith("test/") for n in names) == 10_000

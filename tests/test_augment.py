@@ -47,3 +47,31 @@ def test_same_generator_state_gives_same_batch():
     a = random_shift(x, 2, torch.Generator().manual_seed(5))
     b = random_shift(x, 2, torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_random_crop_takes_an_in_bounds_window_of_each_image():
+    from pipeline.data.augment import random_crop
+    x = torch.arange(6 * 3 * 32 * 32, dtype=torch.float32).view(6, 3, 32, 32)
+    out = random_crop(x, 24, torch.Generator().manual_seed(0))
+    assert out.shape == (6, 3, 24, 24)
+    tops = set()
+    for i in range(6):
+        hits = [(t, c) for t in range(9) for c in range(9) if torch.equal(out[i], x[i, :, t:t + 24, c:c + 24])]
+        assert len(hits) == 1
+        tops.add(hits[0])
+    assert len(tops) > 1
+
+
+def test_center_crop_and_flip_symmetry():
+    from pipeline.data.augment import center_crop, random_flip
+    x = torch.rand(64, 3, 32, 32)
+    assert torch.equal(center_crop(x, 24), x[..., 4:28, 4:28])
+    out = random_flip(x, torch.Generator().manual_seed(1))
+    flipped = [torch.equal(out[i], x[i].flip(-1)) for i in range(64)]
+    kept = [torch.equal(out[i], x[i]) for i in range(64)]
+    assert all(f or k for f, k in zip(flipped, kept))
+    assert 16 < sum(flipped) < 48                       # about half
+    assert torch.equal(x.flip(-1).flip(-1), x)          # a flip is its own inverse
+    sym = torch.rand(8, 3, 32, 16)
+    sym = torch.cat([sym, sym.flip(-1)], -1)            # left-right symmetric images do not change
+    assert torch.equal(random_flip(sym, torch.Generator().manual_seed(2)), sym)

@@ -38,3 +38,51 @@ def test_init_is_gaussian_with_the_given_std_and_zero_bias():
     w = m.linear_layers()[1].weight
     assert abs(w.std().item() - 0.03) < 0.001 and abs(w.mean().item()) < 0.001
     assert all((lin.bias == 0).all() for lin in m.linear_layers())
+
+
+def _tf_lrn(x: torch.Tensor, depth_radius=4, bias=1.0, alpha=0.001 / 9, beta=0.75) -> torch.Tensor:
+    """TensorFlow's tf.nn.local_response_normalization, written out channel by channel."""
+    out = torch.empty_like(x)
+    c = x.shape[1]
+    for ch in range(c):
+        lo, hi = max(0, ch - depth_radius), min(c, ch + depth_radius + 1)
+        sqr = (x[:, lo:hi] ** 2).sum(1)
+        out[:, ch] = x[:, ch] / (bias + alpha * sqr) ** beta
+    return out
+
+
+def test_alexnet_lrn_equals_tensorflows_formula():
+    from pipeline.models.alexnet import TF_LRN, lrn_from_tf
+    x = torch.randn(2, 64, 5, 5, dtype=torch.float64) * 3
+    assert torch.allclose(lrn_from_tf(**TF_LRN)(x), _tf_lrn(x), rtol=1e-10, atol=1e-12)
+
+
+def test_alexnet_shapes_parameters_and_last_layer_init():
+    torch.manual_seed(0)
+    m = build_model("alexnet", (3, 32, 32), 10, {"crop": 24})
+    x = torch.rand(4, 3, 24, 24)
+    assert m(x).shape == (4, 10) and m.features(x).shape == (4, 192)
+    expected = (5 * 5 * 3 * 64 + 64) + (5 * 5 * 64 * 64 + 64) + (2304 * 384 + 384) + (384 * 192 + 192) + (192 * 10 + 10)
+    assert sum(p.numel() for p in m.parameters()) == expected
+    w = m.head.weight
+    assert w.unique().numel() > 100                      # not the replication's constant −1/96
+    assert abs(w.std().item() - 1 / 192) < 0.3 / 192 and w.abs().max() <= 2 / 192 + 1e-9
+    assert [p.shape for p in m.decayed_parameters()] == [(384, 2304), (192, 384)]
+
+
+def test_resnet56_preact_shapes_and_parameter_count():
+    m = build_model("resnet_cifar", (3, 32, 32), 100, {"depth": 56, "widths": [16, 32, 64], "stem_kernel": 3})
+    x = torch.rand(2, 3, 32, 32)
+    assert m(x).shape == (2, 100) and m.features(x).shape == (2, 64)
+    n_conv = sum(isinstance(mod, nn.Conv2d) and mod.kernel_size == (3, 3) for mod in m.modules())
+    assert n_conv == 1 + 2 * 27                          # stem + 27 blocks of two 3×3 convs (+ head = 56 layers)
+    n = sum(p.numel() for p in m.parameters())
+    assert 0.84e6 < n < 0.87e6, n                        # He et al.: 0.85 M
+    wide = build_model("resnet_cifar", (3, 32, 32), 10, {"widths": [32, 64, 128], "stem_kernel": 7})
+    assert wide.stem.kernel_size == (7, 7) and wide.features(x).shape == (2, 128)
+
+
+def test_unknown_model_is_refused():
+    import pytest
+    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+        build_model("vgg", (3, 32, 32), 10, {})

@@ -28,3 +28,33 @@ def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
     bi = torch.arange(b, device=x.device)[:, None, None]
     out = padded.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
     return out.squeeze(1) if squeeze else out
+
+
+def _crop_at(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, size: int) -> torch.Tensor:
+    """Per-image crops [B, C, size, size] at (top, left), by one gather."""
+    b = x.shape[0]
+    rows = top[:, None] + torch.arange(size, device=x.device)
+    cols = left[:, None] + torch.arange(size, device=x.device)
+    bi = torch.arange(b, device=x.device)[:, None, None]
+    return x.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def random_crop(x: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
+    """A uniformly placed size×size crop of each image [B, C, H, W] (AlexNet's 24×24 of 32×32).
+    For ResNet's pad-4 crop-32, use random_shift(x, 4, gen): the same distribution."""
+    b, _, h, w = x.shape
+    top = torch.randint(0, h - size + 1, (b,), generator=gen, device=gen.device).to(x.device)
+    left = torch.randint(0, w - size + 1, (b,), generator=gen, device=gen.device).to(x.device)
+    return _crop_at(x, top, left, size)
+
+
+def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    top, left = (h - size) // 2, (w - size) // 2
+    return x[..., top:top + size, left:left + size]
+
+
+def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Mirror each image left-right with probability ½."""
+    flip = torch.rand(x.shape[0], generator=gen, device=gen.device).to(x.device) < 0.5
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)

@@ -7,15 +7,19 @@ in memory (never extracted to disk), so no archive path can escape a folder.
 from __future__ import annotations
 
 import gzip
+import io
+import tarfile
 import tempfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import numpy as np
 import torch
+from PIL import Image
 
 from ..compat import import_torchvision
 from .archives import read_tar_members, restricted_unpickle
-from .fetch import verify
+from .fetch import DatasetError, verify
 
 Split = tuple[torch.Tensor, torch.Tensor]  # images uint8 [N, H, W] or [N, C, H, W], labels int64 [N]
 # Every reader takes (raw folder, registry spec) and returns (train split, official test split).
@@ -87,4 +91,38 @@ def read_cifar_python(raw_dir: Path, spec) -> tuple[Split, Split]:
     return load(train), load(test)
 
 
-READERS = {"idx": read_idx, "emnist_zip": read_emnist_balanced, "cifar_python": read_cifar_python}
+def read_image_folder_tar(raw_dir: Path, spec) -> tuple[Split, Split]:
+    """``train/<class>/*.jpg`` and ``test/<class>/*.jpg`` inside a verified tar(.gz), decoded in memory.
+
+    Labels follow the registry's class order (the folder names must be exactly
+    those classes); files are taken in name order. Decoding uses Pillow, so it
+    works without torchvision's image extension. Images: uint8 [N, 3, H, W].
+    """
+    f = spec.files[0]
+    archive = raw_dir / f.name
+    verify(f, archive, spec.name)
+    index = {c: i for i, c in enumerate(spec.classes)}
+    found: dict[str, list[tuple[str, int]]] = {"train": [], "test": []}
+    with tarfile.open(archive) as tar:
+        for m in tar.getmembers():
+            parts = PurePosixPath(m.name).parts
+            if not m.isfile() or len(parts) != 3 or not parts[2].lower().endswith((".jpg", ".jpeg", ".png")):
+                continue
+            split, cls, _ = parts
+            if split not in found or cls not in index:
+                raise DatasetError(f"{archive}: unexpected member {m.name!r}; expected "
+                                   f"train|test/<one of {', '.join(spec.classes)}>/<image>")
+            found[split].append((m.name, index[cls]))
+        out = []
+        for split in ("train", "test"):
+            items = sorted(found[split])
+            if not items:
+                raise DatasetError(f"{archive} holds no {split}/<class>/ images")
+            imgs = [np.asarray(Image.open(io.BytesIO(tar.extractfile(n).read())).convert("RGB")) for n, _ in items]
+            x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous()
+            out.append((x, torch.tensor([c for _, c in items], dtype=torch.int64)))
+    return out[0], out[1]
+
+
+READERS = {"idx": read_idx, "emnist_zip": read_emnist_balanced, "cifar_python": read_cifar_python,
+           "image_folder_tar": read_image_folder_tar}

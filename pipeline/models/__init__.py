@@ -1,16 +1,20 @@
-"""Model registry: one file per model, built by name from params."""
+"""Model registry: one file per model, each exposing ``build(in_shape, num_classes, cfg)``.
+
+``build_model("alexnet", ...)`` imports ``pipeline/models/alexnet.py`` by name,
+so adding a model adds a file and touches nothing else (and a run's key hashes
+only the file of its own model: pipeline/training/run.py).
+"""
 from __future__ import annotations
+
+import importlib
+from pathlib import Path
 
 from torch import nn
 
-from .fcn import FCN
+MODELS = sorted(p.stem for p in Path(__file__).parent.glob("*.py") if p.stem != "__init__")
 
 
 def build_model(name: str, in_shape: tuple[int, ...], num_classes: int, cfg: dict) -> nn.Module:
-    if name == "fcn":
-        in_features = 1
-        for d in in_shape:
-            in_features *= d
-        return FCN(in_features, num_classes, hidden=list(cfg["hidden"]),
-                   dropout=cfg["dropout"], init_std=cfg["init_std"])
-    raise ValueError(f"unknown model {name!r}; known: fcn")
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return importlib.import_module(f".{name}", __package__).build(tuple(in_shape), num_classes, cfg)

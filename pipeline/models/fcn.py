@@ -36,3 +36,11 @@ class FCN(nn.Module):
     def linear_layers(self) -> list[nn.Linear]:
         """Linear layers in order; the per-layer learning rates follow it."""
         return [m for m in self.modules() if isinstance(m, nn.Linear)]
+
+
+def build(in_shape: tuple[int, ...], num_classes: int, cfg: dict) -> FCN:
+    in_features = 1
+    for d in in_shape:
+        in_features *= d
+    return FCN(in_features, num_classes, hidden=list(cfg["hidden"]), dropout=cfg["dropout"],
+               init_std=cfg["init_std"])
