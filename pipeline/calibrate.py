@@ -18,7 +18,7 @@ from . import calibration as cal
 from .config import alphas_to_train, load_params
 from .data import registry
 from .figures import reliability_figure
-from .io import load_tensors, write_json
+from .io import load_tensors, prune, write_json
 from .layout import CALIBRATION_METRICS, FIGURES, RELIABILITY_PLOTS, alpha_key, fcn_run_dir
 from .stage import run
 
@@ -80,9 +80,7 @@ def main() -> int:
                                    cfg["n_bins"]))
         write_json(RELIABILITY_PLOTS / f"{ds}_fcn.json", rows)
         panels[f"FCN on {registry.get(ds).title}"] = rows
-    for f in RELIABILITY_PLOTS.glob("*.json"):
-        if f.stem.removesuffix("_fcn") not in p["budget"]["datasets"]:
-            f.unlink()
+    prune(RELIABILITY_PLOTS, {f"{ds}_fcn.json" for ds in p["budget"]["datasets"]})
     reliability_figure(panels, FIGURES / "reliability.png")
     write_json(CALIBRATION_METRICS, metrics)
     return 0

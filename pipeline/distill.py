@@ -13,7 +13,6 @@ plots/distill/figure7.json and plots/figures/distillation.png.
 """
 from __future__ import annotations
 
-import shutil
 import statistics
 
 from .checkpoints import load_run_model
@@ -21,7 +20,7 @@ from .config import load_params
 from .data import prepared
 from .distillation import smoothness_index
 from .figures import distillation_figure
-from .io import read_json, write_json
+from .io import prune, read_json, write_json
 from .layout import DISTILL_METRICS, DISTILL_PLOTS, DISTILLED, FIGURES, SWEEP_TEACHERS, alpha_key
 from .runs import fcn_run_config, label_smoothing, soft_targets
 from .stage import run
@@ -88,10 +87,7 @@ def main() -> int:
                         SWEEP_TEACHERS / f"{alpha_key(a)}_seed_{s}")["test_acc"] for s in seeds]
         curves.append(point("M4 student of label-smoothed teacher, T=1", {"alpha": a},
                             [gamma(a, s, 1.0) for s in seeds], accs))
-    if DISTILLED.exists():
-        for old in DISTILLED.iterdir():
-            if old.name not in keep:
-                shutil.rmtree(old)
+    prune(DISTILLED, keep)
     write_json(DISTILL_PLOTS / "figure7.json", curves)
     write_json(DISTILL_METRICS, {metric_key(c): {"gamma": c["gamma"], "accuracy": c["accuracy"]} for c in curves})
     distillation_figure(curves, f"FCN {d['teacher_hidden'][0]} → FCN {d['student_hidden'][0]} on {d['dataset']}",

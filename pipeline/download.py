@@ -6,12 +6,12 @@ Writes data/raw/<dataset>/; folders of datasets no longer in the profile are pru
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from .config import load_params
 from .data import registry
 from .data.fetch import fetch_dataset, mirror_root
+from .io import prune
 from .stage import run
 
 RAW_DIR = Path("data/raw")
@@ -25,9 +25,7 @@ def main() -> int:
     for name in wanted:
         files = fetch_dataset(registry.get(name), RAW_DIR / name, mirror)
         print(f"  {name}: {len(files)} file(s) verified")
-    for d in RAW_DIR.iterdir():
-        if d.is_dir() and d.name not in wanted:
-            shutil.rmtree(d)
+    prune(RAW_DIR, set(wanted))
     return 0
 
 

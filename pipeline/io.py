@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +34,18 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def prune(folder: Path, keep: set[str]) -> None:
+    """Delete the entries of ``folder`` not named in ``keep``: outputs of runs or
+    datasets the current params no longer ask for, so a persisted output folder
+    never carries stale results."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for child in folder.iterdir():
+        if child.name not in keep:
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 
 def write_text(path: Path, text: str) -> None:

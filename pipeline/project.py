@@ -19,7 +19,7 @@ from .checkpoints import load_run_model
 from .config import ParamError, load_params
 from .data import augment, prepared, registry
 from .figures import projection_figure
-from .io import write_json
+from .io import prune, write_json
 from .layout import FIGURES, PROJECTION_METRICS, PROJECTION_PLOTS, alpha_key, fcn_run_dir
 from .stage import run
 
@@ -79,9 +79,7 @@ def main() -> int:
         panels[f"FCN on {registry.get(ds).title}"] = (rows, tmpl_rows)
         metrics[ds]["sample"] = {"seed": pc["sample_seed"], "per_class": pc["examples_per_class"],
                                  "classes": names, "heldout_split": pc["heldout_split"]}
-    for f in PROJECTION_PLOTS.glob("*.json"):
-        if f.stem.removesuffix("_fcn") not in metrics:
-            f.unlink()
+    prune(PROJECTION_PLOTS, {f"{ds}_fcn.json" for ds in metrics})
     projection_figure(panels, FIGURES / "projection.png")
     write_json(PROJECTION_METRICS, metrics)
     return 0

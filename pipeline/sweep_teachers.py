@@ -5,9 +5,8 @@ Writes models/sweep_teachers/alpha_<a>_seed_<s>/. Their test accuracy is curve M
 """
 from __future__ import annotations
 
-import shutil
-
 from .config import load_params
+from .io import prune
 from .layout import SWEEP_TEACHERS, alpha_key
 from .runs import fcn_run_config, label_smoothing
 from .stage import run
@@ -29,9 +28,7 @@ def main() -> int:
             m = train_run(out, cfg, device, p["train"])
             print(f"sweep teacher alpha={a:g} seed={seed}: test acc {m['test_acc']:.2f}%"
                   + (" (reused)" if m["reused"] else ""))
-    for old in SWEEP_TEACHERS.iterdir():
-        if old.name not in keep:
-            shutil.rmtree(old)
+    prune(SWEEP_TEACHERS, keep)
     return 0
 
 

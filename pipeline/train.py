@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import statistics
 from pathlib import Path
 
 from .config import alphas_to_train, load_params
-from .io import read_json, write_json, write_text
+from .io import prune, read_json, write_json, write_text
 from .layout import FCN_MODELS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, fcn_run_dir
 from .runs import fcn_run_config, label_smoothing
 from .stage import run
@@ -78,16 +77,10 @@ def main() -> int:
                                             "delta": round(ls["test_acc"] - hard["test_acc"], 4)}
         write_text(PLOTS_DIR / f"{dataset}.csv", curves_csv(curves))
     # Drop runs (and datasets) that the current params no longer ask for.
-    if MODELS_DIR.exists():
-        for ds in MODELS_DIR.iterdir():
-            for r in (ds.iterdir() if ds.is_dir() else []):
-                if r not in keep:
-                    shutil.rmtree(r)
-            if ds.is_dir() and not any(ds.iterdir()):
-                ds.rmdir()
-    for f in PLOTS_DIR.glob("*.csv"):
-        if f.stem not in p["budget"]["datasets"]:
-            f.unlink()
+    prune(MODELS_DIR, {d.parent.name for d in keep})
+    for ds in p["budget"]["datasets"]:
+        prune(MODELS_DIR / ds, {d.name for d in keep if d.parent.name == ds})
+    prune(PLOTS_DIR, {f"{ds}.csv" for ds in p["budget"]["datasets"]})
     write_json(METRICS, summary)
     return 0
 

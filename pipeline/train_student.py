@@ -9,12 +9,11 @@ Writes models/students/<name>/ and metrics/table4/<name>.json (errors in %).
 """
 from __future__ import annotations
 
-import shutil
 import statistics
 import sys
 
 from .config import ParamError, load_params
-from .io import read_json, write_json
+from .io import prune, read_json, write_json
 from .layout import STUDENTS, TABLE4_METRICS, TEACHERS
 from .runs import fcn_run_config, logit_regression
 from .stage import run
@@ -53,9 +52,7 @@ def main() -> int:
             students[v].append(m)
             print(f"student of {name} (regress on {v}) seed={seed}: test error {100 - m['test_acc']:.2f}%"
                   + (" (reused)" if m["reused"] else ""))
-    for old in (STUDENTS / name).iterdir():
-        if old.name not in keep:
-            shutil.rmtree(old)
+    prune(STUDENTS / name, keep)
     write_json(TABLE4_METRICS / f"{name}.json",
                {"teacher": _err(teachers), "n_seeds": len(teachers),
                 **{f"student_{v}": _err(runs) for v, runs in students.items()}})

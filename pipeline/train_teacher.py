@@ -7,10 +7,10 @@ teacher that its own dependency produced.
 """
 from __future__ import annotations
 
-import shutil
 import sys
 
 from .config import ParamError, load_params
+from .io import prune
 from .layout import TEACHERS
 from .runs import fcn_run_config, label_smoothing
 from .stage import run
@@ -35,9 +35,7 @@ def main() -> int:
         m = train_run(out, cfg, device, p["train"])
         print(f"teacher {name} seed={seed}: test error {100 - m['test_acc']:.2f}%"
               + (" (reused)" if m["reused"] else ""))
-    for old in (TEACHERS / name).iterdir():
-        if old.name not in keep:
-            shutil.rmtree(old)
+    prune(TEACHERS / name, keep)
     return 0
 
 

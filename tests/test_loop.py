@@ -117,3 +117,14 @@ def test_a_diverged_run_writes_no_metrics(tmp_path, monkeypatch, root):
                                                                "eval_batch_size": 64})
     assert not (tmp_path / "run" / "metrics.json").exists()
     assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_prune_keeps_only_the_named_entries(tmp_path):
+    from pipeline.io import prune
+    for name in ("keep_dir", "old_dir"):
+        (tmp_path / name / "sub").mkdir(parents=True)
+    (tmp_path / "keep.json").write_text("{}")
+    (tmp_path / "old.json").write_text("{}")
+    prune(tmp_path, {"keep_dir", "keep.json"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.json", "keep_dir"]
+    prune(tmp_path / "missing", set())  # a folder that does not exist yet is fine

@@ -196,6 +196,11 @@ def test_second_repro_reruns_nothing(repo):
     r = sh([DVC, "repro"], d, env)
     assert "Running stage" not in r.stdout
     assert "up to date" in sh([DVC, "status"], d, env).stdout
+    # bytecode caches (present on one machine, absent on a fresh clone) are not code changes
+    cache = d / "pipeline" / "training" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "extra.cpython-311.pyc").write_bytes(b"\0" * 64)
+    assert "up to date" in sh([DVC, "status"], d, env).stdout
 
 
 def test_preprocess_output_is_byte_stable(repo):

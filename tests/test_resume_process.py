@@ -65,8 +65,8 @@ def test_killed_training_resumes_to_the_same_result(tmp_path, root, env):
     assert "(reused)" not in out.stdout
     assert not state.exists()  # removed once the run completed
     a, b = (json.loads((d / RUN / "metrics.json").read_text()) for d in (ref, work))
-    for k in ("key", "test_acc", "test_nll", "val_acc", "val_nll", "final_train_loss"):
-        assert a[k] == b[k], k
+    assert a["test_acc"] > 50
+    assert (ref / RUN / "metrics.json").read_bytes() == (work / RUN / "metrics.json").read_bytes()
     assert (ref / RUN / "model.pt").read_bytes() == (work / RUN / "model.pt").read_bytes()
     assert (ref / RUN / "curve.json").read_text() == (work / RUN / "curve.json").read_text()
     assert (ref / "metrics/train.json").read_text() == (work / "metrics/train.json").read_text()

@@ -29,15 +29,17 @@ from ..models import build_model
 from .builders import linear_decay, sgd_per_layer
 from .loop import EpochBatches, LoopSpec, fit, predict
 
-# Code whose change must invalidate finished runs (the train stage depends on it too).
-TRAINING_CODE = ["pipeline/models", "pipeline/training", "pipeline/losses.py",
+# Code whose change must invalidate finished runs (the stages that train depend on it too),
+# plus the file of the run's own model: adding or editing another model leaves the run valid.
+TRAINING_CODE = ["pipeline/models/__init__.py", "pipeline/training", "pipeline/losses.py",
                  "pipeline/data/augment.py", "pipeline/data/prepared.py", "pipeline/checkpoints.py"]
 
 
 def run_key(cfg: dict, data_file: Path) -> str:
     h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
     h.update(hashlib.sha256(Path(data_file).read_bytes()).digest())
-    h.update(tree_digest([Path(p) for p in TRAINING_CODE]).encode())
+    code = [Path(p) for p in TRAINING_CODE] + [Path(f"pipeline/models/{cfg['arch']}.py")]
+    h.update(tree_digest(code).encode())
     return h.hexdigest()[:16]
 
 
@@ -134,9 +136,9 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
     save_tensors(run_dir / "logits.pt", {"val_logits": val_logits, "val_labels": data["val_y"].cpu(),
                                          "test_logits": test_logits, "test_labels": data["test_y"].cpu()})
     write_json(run_dir / "curve.json", history)
+    # Only deterministic content here (no wall time), so identical runs give identical bytes.
     metrics = {"key": key, "config": cfg, "test_acc": test["acc"], "test_nll": test["nll"],
-               "val_acc": val["acc"], "val_nll": val["nll"], "final_train_loss": history[-1]["loss"],
-               "seconds": round(time.time() - t0, 1), "device": device.type}
+               "val_acc": val["acc"], "val_nll": val["nll"], "final_train_loss": history[-1]["loss"]}
     write_json(done, metrics)  # last: marks the run complete
     state.unlink(missing_ok=True)
-    return metrics | {"reused": False}
+    return metrics | {"reused": False, "seconds": round(time.time() - t0, 1)}
