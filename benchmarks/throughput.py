@@ -9,7 +9,9 @@ For each model it measures training samples/s of
   (b) this project's path: uint8 tensors on the device, batches indexed on the
       device, the shift applied to the whole batch at once (pipeline/data/augment.py),
       the loss read back every `log_every` steps only;
-and prints (b)/(a). Also: training FLOPs per sample (counted from the layer
+  (c) several FCNs (the α sweep) trained at once with pipeline/models/stacked_fcn.py,
+      each on its own batches; samples/s counts every member's samples;
+and prints (b)/(a) and (c)/(a). Also: training FLOPs per sample (counted from the layer
 shapes), the achieved FLOP/s, the device's measured matmul peak for
 reference, and the paper profile's estimated wall time from (b).
 
@@ -44,6 +46,7 @@ from pipeline.data.readers import read_idx  # noqa: E402
 from pipeline.data.registry import get  # noqa: E402
 from pipeline.losses import label_smoothing_ce  # noqa: E402
 from pipeline.models.fcn import FCN  # noqa: E402
+from pipeline.models.stacked_fcn import StackedFCN, stacked_sgd  # noqa: E402
 from pipeline.training.builders import linear_decay, sgd_per_layer  # noqa: E402
 
 BATCH = 512
@@ -153,6 +156,44 @@ def project_path(raw_dir: Path, device, args) -> tuple[float, float]:
     return timed(step, device, args.steps, args.repeats, args.warmup), fcn_flops_per_sample(model)
 
 
+def stacked_path(raw_dir: Path, device, args) -> float:
+    """(c): `args.stack` FCNs (the α sweep) trained at once by StackedFCN, each on its own batches."""
+    (x, y), _ = read_idx(raw_dir)
+    x, y = x.to(device), y.to(device)
+    g_models = args.stack
+    members = []
+    for s in range(g_models):
+        torch.manual_seed(s)
+        members.append(FCN(784, 10, [1200, 1200]))
+    model = StackedFCN(members).to(device)
+    opt = stacked_sgd(model, [1.0, 1.0, 0.1], 0.9, 0.9, 0.0)
+    sched = linear_decay(opt, 10_000)
+    alphas = [0.0, 0.05, 0.1, 0.15, 0.3][:g_models] + [0.1] * max(0, g_models - 5)
+    gen = torch.Generator(device=device).manual_seed(0)
+    perms = [torch.randperm(len(x), device=device) for _ in range(g_models)]
+    state = {"i": 0}
+    acc = torch.zeros((), device=device)
+
+    def step():
+        nonlocal acc
+        i = state["i"]
+        if (i + 1) * BATCH > len(x):
+            i = state["i"] = 0
+        state["i"] += 1
+        idx = torch.stack([p[i * BATCH:(i + 1) * BATCH] for p in perms])          # [G, B]
+        xb = random_shift(x[idx.flatten()], 2, gen).float().div_(255).view(g_models, BATCH, 28, 28)
+        logits = model(xb)
+        yb = y[idx]
+        loss = sum(label_smoothing_ce(logits[k], yb[k], a) for k, a in enumerate(alphas))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        acc = acc + loss.detach()
+
+    return timed(step, device, args.steps, args.repeats, args.warmup) * g_models
+
+
 def paper_profile_samples() -> float:
     """Training samples of the FCN part of the paper profile (Table 2 sweep + distillation)."""
     p = load_params()
@@ -176,6 +217,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers of the replication-style loop")
+    ap.add_argument("--stack", type=int, default=5, help="models trained at once in path (c)")
     args = ap.parse_args()
     device = torch.device(args.device)
     raw = ROOT / "data" / "raw" / "mnist"
@@ -186,10 +228,12 @@ def main() -> int:
     peak = matmul_peak(device)
     a = replication_style(raw, device, args)
     b, flops = project_path(raw, device, args)
+    c = stacked_path(raw, device, args)
     print(f"\n{'model':<10} {'(a) replication':>16} {'(b) project':>12} {'(b)/(a)':>8} "
-          f"{'FLOP/sample':>12} {'achieved':>10} {'of matmul peak':>15}")
-    print(f"{'FCN-1200':<10} {a:>14.0f}/s {b:>10.0f}/s {b / a:>7.2f}x {flops / 1e6:>9.1f} M "
-          f"{b * flops / 1e9:>7.1f} GF/s {b * flops / peak:>14.0%}")
+          f"{f'(c) {args.stack} at once':>15} {'(c)/(a)':>8} {'FLOP/sample':>12} {'(b) achieved':>13} "
+          f"{'of matmul peak':>15}")
+    print(f"{'FCN-1200':<10} {a:>14.0f}/s {b:>10.0f}/s {b / a:>7.2f}x {c:>13.0f}/s {c / a:>7.2f}x "
+          f"{flops / 1e6:>9.1f} M {b * flops / 1e9:>8.1f} GF/s {b * flops / peak:>14.0%}")
     for m in ("AlexNet", "ResNet-56", "Transformer"):
         print(f"{m:<10} {'pending: the model is not in the pipeline yet (issues 6, 7)':>60}")
     print(f"\nmatmul peak measured here: {peak / 1e9:.0f} GFLOP/s (fp32, {2048}^3)")
