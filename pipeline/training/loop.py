@@ -76,13 +76,15 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss_fn: 
     """
     start, history = 0, []
     if state_path is not None and Path(state_path).exists():
-        s = load_tensors(state_path, map_location=gen.device)
+        # On the CPU: generator states must be CPU byte tensors even for a CUDA generator;
+        # load_state_dict moves model and optimiser tensors to their parameters' device.
+        s = load_tensors(state_path, map_location="cpu")
         if s.get("key") == spec.key:
             model.load_state_dict(s["model"])
             optimizer.load_state_dict(s["optimizer"])
             scheduler.load_state_dict(s["scheduler"])
-            gen.set_state(s["gen"].cpu() if gen.device.type == "cpu" else s["gen"])
-            torch.set_rng_state(s["cpu_rng"].cpu())
+            gen.set_state(s["gen"])
+            torch.set_rng_state(s["cpu_rng"])
             if "cuda_rng" in s and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all([t.cpu() for t in s["cuda_rng"]])
             start, history = int(s["step"]), list(s["history"])
