@@ -24,8 +24,6 @@ from .stage import run
 from .training.builders import resolve_device
 from .training.run import train_run
 
-MODELS_DIR, METRICS, PLOTS_DIR = FCN_MODELS, TRAIN_METRICS, TRAIN_CURVES
-
 
 def summarise(runs: list[dict]) -> dict:
     """Mean and (sample) std over seeds of the per-run metrics."""
@@ -75,13 +73,13 @@ def main() -> int:
         summary[dataset]["head_to_head"] = {"alpha": p["alpha"], "hard_test_acc": hard["test_acc"],
                                             "ls_test_acc": ls["test_acc"],
                                             "delta": round(ls["test_acc"] - hard["test_acc"], 4)}
-        write_text(PLOTS_DIR / f"{dataset}.csv", curves_csv(curves))
+        write_text(TRAIN_CURVES / f"{dataset}.csv", curves_csv(curves))
     # Drop runs (and datasets) that the current params no longer ask for.
-    prune(MODELS_DIR, {d.parent.name for d in keep})
+    prune(FCN_MODELS, {d.parent.name for d in keep})
     for ds in p["budget"]["datasets"]:
-        prune(MODELS_DIR / ds, {d.name for d in keep if d.parent.name == ds})
-    prune(PLOTS_DIR, {f"{ds}.csv" for ds in p["budget"]["datasets"]})
-    write_json(METRICS, summary)
+        prune(FCN_MODELS / ds, {d.name for d in keep if d.parent.name == ds})
+    prune(TRAIN_CURVES, {f"{ds}.csv" for ds in p["budget"]["datasets"]})
+    write_json(TRAIN_METRICS, summary)
     return 0
 
 
