@@ -10,8 +10,6 @@ data for `dvc plots`) and plots/figures/reliability.png.
 """
 from __future__ import annotations
 
-import statistics
-
 import torch
 
 from . import calibration as cal
@@ -20,6 +18,7 @@ from .data import registry
 from .figures import reliability_figure
 from .io import load_tensors, prune, write_json
 from .layout import CALIBRATION_METRICS, FIGURES, RELIABILITY_PLOTS, alpha_key, fcn_run_dir
+from .seeds import mean_std
 from .stage import run
 
 
@@ -39,13 +38,12 @@ def calibrate_run(logits: dict, cfg: dict) -> dict:
             "test_ece_at_grid_t": cal.ece_from_logits(zt, yt, t_ece, bins)}
 
 
-def mean_std(runs: list[dict]) -> dict:
+def summarise(runs: list[dict]) -> dict:
     out = {}
     for k in runs[0]:
-        vals = [r[k] for r in runs]
-        out[k] = round(statistics.fmean(vals), 5)
-        if k in ("test_ece", "test_ece_ts", "temperature") and len(vals) > 1:
-            out[k + "_std"] = round(statistics.stdev(vals), 5)
+        out[k], std = mean_std([r[k] for r in runs], 5)
+        if k in ("test_ece", "test_ece_ts", "temperature") and len(runs) > 1:
+            out[k + "_std"] = std
     out["n_seeds"] = len(runs)
     return out
 
@@ -65,7 +63,7 @@ def main() -> int:
         metrics[ds] = {}
         for a in alphas:
             per_seed = [calibrate_run(load_tensors(fcn_run_dir(ds, a, s) / "logits.pt"), cfg) for s in seeds]
-            metrics[ds][alpha_key(a)] = mean_std(per_seed)
+            metrics[ds][alpha_key(a)] = summarise(per_seed)
             print(f"calibrate: {ds} fcn alpha={a:g}: test ECE {metrics[ds][alpha_key(a)]['test_ece']:.4f}, "
                   f"T = {metrics[ds][alpha_key(a)]['temperature']:.3f}")
         # Reliability diagram on the test split, first seed: hard at T=1 and at its fitted T, LS at alpha.

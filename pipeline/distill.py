@@ -13,8 +13,6 @@ plots/distill/figure7.json and plots/figures/distillation.png.
 """
 from __future__ import annotations
 
-import statistics
-
 from .checkpoints import load_run_model
 from .config import load_params
 from .data import prepared
@@ -23,6 +21,7 @@ from .figures import distillation_figure
 from .io import prune, read_json, write_json
 from .layout import DISTILL_METRICS, DISTILL_PLOTS, DISTILLED, FIGURES, SWEEP_TEACHERS, alpha_key
 from .runs import fcn_run_config, label_smoothing, soft_targets
+from .seeds import mean_std
 from .stage import run
 from .training.builders import resolve_device
 from .training.loop import predict
@@ -30,9 +29,9 @@ from .training.run import train_run
 
 
 def point(curve: str, setting: dict, gammas: list[float], accs: list[float]) -> dict:
-    return {"curve": curve, **setting, "gamma": round(statistics.fmean(gammas), 5),
-            "accuracy": round(statistics.fmean(accs), 4),
-            "accuracy_std": round(statistics.stdev(accs), 4) if len(accs) > 1 else 0.0, "n_seeds": len(accs)}
+    acc, acc_std = mean_std(accs, 4)
+    return {"curve": curve, **setting, "gamma": mean_std(gammas, 5)[0], "accuracy": acc,
+            "accuracy_std": acc_std, "n_seeds": len(accs)}
 
 
 def metric_key(c: dict) -> str:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
-import statistics
 from pathlib import Path
 
 from .config import alphas_to_train, load_params
 from .io import prune, read_json, write_json, write_text
 from .layout import FCN_MODELS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, fcn_run_dir
 from .runs import fcn_run_config, label_smoothing
+from .seeds import mean_std
 from .stage import run
 from .training.builders import resolve_device
 from .training.run import train_run
@@ -29,10 +29,9 @@ def summarise(runs: list[dict]) -> dict:
     """Mean and (sample) std over seeds of the per-run metrics."""
     out = {}
     for name in ("test_acc", "test_nll", "val_acc"):
-        vals = [r[name] for r in runs]
-        out[name] = round(statistics.fmean(vals), 4)
+        out[name], std = mean_std([r[name] for r in runs], 4)
         if name == "test_acc":
-            out["test_acc_std"] = round(statistics.stdev(vals), 4) if len(vals) > 1 else 0.0
+            out["test_acc_std"] = std
     out["n_seeds"] = len(runs)
     return out
 

@@ -9,22 +9,21 @@ Writes models/students/<name>/ and metrics/table4/<name>.json (errors in %).
 """
 from __future__ import annotations
 
-import statistics
 import sys
 
 from .config import ParamError, load_params
 from .io import prune, read_json, write_json
 from .layout import STUDENTS, TABLE4_METRICS, TEACHERS
 from .runs import fcn_run_config, logit_regression
+from .seeds import mean_std
 from .stage import run
 from .training.builders import resolve_device
 from .training.run import train_run
 
 
 def _err(runs: list[dict]) -> dict:
-    errs = [100 - r["test_acc"] for r in runs]
-    return {"error": round(statistics.fmean(errs), 4),
-            "error_std": round(statistics.stdev(errs), 4) if len(errs) > 1 else 0.0}
+    err, std = mean_std([100 - r["test_acc"] for r in runs], 4)
+    return {"error": err, "error_std": std}
 
 
 def main() -> int:
