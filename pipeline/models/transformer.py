@@ -1,0 +1,67 @@
+"""Encoder-decoder Transformer for translation: ``nn.Transformer`` as in PyTorch's translation tutorial
+(the replication's model: 3+3 layers, d_model 512, 8 heads, FFN 512), with token embeddings scaled by
+√d_model, sinusoidal positions and an output projection to the target vocabulary.
+
+``forward((src, tgt_in))`` gives logits [B, T, V] under teacher forcing; ``encode`` and
+``decode_step`` serve greedy and beam search (pipeline/text/decoding.py). PAD (id 0) is masked as a
+key everywhere; the decoder is causal.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+PAD = 0
+
+
+class PositionalEncoding(nn.Module):
+    def __init__(self, d_model: int, max_len: int = 512):
+        super().__init__()
+        pos = torch.arange(max_len)[:, None]
+        div = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = torch.zeros(max_len, d_model)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+        self.register_buffer("pe", pe, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pe[: x.shape[1]]
+
+
+class Seq2SeqTransformer(nn.Module):
+    def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 512, heads: int = 8, enc_layers: int = 3,
+                 dec_layers: int = 3, ffn: int = 512, dropout: float = 0.1):
+        super().__init__()
+        self.d_model = d_model
+        self.src_emb, self.tgt_emb = nn.Embedding(src_vocab, d_model), nn.Embedding(tgt_vocab, d_model)
+        self.pos, self.drop = PositionalEncoding(d_model), nn.Dropout(dropout)
+        self.core = nn.Transformer(d_model, heads, enc_layers, dec_layers, ffn, dropout, batch_first=True)
+        self.core.encoder.enable_nested_tensor = False  # padded batches stay dense: same numbers in train and eval
+        self.head = nn.Linear(d_model, tgt_vocab)
+
+    def _embed(self, emb: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.pos(emb(ids) * math.sqrt(self.d_model)))
+
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pad = src == PAD
+        return self.core.encoder(self._embed(self.src_emb, src), src_key_padding_mask=pad), pad
+
+    def decode(self, memory: torch.Tensor, src_pad: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Logits [B, T, V] for every position of tgt_in (causal)."""
+        t = tgt_in.shape[1]
+        causal = torch.triu(torch.ones(t, t, dtype=torch.bool, device=tgt_in.device), diagonal=1)
+        h = self.core.decoder(self._embed(self.tgt_emb, tgt_in), memory, tgt_mask=causal,
+                              tgt_key_padding_mask=tgt_in == PAD, memory_key_padding_mask=src_pad)
+        return self.head(h)
+
+    def forward(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        src, tgt_in = batch
+        memory, pad = self.encode(src)
+        return self.decode(memory, pad, tgt_in)
+
+
+def build(in_shape, num_classes: int, cfg: dict) -> Seq2SeqTransformer:
+    """``in_shape`` is unused; ``num_classes`` is the target vocabulary; cfg holds the sizes."""
+    return Seq2SeqTransformer(cfg["src_vocab"], num_classes, cfg["d_model"], cfg["heads"], cfg["enc_layers"],
+                              cfg["dec_layers"], cfg["ffn"], cfg["dropout"])

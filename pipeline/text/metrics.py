@@ -1,0 +1,39 @@
+"""Token-level metrics of a translation model under teacher forcing, with PAD excluded everywhere.
+
+The model is given the correct target prefix (Müller's setting), and every
+target position that is PAD is dropped before anything is computed:
+log-softmax is over the vocabulary axis (the last), the temperature divides
+the logits, and accuracy, NLL and ECE see only real tokens (EOS included:
+predicting the end of a sentence is part of translating it).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..calibration import ece_from_logits, nll
+
+PAD = 0
+
+
+def real_tokens(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B, T, V], [B, T] -> [N, V], [N] for the N non-PAD target positions."""
+    keep = targets != PAD
+    return logits[keep], targets[keep]
+
+
+def sequence_ce(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.0) -> torch.Tensor:
+    """Training loss: mean over non-PAD tokens of the cross-entropy against y(1−α) + α/V.
+
+    Smoothing mass goes to every vocabulary entry, PAD and the other specials
+    included (PyTorch's and tensor2tensor's definition); PAD *positions* carry
+    no loss at all.
+    """
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD, label_smoothing=alpha)
+
+
+def token_metrics(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0, n_bins: int = 15) -> dict:
+    """Accuracy (%), NLL per token (nats) and ECE of the non-PAD tokens at ``temperature``."""
+    z, y = real_tokens(logits, targets)
+    return {"tokens": int(len(y)), "acc": 100.0 * (z.argmax(-1) == y).double().mean().item(),
+            "nll": nll(z, y, temperature), "ece": ece_from_logits(z, y, temperature, n_bins)}
