@@ -5,7 +5,8 @@ Reads the logits every training run saved (never retrains). For every run:
 ECE at T=1 on the test split; one temperature fitted by NLL on the
 *validation* split and the test ECE after scaling; the ECE-optimal T of a grid,
 also chosen on validation. Nothing is fitted on the test split.
-Writes metrics/calibration.json, plots/reliability/<dataset>_<model>.json (per-bin
+Covers every (model, dataset) of the profile's classifiers. Writes
+metrics/calibration.json, plots/reliability/<dataset>_<model>.json (per-bin
 data for `dvc plots`) and plots/figures/reliability.png.
 """
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 import torch
 
 from . import calibration as cal
-from .config import alphas_to_train, load_params
+from .config import alphas_to_train, classifiers, load_params
 from .data import registry
 from .figures import reliability_figure
 from .io import load_tensors, prune, write_json
-from .layout import CALIBRATION_METRICS, FIGURES, RELIABILITY_PLOTS, alpha_key, fcn_run_dir
+from .layout import CALIBRATION_METRICS, FIGURES, RELIABILITY_PLOTS, alpha_key, run_dir
+from .models import title
 from .seeds import mean_std
 from .stage import run
 
@@ -57,28 +59,28 @@ def reliability_rows(logits: torch.Tensor, labels: torch.Tensor, t: float, curve
 
 def main() -> int:
     p = load_params()
-    cfg, alphas, seeds = p["calibrate"], alphas_to_train(p), p["budget"]["seeds"]
+    cfg, seeds = p["calibrate"], p["budget"]["seeds"]
     metrics, panels = {}, {}
-    for ds in p["budget"]["datasets"]:
-        metrics[ds] = {}
-        for a in alphas:
-            per_seed = [calibrate_run(load_tensors(fcn_run_dir(ds, a, s) / "logits.pt"), cfg) for s in seeds]
-            metrics[ds][alpha_key(a)] = summarise(per_seed)
-            print(f"calibrate: {ds} fcn alpha={a:g}: test ECE {metrics[ds][alpha_key(a)]['test_ece']:.4f}, "
-                  f"T = {metrics[ds][alpha_key(a)]['temperature']:.3f}")
+    for arch, ds in classifiers(p):
+        out = metrics.setdefault(arch, {}).setdefault(ds, {})
+        for a in alphas_to_train(p, arch):
+            per_seed = [calibrate_run(load_tensors(run_dir(arch, ds, a, s) / "logits.pt"), cfg) for s in seeds]
+            out[alpha_key(a)] = summarise(per_seed)
+            print(f"calibrate: {ds} {arch} alpha={a:g}: test ECE {out[alpha_key(a)]['test_ece']:.4f}, "
+                  f"T = {out[alpha_key(a)]['temperature']:.3f}")
         # Reliability diagram on the test split, first seed: hard at T=1 and at its fitted T, LS at alpha.
         s0 = seeds[0]
-        hard = load_tensors(fcn_run_dir(ds, 0.0, s0) / "logits.pt")
-        ls = load_tensors(fcn_run_dir(ds, p["alpha"], s0) / "logits.pt")
+        hard = load_tensors(run_dir(arch, ds, 0.0, s0) / "logits.pt")
+        ls = load_tensors(run_dir(arch, ds, p["alpha"], s0) / "logits.pt")
         t_fit = cal.fit_temperature(hard["val_logits"], hard["val_labels"]).temperature
         z, y = hard["test_logits"], hard["test_labels"]
         rows = (reliability_rows(z, y, 1.0, "hard labels, T=1", cfg["n_bins"])
                 + reliability_rows(z, y, t_fit, f"hard labels, T={t_fit:.2f} (fitted on val)", cfg["n_bins"])
                 + reliability_rows(ls["test_logits"], ls["test_labels"], 1.0, f"label smoothing α={p['alpha']:g}, T=1",
                                    cfg["n_bins"]))
-        write_json(RELIABILITY_PLOTS / f"{ds}_fcn.json", rows)
-        panels[f"FCN on {registry.get(ds).title}"] = rows
-    prune(RELIABILITY_PLOTS, {f"{ds}_fcn.json" for ds in p["budget"]["datasets"]})
+        write_json(RELIABILITY_PLOTS / f"{ds}_{arch}.json", rows)
+        panels[f"{title(arch)} on {registry.get(ds).title}"] = rows
+    prune(RELIABILITY_PLOTS, {f"{ds}_{arch}.json" for arch, ds in classifiers(p)})
     reliability_figure(panels, FIGURES / "reliability.png")
     write_json(CALIBRATION_METRICS, metrics)
     return 0

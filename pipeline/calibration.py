@@ -119,8 +119,9 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, tol: float = 1e-
         raise CalibrationError(
             f"temperature scaling did not converge: T = {t:.6g}, dNLL/dlogT = {grad:.3g} after {iters} "
             f"iterations on {len(y)} examples. If T ran to a boundary the NLL has no minimum on this "
-            f"split (e.g. every example is classified right with a large margin); use a larger "
-            f"validation split.")
+            f"split: either every example is classified right with a large margin (use a larger "
+            f"validation split), or the model is no better than chance, so its NLL keeps falling "
+            f"towards log K as T grows (train it longer).")
     return TemperatureFit(temperature=t, nll_before=nll(z, y), nll_after=loss.item(), grad=grad,
                           iterations=int(iters))
 

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import yaml
 
+from .data.inputs import AUGMENTS, STANDARDIZE
 from .data.registry import FCN_DATASETS, REGISTRY
 
 Check = Callable[[str, Any], None]
@@ -86,7 +87,7 @@ def section(fields: dict[str, Check]) -> Check:
 def mapping_of(value: Check, min_len: int = 1) -> Check:
     def check(key, v):
         if not isinstance(v, dict) or len(v) < min_len:
-            raise ParamError(key, v, f"a mapping with at least {min_len} entry")
+            raise ParamError(key, v, f"a mapping with at least {min_len} entries")
         for k, x in v.items():
             value(f"{key}.{k}", x)
     return check
@@ -94,23 +95,70 @@ def mapping_of(value: Check, min_len: int = 1) -> Check:
 
 ALPHA = number(0, 1, hi_open=True)
 POS_INT = number(1, integer=True)
+CONVNETS = ("alexnet", "resnet56", "resnet34", "resnet50")
+IMAGE_DATASETS = ("cifar10", "cifar100", "cifar10_jpeg", "cub200", "tiny_imagenet")
+
+
+def free_mapping(key, v):
+    if not isinstance(v, dict):
+        raise ParamError(key, v, "a mapping")
+
+
+def input_section(key, v):
+    """A convnet's ``input``: the augmentation's own keys must be there (pipeline/data/inputs.py)."""
+    needs = {"none": {}, "shift": {"max_shift": number(0, 13, integer=True)},
+             "crop_flip": {"crop": POS_INT}, "pad_crop_flip": {"pad": number(0, 16, integer=True)},
+             "affine_flip": {"degrees": number(0, 180), "translate": number(0, 1),
+                             "scale": list_of(number(0, lo_open=True), min_len=2)}}
+    if not isinstance(v, dict):
+        raise ParamError(key, v, "a mapping with augment and standardize")
+    choice(*AUGMENTS)(f"{key}.augment", v.get("augment"))
+    section({"augment": lambda k, x: None, "standardize": choice(*STANDARDIZE), **needs[v["augment"]]})(key, v)
+
+
+SCHEDULE = section({
+    "unit": choice("steps", "epochs"),
+    "length": POS_INT,
+    "milestones": list_of(POS_INT, unique=True),
+    "snapshot_every": number(1, integer=True, nullable=True),
+})
+CONVNET = section({
+    "model": free_mapping,
+    "input": input_section,
+    "batch_size": POS_INT,
+    "optim": section({"lr": number(0, lo_open=True), "momentum": number(0, 1, hi_open=True),
+                      "nesterov": boolean, "weight_decay": number(0), "decay_on": choice("all", "model")}),
+    "lr_gamma": number(0, 1, lo_open=True),
+    "loss_scale": number(0, lo_open=True),
+    "clip_grad_norm": number(0, lo_open=True, nullable=True),
+})
 
 SCHEMA = section({
     "profile": lambda k, v: None,  # checked against `profiles` in _cross_checks
     "alpha": ALPHA,
     "sweep": list_of(ALPHA, min_len=1, unique=True),
     "profiles": mapping_of(section({
-        "datasets": list_of(choice(*FCN_DATASETS), min_len=1, unique=True),
+        "datasets": list_of(choice(*REGISTRY), min_len=1, unique=True),
+        "classifiers": section({"fcn": list_of(choice(*FCN_DATASETS), unique=True),
+                                **{a: list_of(choice(*IMAGE_DATASETS), unique=True) for a in CONVNETS}}),
+        "sweep_models": list_of(choice("fcn", *CONVNETS), unique=True),
+        "schedules": section({a: SCHEDULE for a in CONVNETS}),
         "seeds": list_of(number(0, integer=True), min_len=1, unique=True),
         "fcn_epochs": POS_INT,
         "max_train_examples": number(1, integer=True, nullable=True),
         "distill_alphas": list_of(ALPHA, min_len=1, unique=True),
         "distill_temperatures": list_of(number(0, lo_open=True), min_len=1, unique=True),
+        "figure8_dataset": lambda k, v: None if v is None else choice(*IMAGE_DATASETS)(k, v),
+        "mi_dataset": choice(*IMAGE_DATASETS),
+        "mi_examples_per_class": number(2, integer=True),
     })),
     "data": section({
         "val_size": POS_INT,
+        "val_size_by_dataset": mapping_of(POS_INT, min_len=0),
         "split_seed": number(0, integer=True),
+        "cifar_report": choice("heldout", "official_test"),
     }),
+    "convnets": section({a: CONVNET for a in CONVNETS}),
     "fcn": section({
         "hidden": list_of(POS_INT, min_len=1),
         "init_std": number(0, lo_open=True),
@@ -149,6 +197,16 @@ SCHEMA = section({
             "compare_probabilities": boolean,
         }),
         "figure7": section({"beta": number(0, 1)}),
+        "figure8": section({"teacher": choice(*CONVNETS), "student": choice(*CONVNETS), "beta": number(0, 1)}),
+    }),
+    "mutual_information": section({
+        "model": choice(*CONVNETS),
+        "classes": list_of(lambda k, v: None, min_len=2, unique=True),
+        "augmentations": number(2, integer=True),
+        "evaluated": choice("fresh", "one_of_l"),
+        "pool": choice("evaluated", "within"),
+        "sample_seed": number(0, integer=True),
+        "augment_seed": number(0, integer=True),
     }),
     "train": section({
         "device": choice("auto", "cpu", "cuda"),
@@ -170,6 +228,57 @@ def _cross_checks(p: dict) -> None:
     if len(p["fcn"]["lr"]) != n_layers:
         raise ParamError("fcn.lr", p["fcn"]["lr"],
                          f"one learning rate per linear layer ({n_layers} for hidden={p['fcn']['hidden']})")
+
+
+def _check_classifiers(p: dict) -> None:
+    for name, prof in p["profiles"].items():
+        for arch, datasets in prof["classifiers"].items():
+            for ds in datasets:
+                if ds not in prof["datasets"]:
+                    raise ParamError(f"profiles.{name}.classifiers.{arch}", datasets,
+                                     f"datasets listed in profiles.{name}.datasets ({', '.join(prof['datasets'])})")
+        for arch, s in prof["schedules"].items():
+            key = f"profiles.{name}.schedules.{arch}"
+            if any(m >= s["length"] for m in s["milestones"]):
+                raise ParamError(f"{key}.milestones", s["milestones"], f"steps below length ({s['length']})")
+            if s["snapshot_every"] and s["unit"] != "steps":
+                raise ParamError(f"{key}.snapshot_every", s["snapshot_every"], "null unless unit is steps")
+
+
+def _check_subset(p: dict) -> None:
+    """``max_train_examples`` keeps a prefix of the training split; image-folder datasets are stored
+    in class order (file names), so a prefix would hold only the first classes."""
+    for name, prof in p["profiles"].items():
+        ordered = [d for d in prof["datasets"] if REGISTRY[d].fmt == "image_folder_tar"]
+        if prof["max_train_examples"] and ordered:
+            raise ParamError(f"profiles.{name}.max_train_examples", prof["max_train_examples"],
+                             f"null while the profile prepares {', '.join(ordered)}: its training split is "
+                             "stored in class order, so a prefix would hold only the first classes")
+
+
+def _check_figure8(p: dict) -> None:
+    """Figure 8's dataset must be one the profile downloads."""
+    for name, prof in p["profiles"].items():
+        ds = prof["figure8_dataset"]
+        if ds is not None and ds not in prof["datasets"]:
+            raise ParamError(f"profiles.{name}.figure8_dataset", ds,
+                             f"null or a dataset of profiles.{name}.datasets ({', '.join(prof['datasets'])})")
+
+
+def _check_mutual_information(p: dict) -> None:
+    """The MI stage reads snapshots of runs the active profile trains."""
+    m, prof, name = p["mutual_information"], p["profiles"][p["profile"]], p["profile"]
+    ds = prof["mi_dataset"]
+    if ds not in prof["classifiers"][m["model"]]:
+        raise ParamError(f"profiles.{name}.mi_dataset", ds,
+                         f"a dataset profile {name!r} trains {m['model']} on: "
+                         + (", ".join(prof["classifiers"][m["model"]]) or "none"))
+    if not prof["schedules"][m["model"]]["snapshot_every"]:
+        raise ParamError(f"profiles.{name}.schedules.{m['model']}.snapshot_every", None,
+                         "a number of steps: the mutual-information stage needs snapshots")
+    classes = REGISTRY[ds].classes
+    if len(m["classes"]) != 2 or any(c not in classes for c in m["classes"]):
+        raise ParamError("mutual_information.classes", m["classes"], f"two class names of {ds}: " + ", ".join(classes))
 
 
 def _check_grid(p: dict) -> None:
@@ -217,6 +326,10 @@ def validate(params: dict) -> dict:
     _cross_checks(params)
     _check_every(params)
     _check_grid(params)
+    _check_classifiers(params)
+    _check_mutual_information(params)
+    _check_figure8(params)
+    _check_subset(params)
     _check_projection_classes(params)
     _check_distill(params)
     out = copy.deepcopy(params)
@@ -230,6 +343,13 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     return validate(raw if raw is not None else {})
 
 
-def alphas_to_train(p: dict) -> list[float]:
-    """{0} ∪ sweep ∪ {alpha}, sorted: every constant a table or figure needs."""
+def alphas_to_train(p: dict, arch: str = "fcn") -> list[float]:
+    """{0} ∪ sweep ∪ {alpha}, sorted, for the profile's ``sweep_models``; {0, alpha} for the others."""
+    if arch not in p["budget"]["sweep_models"]:
+        return sorted({0.0, float(p["alpha"])})
     return sorted({0.0, float(p["alpha"]), *map(float, p["sweep"])})
+
+
+def classifiers(p: dict) -> list[tuple[str, str]]:
+    """(model, dataset) of every Table 2/3 row of the active profile, in params order."""
+    return [(arch, ds) for arch, datasets in p["budget"]["classifiers"].items() for ds in datasets]

@@ -75,20 +75,40 @@ def projection_figure(panels: dict[str, tuple[list[dict], list[dict]]], path: Pa
     save_png(fig, path)
 
 
-def distillation_figure(points: list[dict], title: str, path: Path) -> None:
-    """Figure 7: test accuracy against the smoothness index γ, one curve per method, ±std bars."""
+def distillation_figure(panels: dict[str, list[dict]], path: Path) -> None:
+    """Figures 7 and 8: test accuracy against the smoothness index γ, one curve per method, ±std bars;
+    one panel per figure."""
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
+    styles = {"M1": ("o", "-"), "M2": ("s", "-"), "M3": ("^", "--"), "M4": ("D", "--")}
+    for ax, (title, points) in zip(axes[0], panels.items()):
+        for color, curve in zip(sns.color_palette(), dict.fromkeys(r["curve"] for r in points)):
+            pts = sorted((r for r in points if r["curve"] == curve), key=lambda r: r["gamma"])
+            marker, ls = styles.get(curve.split()[0], ("o", "-"))
+            ax.errorbar([r["gamma"] for r in pts], [r["accuracy"] for r in pts],
+                        yerr=[r["accuracy_std"] for r in pts], marker=marker, ls=ls, color=color, capsize=3, ms=4,
+                        lw=1.3, label=curve)
+            if curve.startswith("M3"):
+                for r in pts:
+                    ax.annotate(f"T={r['temperature']:g}", (r["gamma"], r["accuracy"]), fontsize=6,
+                                xytext=(3, 3), textcoords="offset points")
+        ax.set(xlabel="smoothness index γ", ylabel="test accuracy (%)", title=title)
+        ax.legend(fontsize=7, loc="lower left")
+    save_png(fig, path)
+
+
+def mutual_information_figure(rows: list[dict], n: int, title: str, path: Path) -> None:
+    """Figure 6: Î (nats) against the training step, one curve per run, with log 2 and log N marked."""
+    import math
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    styles = {"M1": ("o", "-"), "M2": ("s", "-"), "M3": ("^", "--"), "M4": ("D", "--")}
-    for color, curve in zip(sns.color_palette(), dict.fromkeys(r["curve"] for r in points)):
-        pts = sorted((r for r in points if r["curve"] == curve), key=lambda r: r["gamma"])
-        marker, ls = styles.get(curve.split()[0], ("o", "-"))
-        ax.errorbar([r["gamma"] for r in pts], [r["accuracy"] for r in pts], yerr=[r["accuracy_std"] for r in pts],
-                    marker=marker, ls=ls, color=color, capsize=3, ms=4, lw=1.3, label=curve)
-        if curve.startswith("M3"):
-            for r in pts:
-                ax.annotate(f"T={r['temperature']:g}", (r["gamma"], r["accuracy"]), fontsize=6,
-                            xytext=(3, 3), textcoords="offset points")
-    ax.set(xlabel="smoothness index γ", ylabel="test accuracy (%)", title=title)
-    ax.legend(fontsize=7, loc="lower left")
+    for color, curve in zip(sns.color_palette(), dict.fromkeys(r["curve"] for r in rows)):
+        pts = [r for r in rows if r["curve"] == curve]
+        ax.plot([r["step"] for r in pts], [r["mi"] for r in pts], marker="o", ms=3, lw=1.4, color=color, label=curve)
+    for y, label in ((math.log(n), f"log N = log {n}"), (math.log(2), "log 2")):
+        ax.axhline(y, ls="--", lw=1, color="0.4")
+        ax.annotate(label, (0, y), xytext=(2, 3), textcoords="offset points", fontsize=7, color="0.3")
+    ax.set(xlabel="optimiser step", ylabel="mutual information Î (nats)", title=title,
+           ylim=(0, math.log(n) * 1.08))
+    ax.legend(fontsize=7, loc="upper right")
     save_png(fig, path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FCN_MODELS = Path("models/fcn")
+CLASSIFIERS = Path("models/classifiers")      # Tables 2/3: classifiers/<arch>/<dataset>/alpha_<a>_seed_<s>
 TRAIN_METRICS = Path("metrics/train.json")
 TRAIN_CURVES = Path("plots/train")
 CALIBRATION_METRICS = Path("metrics/calibration.json")
@@ -18,6 +18,8 @@ DISTILLED = Path("models/distilled")           # Figure 7 students
 TABLE4_METRICS = Path("metrics/table4")        # <name>.json per Table 4 teacher
 DISTILL_METRICS = Path("metrics/distill.json")
 DISTILL_PLOTS = Path("plots/distill")
+MI_METRICS = Path("metrics/mutual_information.json")
+MI_PLOTS = Path("plots/mutual_information")
 TABLES_MD = Path("metrics/tables.md")
 TABLES_JSON = Path("metrics/tables.json")
 
@@ -27,5 +29,6 @@ def alpha_key(alpha: float) -> str:
     return f"alpha_{alpha:g}"
 
 
-def fcn_run_dir(dataset: str, alpha: float, seed: int) -> Path:
-    return FCN_MODELS / dataset / f"{alpha_key(alpha)}_seed_{seed}"
+def run_dir(arch: str, dataset: str, alpha: float, seed: int) -> Path:
+    """The Table 2/3 run of ``arch`` on ``dataset`` with label smoothing ``alpha``."""
+    return CLASSIFIERS / arch / dataset / f"{alpha_key(alpha)}_seed_{seed}"

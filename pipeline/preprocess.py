@@ -2,7 +2,9 @@
 
 Usage: python -m pipeline.preprocess
 For each dataset of the profile writes data/prepared/<dataset>.pt (train/val/test
-tensors) and <dataset>.json (sizes, split seed, classes, raw checksums).
+tensors) and <dataset>.json (sizes, where each split comes from, split seed,
+classes, raw checksums). `test` is always the split the tables report; `val`
+is only for fitting temperatures and is disjoint from both.
 """
 from __future__ import annotations
 
@@ -14,20 +16,32 @@ from .download import RAW_DIR
 from .io import file_digests, save_tensors, write_json
 from .stage import run
 
+CIFAR = ("cifar10", "cifar100", "cifar10_jpeg")
+CIFAR_HELDOUT = 10_000   # Müller's reported split: 10k of the 50k official training images
 
-def prepare(name: str, val_size: int, split_seed: int) -> dict:
+
+def prepare(name: str, val_size: int, split_seed: int, cifar_report: str = "heldout") -> dict:
     spec = registry.get(name)
     (train_x, train_y), (test_x, test_y) = readers.READERS[spec.fmt](RAW_DIR / name, spec)
-    tr, va = splits.holdout(len(train_x), val_size, split_seed)
+    n_official = len(train_x)
+    if spec.name in CIFAR and cifar_report == "heldout":
+        # Müller: train on 40k, report on the other 10k of the official training set; the official
+        # test set is then unused, so temperatures are fitted on part of it (never reported).
+        tr, rep = splits.holdout(len(train_x), CIFAR_HELDOUT, split_seed)
+        _, va = splits.holdout(len(test_x), val_size, split_seed)
+        parts = {"train": (train_x[tr], train_y[tr]), "val": (test_x[va], test_y[va]),
+                 "test": (train_x[rep], train_y[rep])}
+        origin = {"val_from": "official test split", "test_from": "official training split (held out, Müller)"}
+    else:
+        tr, va = splits.holdout(len(train_x), val_size, split_seed)
+        parts = {"train": (train_x[tr], train_y[tr]), "val": (train_x[va], train_y[va]), "test": (test_x, test_y)}
+        origin = {"val_from": "official training split", "test_from": "official test split"}
     pt, meta_path = prepared.paths(name)
-    save_tensors(pt, {"train_x": train_x[tr].contiguous(), "train_y": train_y[tr].contiguous(),
-                      "val_x": train_x[va].contiguous(), "val_y": train_y[va].contiguous(),
-                      "test_x": test_x, "test_y": test_y})
+    save_tensors(pt, {f"{split}_{k}": t.contiguous() for split, xy in parts.items() for k, t in zip("xy", xy)})
     meta = {"dataset": name, "title": spec.title, "num_classes": spec.num_classes,
             "classes": list(spec.classes), "image_shape": list(train_x.shape[1:]),
-            "sizes": {"train": len(tr), "val": len(va), "test": len(test_x),
-                      "official_train": len(train_x)},
-            "val_from": "official training split", "split_seed": split_seed,
+            "sizes": {split: len(xy[0]) for split, xy in parts.items()} | {"official_train": n_official},
+            **origin, "split_seed": split_seed,
             "raw_sha256": {f.name: file_digests(RAW_DIR / name / f.name)["sha256"] for f in spec.files}}
     write_json(meta_path, meta)
     return meta
@@ -38,7 +52,8 @@ def main() -> int:
     if prepared.PREPARED_DIR.exists():
         shutil.rmtree(prepared.PREPARED_DIR)
     for name in p["budget"]["datasets"]:
-        m = prepare(name, p["data"]["val_size"], p["data"]["split_seed"])
+        d = p["data"]
+        m = prepare(name, d["val_size_by_dataset"].get(name, d["val_size"]), d["split_seed"], d["cifar_report"])
         s = m["sizes"]
         print(f"preprocess: {name}: train {s['train']} / val {s['val']} / test {s['test']}")
     return 0

@@ -1,14 +1,17 @@
 """DVC stage `project`: the penultimate-layer representation (Figure 2) and its cluster metrics.
 
 Usage: python -m pipeline.project
-For each dataset of the profile with classes under `project.classes`, takes
+For each (model, dataset) of the profile's classifiers whose dataset has
+classes under `project.classes`, takes
 `examples_per_class` examples of each class from the training split (no
 augmentation unless `train_augmented`) and from the held-out split, drawn with
 `sample_seed`, and projects the penultimate activations of the alpha=0 and
 alpha=`alpha` models (first seed) onto the plane of the three class templates
 (pipeline/projection.py). Writes metrics/projection.json (tightness and
-equidistance per model and split), plots/projection/<dataset>_fcn.json (every
+equidistance per model and split), plots/projection/<dataset>_<model>.json (every
 point, with the example's index, for `dvc plots`) and plots/figures/projection.png.
+Each model sees its examples exactly as at test time (pipeline/data/inputs.py):
+centre-cropped and standardised where its training did so.
 """
 from __future__ import annotations
 
@@ -16,11 +19,12 @@ import torch
 
 from . import projection as pj
 from .checkpoints import load_run_model
-from .config import ParamError, load_params
-from .data import augment, prepared, registry
+from .config import ParamError, classifiers, load_params
+from .data import inputs, prepared, registry
 from .figures import projection_figure
 from .io import prune, write_json
-from .layout import FIGURES, PROJECTION_METRICS, PROJECTION_PLOTS, alpha_key, fcn_run_dir
+from .layout import FIGURES, PROJECTION_METRICS, PROJECTION_PLOTS, alpha_key, run_dir
+from .models import title
 from .stage import run
 
 
@@ -41,7 +45,7 @@ def main() -> int:
     p = load_params()
     pc, seed0 = p["project"], p["budget"]["seeds"][0]
     metrics, panels = {}, {}
-    for ds in [d for d in p["budget"]["datasets"] if d in pc["classes"]]:
+    for arch, ds in [(a, d) for a, d in classifiers(p) if d in pc["classes"]]:
         data, meta = prepared.load(ds)
         names = pc["classes"][ds]
         cls = [meta["classes"].index(n) for n in names]
@@ -49,37 +53,36 @@ def main() -> int:
         held = pc["heldout_split"]
         splits = {"train": sample(data["train_y"], cls, pc["examples_per_class"], gen, f"{ds} train"),
                   held: sample(data[f"{held}_y"], cls, pc["examples_per_class"], gen, f"{ds} {held}")}
-        aug_gen = torch.Generator().manual_seed(pc["sample_seed"])
-        inputs = {}
-        for split, idx in splits.items():
-            x = data[f"{split}_x"][idx]
-            if split == "train" and pc["train_augmented"]:
-                x = augment.random_shift(x, p["fcn"]["max_shift"], aug_gen)
-            inputs[split] = prepared.to_unit_float(x)
-        metrics[ds], rows, tmpl_rows = {}, [], []
+        out, rows, tmpl_rows = {}, [], []
         for a in sorted({0.0, float(p["alpha"])}):
-            model, _ = load_run_model(fcn_run_dir(ds, a, seed0))
+            model, run = load_run_model(run_dir(arch, ds, a, seed0))
+            icfg = run["config"]["input"]
+            aug_gen = torch.Generator().manual_seed(pc["sample_seed"])
             tmpl = pj.templates(model.head.weight.detach(), model.head.bias.detach(), cls)
             basis = pj.plane_basis(tmpl)
             t_xy = pj.project(tmpl, basis)
-            metrics[ds][alpha_key(a)] = {}
+            out[alpha_key(a)] = {}
             for split, idx in splits.items():
-                xy = pj.project(pj.lift(model.features(inputs[split])), basis)
+                x = data[f"{split}_x"][idx]
+                x = (inputs.train_batch(x, icfg, aug_gen) if split == "train" and pc["train_augmented"]
+                     else inputs.eval_batch(x, icfg))
+                xy = pj.project(pj.lift(model.features(x)), basis)
                 labels = data[f"{split}_y"][idx]
-                metrics[ds][alpha_key(a)][split] = {k: round(v, 5) for k, v in pj.cluster_metrics(xy, labels).items()}
+                out[alpha_key(a)][split] = {k: round(v, 5) for k, v in pj.cluster_metrics(xy, labels).items()}
                 panel = f"α={a:g}, {'training' if split == 'train' else 'held-out (' + split + ')'}"
                 rows += [{"panel": panel, "x": round(u, 4), "y": round(v, 4), "class": names[cls.index(int(lab))],
                           "split": split, "index": int(i)}
                          for (u, v), lab, i in zip(xy.tolist(), labels.tolist(), idx.tolist())]
                 tmpl_rows += [{"panel": panel, "x": u, "y": v, "class": n} for (u, v), n in zip(t_xy.tolist(), names)]
-            m = metrics[ds][alpha_key(a)]
-            print(f"project: {ds} fcn alpha={a:g}: tightness train {m['train']['tightness']:.3f}, "
+            m = out[alpha_key(a)]
+            print(f"project: {ds} {arch} alpha={a:g}: tightness train {m['train']['tightness']:.3f}, "
                   f"equidistance train {m['train']['equidistance']:.3f}")
-        write_json(PROJECTION_PLOTS / f"{ds}_fcn.json", rows)
-        panels[f"FCN on {registry.get(ds).title}"] = (rows, tmpl_rows)
-        metrics[ds]["sample"] = {"seed": pc["sample_seed"], "per_class": pc["examples_per_class"],
-                                 "classes": names, "heldout_split": pc["heldout_split"]}
-    prune(PROJECTION_PLOTS, {f"{ds}_fcn.json" for ds in metrics})
+        write_json(PROJECTION_PLOTS / f"{ds}_{arch}.json", rows)
+        panels[f"{title(arch)} on {registry.get(ds).title}"] = (rows, tmpl_rows)
+        out["sample"] = {"seed": pc["sample_seed"], "per_class": pc["examples_per_class"],
+                         "classes": names, "heldout_split": pc["heldout_split"]}
+        metrics.setdefault(arch, {})[ds] = out
+    prune(PROJECTION_PLOTS, {f"{ds}_{arch}.json" for arch in metrics for ds in metrics[arch]})
     projection_figure(panels, FIGURES / "projection.png")
     write_json(PROJECTION_METRICS, metrics)
     return 0

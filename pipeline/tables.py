@@ -6,13 +6,14 @@ metrics/tables.json (flat keys, for `dvc metrics diff`).
 """
 from __future__ import annotations
 
-from .config import alphas_to_train, load_params
+from .config import alphas_to_train, classifiers, load_params
 from .data import registry
 from .io import read_json, write_json, write_text
 from .layout import (
     CALIBRATION_METRICS,
     DISTILL_METRICS,
     DISTILL_PLOTS,
+    MI_METRICS,
     PROJECTION_METRICS,
     TABLE4_METRICS,
     TABLES_JSON,
@@ -20,8 +21,21 @@ from .layout import (
     TRAIN_METRICS,
     alpha_key,
 )
+from .models import title
 from .reference import TABLE2_ACCURACY, TABLE3_ECE, TABLE4_DISTILLATION
+from .runs import distill_figures
 from .stage import run
+
+# The papers' numbers for a dataset we can only approximate: the offline JPEG copy of CIFAR-10.
+REFERENCE_DATASET = {"cifar10_jpeg": "cifar10"}
+
+
+def _ref(table: dict, ds: str, arch: str):
+    return table.get((REFERENCE_DATASET.get(ds, ds), arch))
+
+
+def _title(ds: str) -> str:
+    return registry.get(ds).title
 
 
 def _fmt(v: float | None, std: float | None = None, nd: int = 2) -> str:
@@ -39,40 +53,54 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 def profile_line(p: dict) -> str:
     b = p["budget"]
     subset = f", first {b['max_train_examples']} training examples" if b["max_train_examples"] else ""
-    return (f"Ours: profile `{p['profile']}` — FCN {b['fcn_epochs']} epochs, seeds {b['seeds']}{subset}; "
-            f"{p['data']['val_size']} examples of each official training split held out for validation; "
-            f"accuracy on the official test split, mean ± std over seeds.")
+    sched = "".join(f"; {title(a)} {s['length']} {s['unit']}" for a, s in b["schedules"].items()
+                    if b["classifiers"][a])
+    cifar = ("CIFAR: trained on 40k of the official training images, reported on the other 10k (Müller), "
+             f"temperatures fitted on {p['data']['val_size']} official test images"
+             if p["data"]["cifar_report"] == "heldout" else
+             f"CIFAR: {p['data']['val_size']} training images held out for validation, "
+             "reported on the official test set")
+    return (f"Ours: profile `{p['profile']}` — FCN {b['fcn_epochs']} epochs{sched}; seeds {b['seeds']}{subset}. "
+            f"MNIST family: {p['data']['val_size']} examples of the official training split held out for "
+            f"validation, accuracy on the official test split. {cifar}. Mean ± std over seeds. "
+            "**CIFAR-10 (lossy JPEG stand-in)** rows are trained and tested on the offline JPEG re-encoding "
+            "of CIFAR-10, not the official files; the papers' rows beside them are for the official CIFAR-10.")
 
 
 def table2(p: dict, train: dict) -> tuple[str, dict]:
-    alphas = alphas_to_train(p)
     flat: dict[str, float] = {}
-    rows = []
-    for ds in p["budget"]["datasets"]:
-        title = registry.get(ds).title
+    blocks = []
+    for arch, ds in classifiers(p):
+        alphas = alphas_to_train(p, arch)
+        rows = []
         for source, ref in TABLE2_ACCURACY.items():
-            vals = ref.get((ds, "fcn"))
+            vals = _ref(ref, ds, arch)
             if vals:
-                rows.append([title, "FCN", source] + [_fmt(vals.get(a)) for a in alphas])
-        ours = [train[ds][f"alpha_{a:g}"] for a in alphas]
-        rows.append([title, "FCN", "**ours**"] + [_fmt(m["test_acc"], m["test_acc_std"]) for m in ours])
+                rows.append([_title(ds), title(arch), source] + [_fmt(vals.get(a)) for a in alphas])
+        ours = [train[arch][ds][alpha_key(a)] for a in alphas]
+        rows.append([_title(ds), title(arch), "**ours**"] + [_fmt(m["test_acc"], m["test_acc_std"]) for m in ours])
         for a, m in zip(alphas, ours):
-            key = f"table2/{ds}/fcn/alpha={a:g}"
+            key = f"table2/{ds}/{arch}/alpha={a:g}"
             flat[f"{key}/acc"] = m["test_acc"]
-            ref = TABLE2_ACCURACY["replication"].get((ds, "fcn"), {}).get(a)
+            ref = (_ref(TABLE2_ACCURACY["replication"], ds, arch) or {}).get(a)
             if ref is not None:
                 flat[f"{key}/minus_replication"] = round(m["test_acc"] - ref, 4)
-    text = md_table(["dataset", "model", "source"] + [f"α={a:g}" for a in alphas], rows)
-    return text, flat
+        blocks.append((alphas, rows))
+    # One table per set of α columns (the swept models, then the head-to-head ones).
+    text = []
+    for alphas in sorted({tuple(a) for a, _ in blocks}, key=len, reverse=True):
+        rows = [r for a, rs in blocks if tuple(a) == alphas for r in rs]
+        text.append(md_table(["dataset", "model", "source"] + [f"α={a:g}" for a in alphas], rows))
+    return "\n\n".join(text), flat
 
 
 def head_to_head(p: dict, train: dict) -> tuple[str, dict]:
     rows, flat = [], {}
-    for ds in p["budget"]["datasets"]:
-        h = train[ds]["head_to_head"]
-        rows.append([registry.get(ds).title, "FCN", _fmt(h["hard_test_acc"]), _fmt(h["ls_test_acc"]),
+    for arch, ds in classifiers(p):
+        h = train[arch][ds]["head_to_head"]
+        rows.append([_title(ds), title(arch), _fmt(h["hard_test_acc"]), _fmt(h["ls_test_acc"]),
                      f"{h['delta']:+.2f}"])
-        flat[f"head_to_head/{ds}/fcn/delta"] = h["delta"]
+        flat[f"head_to_head/{ds}/{arch}/delta"] = h["delta"]
     return md_table(["dataset", "model", "hard labels", f"α={p['alpha']:g}", "Δ"], rows), flat
 
 
@@ -82,27 +110,28 @@ def _ece(v: float | None, std: float | None = None) -> str:
 
 def table3(p: dict, cal: dict) -> tuple[str, dict]:
     """Table 3 as the replication lays it out: hard labels (ECE after T-scaling, T, ECE at T=1)
-    and ECE at T=1 for each α of the sweep."""
-    sweep = [a for a in alphas_to_train(p) if a > 0]
+    and ECE at T=1 for each α of the sweep (— where a model was not trained at that α)."""
+    sweep = sorted({a for arch, _ in classifiers(p) for a in alphas_to_train(p, arch) if a > 0})
     rows, flat = [], {}
-    for ds in p["budget"]["datasets"]:
-        title = registry.get(ds).title
+    for arch, ds in classifiers(p):
         for source, ref in TABLE3_ECE.items():
-            r = ref.get((ds, "fcn"))
+            r = _ref(ref, ds, arch)
             if r:
-                rows.append([title, "FCN", source, _ece(r["ts"][0]), f"{r['ts'][1]:g}", _ece(r["hard"])]
+                rows.append([_title(ds), title(arch), source, _ece(r["ts"][0]), f"{r['ts'][1]:g}", _ece(r["hard"])]
                             + [_ece(r["ls"].get(a)) for a in sweep])
-        hard = cal[ds][alpha_key(0.0)]
-        rows.append([title, "FCN", "**ours**", _ece(hard["test_ece_ts"], hard.get("test_ece_ts_std")),
+        ours = cal[arch][ds]
+        hard = ours[alpha_key(0.0)]
+        rows.append([_title(ds), title(arch), "**ours**", _ece(hard["test_ece_ts"], hard.get("test_ece_ts_std")),
                      f"{hard['temperature']:.2f}", _ece(hard["test_ece"], hard.get("test_ece_std"))]
-                    + [_ece(cal[ds][alpha_key(a)]["test_ece"], cal[ds][alpha_key(a)].get("test_ece_std"))
-                       for a in sweep])
-        key = f"table3/{ds}/fcn"
+                    + [_ece(ours[alpha_key(a)]["test_ece"], ours[alpha_key(a)].get("test_ece_std"))
+                       if alpha_key(a) in ours else "—" for a in sweep])
+        key = f"table3/{ds}/{arch}"
         flat[f"{key}/hard/ece"] = hard["test_ece"]
         flat[f"{key}/hard/temperature"] = hard["temperature"]
         flat[f"{key}/hard/ece_ts"] = hard["test_ece_ts"]
         for a in sweep:
-            flat[f"{key}/alpha={a:g}/ece"] = cal[ds][alpha_key(a)]["test_ece"]
+            if alpha_key(a) in ours:
+                flat[f"{key}/alpha={a:g}/ece"] = ours[alpha_key(a)]["test_ece"]
     header = (["dataset", "model", "source", "α=0, T fitted: ECE", "T", "α=0, T=1: ECE"]
               + [f"α={a:g}, T=1: ECE" for a in sweep])
     return md_table(header, rows), flat
@@ -111,13 +140,13 @@ def table3(p: dict, cal: dict) -> tuple[str, dict]:
 def calibration_detail(p: dict, cal: dict) -> str:
     """Every run's calibration numbers, with the validation-split check."""
     rows = []
-    for ds in p["budget"]["datasets"]:
-        for a in alphas_to_train(p):
-            m = cal[ds][alpha_key(a)]
-            rows.append([registry.get(ds).title, f"{a:g}", _ece(m["test_ece"]), f"{m['temperature']:.3f}",
+    for arch, ds in classifiers(p):
+        for a in alphas_to_train(p, arch):
+            m = cal[arch][ds][alpha_key(a)]
+            rows.append([_title(ds), title(arch), f"{a:g}", _ece(m["test_ece"]), f"{m['temperature']:.3f}",
                          _ece(m["test_ece_ts"]), f"{m['temperature_ece_grid']:.2f}", _ece(m["test_ece_at_grid_t"]),
                          _ece(m["val_ece"]), _ece(m["val_ece_ts"]), f"{m['test_nll']:.4f}", f"{m['test_nll_ts']:.4f}"])
-    return md_table(["dataset", "α", "test ECE (T=1)", "T (NLL fit, val)", "test ECE (fitted T)",
+    return md_table(["dataset", "model", "α", "test ECE (T=1)", "T (NLL fit, val)", "test ECE (fitted T)",
                      "T (ECE grid, val)", "test ECE (grid T)", "val ECE (T=1)", "val ECE (fitted T)",
                      "test NLL (T=1)", "test NLL (fitted T)"], rows)
 
@@ -125,15 +154,16 @@ def calibration_detail(p: dict, cal: dict) -> str:
 def projection_table(p: dict, proj: dict) -> tuple[str, dict]:
     """Figure 2's claim in numbers: tighter, more equidistant clusters with label smoothing."""
     rows, flat = [], {}
-    for ds, per_alpha in proj.items():
-        for key, splits in per_alpha.items():
-            if not key.startswith("alpha_"):
-                continue
-            for split, m in splits.items():
-                rows.append([registry.get(ds).title, "FCN", key.removeprefix("alpha_"), split,
-                             f"{m['tightness']:.3f}", f"{m['equidistance']:.3f}", f"{m['separation']:.2f}"])
-                for name in ("tightness", "equidistance"):
-                    flat[f"projection/{ds}/fcn/{key.replace('_', '=')}/{split}/{name}"] = m[name]
+    for arch, per_ds in proj.items():
+        for ds, per_alpha in per_ds.items():
+            for key, splits in per_alpha.items():
+                if not key.startswith("alpha_"):
+                    continue
+                for split, m in splits.items():
+                    rows.append([_title(ds), title(arch), key.removeprefix("alpha_"), split,
+                                 f"{m['tightness']:.3f}", f"{m['equidistance']:.3f}", f"{m['separation']:.2f}"])
+                    for name in ("tightness", "equidistance"):
+                        flat[f"projection/{ds}/{arch}/{key.replace('_', '=')}/{split}/{name}"] = m[name]
     return md_table(["dataset", "model", "α", "examples", "tightness ↓", "equidistance ↓",
                      "separation (scale)"], rows), flat
 
@@ -164,13 +194,41 @@ def table4(p: dict) -> tuple[str, dict]:
                      "student error (regress on teacher probabilities: the replication's defect)"], rows), flat
 
 
-def figure7_table() -> tuple[str, dict]:
-    pts = read_json(DISTILL_PLOTS / "figure7.json")
-    rows = [[r["curve"], f"{r['alpha']:g}" if "alpha" in r else "—",
-             f"{r['temperature']:g}" if "temperature" in r else "—", f"{r['gamma']:.3f}",
-             _fmt(r["accuracy"], r["accuracy_std"])] for r in pts]
-    flat = {f"figure7/{k}/{f}": v[f] for k, v in read_json(DISTILL_METRICS).items() for f in ("gamma", "accuracy")}
-    return md_table(["curve", "teacher α", "T", "γ", "test accuracy (%)"], rows), flat
+def distill_tables(p: dict) -> tuple[str, dict]:
+    """Figures 7 and 8 in numbers, one table per figure the profile ran."""
+    text, flat = [], {}
+    for figure, setup in distill_figures(p).items():
+        pts = read_json(DISTILL_PLOTS / f"{figure}.json")
+        rows = [[r["curve"], f"{r['alpha']:g}" if "alpha" in r else "—",
+                 f"{r['temperature']:g}" if "temperature" in r else "—", f"{r['gamma']:.3f}",
+                 _fmt(r["accuracy"], r["accuracy_std"])] for r in pts]
+        text.append(f"## {figure[:6].capitalize()} {figure[6:]} — accuracy against the smoothness index γ "
+                    f"({title(setup['teacher'])} → {title(setup['student'])} on {_title(setup['dataset'])})\n\n"
+                    f"M3/M4 use (1−β)·H(y, q) + β·H(p_teacher(T), q) with β = {setup['beta']:g}; γ of M3/M4 is "
+                    "the teacher's smoothness index at T over the training set. "
+                    "Figure: `plots/figures/distillation.png`.\n\n"
+                    + md_table(["curve", "teacher α", "T", "γ", "test accuracy (%)"], rows))
+        metrics = read_json(DISTILL_METRICS)[figure]
+        flat |= {f"{figure}/{k}/{f}": v[f] for k, v in metrics.items() for f in ("gamma", "accuracy")}
+    if "figure8" not in distill_figures(p):
+        text.append("## Figure 8 — not run in this profile\n\nSet `profiles.<profile>.figure8_dataset` "
+                    "(the `paper` profiles do): ResNet-56 teachers and AlexNet students on CIFAR-10.")
+    return "\n\n".join(text), flat
+
+
+def mutual_information_table(p: dict) -> tuple[str, dict]:
+    """Figure 6 in numbers: Î at the first, highest and last snapshot of each run."""
+    mi = read_json(MI_METRICS)
+    rows, flat = [], {}
+    for key in sorted(k for k in mi if k.startswith("alpha_")):
+        c = mi[key]["curve"]
+        a = key.removeprefix("alpha_")
+        rows.append([a, f"{c[0]['mi']:.3f}", f"{mi[key]['max_mi']:.3f}", f"{mi[key]['final_mi']:.3f}",
+                     str(mi[key]["final_step"])])
+        flat[f"mutual_information/alpha={a}/final"] = mi[key]["final_mi"]
+        flat[f"mutual_information/alpha={a}/max"] = mi[key]["max_mi"]
+    text = md_table(["α", "Î at step 0", "highest Î", "final Î", "final step"], rows)
+    return text + f"\n\nBounds: log 2 = {mi['log_2']:.3f}, log N = {mi['log_n']:.3f} (N = {mi['n_examples']}).", flat
 
 
 def t4_loss(p: dict) -> str:
@@ -187,20 +245,23 @@ def main() -> int:
     t3, f3 = table3(p, cal)
     pt, fp = projection_table(p, read_json(PROJECTION_METRICS))
     t4, f4 = table4(p)
-    f7, ff7 = figure7_table()
+    f7, ff7 = distill_tables(p)
+    mi, fmi = mutual_information_table(p)
+    m = p["mutual_information"]
     d = p["distill"]
     md = "\n\n".join([
         "# Results",
         profile_line(p),
         "## Table 2 — test accuracy (%) with label smoothing",
-        "Müller et al. report no FCN rows in Table 2; `replication` is Wagner et al. (2023), "
-        "trained on all 60k training images for 100 epochs, one seed.",
+        "`muller` is Müller et al. (2019, 5 seeds); `replication` is Wagner et al. (2023, one seed; FCNs "
+        "trained on all 60k training images for 100 epochs, CIFAR on all 50k). Models outside the profile's "
+        "`sweep_models` are trained at α = 0 and α = `alpha` only.",
         t2,
         f"## Head-to-head: hard labels against α = {p['alpha']:g}",
         hh,
         "## Table 3 — expected calibration error (15 bins, test split)",
         "T is fitted by NLL on the validation split (never on the test split); the replication chose "
-        "T by test-set ECE. Müller et al. report no FCN rows in Table 3.",
+        "T by test-set ECE. Müller et al. report no FCN, AlexNet or CIFAR-10 rows in Table 3.",
         t3,
         "### Calibration of every run",
         "`T (ECE grid, val)` is the grid temperature with the lowest validation ECE, reported beside the "
@@ -218,13 +279,19 @@ def main() -> int:
         f"{d['student_hidden']} without augmentation or dropout, loss {t4_loss(p)}. Müller's and the "
         "replication's networks trained far longer than the default profile.",
         t4,
-        "## Figure 7 — accuracy against the smoothness index γ (MNIST)",
-        f"M3/M4 use (1−β)·H(y, q) + β·H(p_teacher(T), q) with β = {d['figure7']['beta']:g}; γ of M3/M4 is "
-        "the teacher's smoothness index at T over the training set. Figure: `plots/figures/distillation.png`.",
         f7,
+        "## Figure 6 — mutual information between an example and its logit gap",
+        f"{title(m['model'])} on {_title(p['budget']['mi_dataset'])}, classes {' / '.join(m['classes'])}: "
+        f"Î (nats) between the example's identity and logit[{m['classes'][0]}] − logit[{m['classes'][1]}] "
+        f"under the training augmentation, L = {m['augmentations']} draws per example, evaluated on "
+        f"{'a fresh draw' if m['evaluated'] == 'fresh' else 'the first of the L draws'}, σ² pooled over "
+        f"{'the evaluated draws' if m['pool'] == 'evaluated' else 'the L draws'} "
+        "(pipeline/mutual_information.py). Müller's curve rises, then falls, further with label smoothing, "
+        "ending slightly above log 2. Figure: `plots/figures/mutual_information.png`.",
+        mi,
     ]) + "\n"
     write_text(TABLES_MD, md)
-    write_json(TABLES_JSON, {**f2, **fh, **f3, **fp, **f4, **ff7})
+    write_json(TABLES_JSON, {**f2, **fh, **f3, **fp, **f4, **ff7, **fmi})
     return 0
 
 

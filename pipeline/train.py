@@ -1,13 +1,16 @@
-"""DVC stage `train`: the classifiers of Table 2 on the MNIST family (FCN).
+"""DVC stage `train`: the classifiers of Tables 2 and 3 (FCN, AlexNet, ResNet-56/34/50).
 
 Usage: python -m pipeline.train
-Trains every (dataset, alpha, seed) with alpha in {0} ∪ sweep ∪ {alpha}. Each
-run keeps its model, val/test logits and metrics under
-models/fcn/<dataset>/alpha_<a>_seed_<s>/, so later stages never retrain. Runs
-whose configuration, data and code are unchanged are reused; an interrupted
-run resumes from its last state (the folder is a persistent DVC output).
-Writes metrics/train.json (accuracy per dataset and alpha, mean ± std over
-seeds) and plots/train/<dataset>.csv (training curves).
+Trains every (model, dataset) of `profiles.<profile>.classifiers`, at every
+alpha of {0} ∪ sweep ∪ {alpha} for the profile's `sweep_models` and at 0 and
+`alpha` for the others, for every seed. Each run keeps its model, val/test
+logits and metrics (and weight snapshots where its schedule asks for them)
+under models/classifiers/<model>/<dataset>/alpha_<a>_seed_<s>/, so later
+stages never retrain. Runs whose configuration, data and code are unchanged
+are reused; an interrupted run resumes from its last state (the folder is a
+persistent DVC output). Writes metrics/train.json (accuracy per model,
+dataset and alpha, mean ± std over seeds) and plots/train/<model>_<dataset>.csv
+(training curves).
 """
 from __future__ import annotations
 
@@ -15,10 +18,10 @@ import csv
 import io
 from pathlib import Path
 
-from .config import alphas_to_train, load_params
+from .config import alphas_to_train, classifiers, load_params
 from .io import prune, read_json, write_json, write_text
-from .layout import FCN_MODELS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, fcn_run_dir
-from .runs import fcn_run_config, label_smoothing
+from .layout import CLASSIFIERS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, run_dir
+from .runs import classifier_config
 from .seeds import mean_std
 from .stage import run
 from .training.builders import resolve_device
@@ -49,35 +52,34 @@ def curves_csv(rows: list[tuple[str, list[dict]]]) -> str:
 def main() -> int:
     p = load_params()
     device = resolve_device(p["train"]["device"])
-    alphas, seeds = alphas_to_train(p), p["budget"]["seeds"]
+    seeds = p["budget"]["seeds"]
     summary: dict = {}
     keep: set[Path] = set()
-    for dataset in p["budget"]["datasets"]:
-        summary[dataset], curves = {}, []
-        for alpha in alphas:
+    for arch, dataset in classifiers(p):
+        out, curves = {}, []
+        for alpha in alphas_to_train(p, arch):
             runs = []
             for seed in seeds:
-                d = fcn_run_dir(dataset, alpha, seed)
+                d = run_dir(arch, dataset, alpha, seed)
                 keep.add(d)
-                f = p["fcn"]
-                cfg = fcn_run_config(p, dataset, seed, hidden=f["hidden"], dropout=f["dropout"],
-                                     max_shift=f["max_shift"], loss=label_smoothing(alpha))
-                m = train_run(d, cfg, device, p["train"])
+                m = train_run(d, classifier_config(p, arch, dataset, seed, alpha), device, p["train"])
                 runs.append(m)
                 curves.append((f"alpha={alpha:g} seed={seed}", read_json(d / "curve.json")))
-                print(f"train: {dataset} alpha={alpha:g} seed={seed}: test acc {m['test_acc']:.2f}%"
+                print(f"train: {arch} {dataset} alpha={alpha:g} seed={seed}: test acc {m['test_acc']:.2f}%"
                       + (" (reused)" if m["reused"] else f" ({m['seconds']:.0f}s)"))
-            summary[dataset][alpha_key(alpha)] = summarise(runs)
-        hard, ls = summary[dataset][alpha_key(0.0)], summary[dataset][alpha_key(p["alpha"])]
-        summary[dataset]["head_to_head"] = {"alpha": p["alpha"], "hard_test_acc": hard["test_acc"],
-                                            "ls_test_acc": ls["test_acc"],
-                                            "delta": round(ls["test_acc"] - hard["test_acc"], 4)}
-        write_text(TRAIN_CURVES / f"{dataset}.csv", curves_csv(curves))
-    # Drop runs (and datasets) that the current params no longer ask for.
-    prune(FCN_MODELS, {d.parent.name for d in keep})
-    for ds in p["budget"]["datasets"]:
-        prune(FCN_MODELS / ds, {d.name for d in keep if d.parent.name == ds})
-    prune(TRAIN_CURVES, {f"{ds}.csv" for ds in p["budget"]["datasets"]})
+            out[alpha_key(alpha)] = summarise(runs)
+        hard, ls = out[alpha_key(0.0)], out[alpha_key(p["alpha"])]
+        out["head_to_head"] = {"alpha": p["alpha"], "hard_test_acc": hard["test_acc"],
+                               "ls_test_acc": ls["test_acc"], "delta": round(ls["test_acc"] - hard["test_acc"], 4)}
+        summary.setdefault(arch, {})[dataset] = out
+        write_text(TRAIN_CURVES / f"{arch}_{dataset}.csv", curves_csv(curves))
+    # Drop runs (and models, datasets) that the current params no longer ask for.
+    prune(CLASSIFIERS, {d.parents[1].name for d in keep})
+    for arch_dir in CLASSIFIERS.iterdir() if CLASSIFIERS.exists() else []:
+        prune(arch_dir, {d.parent.name for d in keep if d.parents[1] == arch_dir})
+        for ds_dir in arch_dir.iterdir():
+            prune(ds_dir, {d.name for d in keep if d.parent == ds_dir})
+    prune(TRAIN_CURVES, {f"{a}_{ds}.csv" for a, ds in classifiers(p)})
     write_json(TRAIN_METRICS, summary)
     return 0
 

@@ -111,7 +111,8 @@ def test_a_diverged_run_writes_no_metrics(tmp_path, monkeypatch, root):
     cfg = {"arch": "fcn", "dataset": "toy", "seed": 0, "loss": {"kind": "label_smoothing", "alpha": 0.0},
            "teacher": None, "model": {"hidden": [16], "dropout": 0.0, "init_std": 0.03},
            "optim": {"lr": [1e30, 1e30], "momentum": 0.9, "dampening": 0.9, "weight_decay": 0.0},
-           "batch_size": 32, "max_shift": 0, "epochs": 3, "steps": 12, "max_train_examples": None}
+           "schedule": {"kind": "linear"}, "input": {"augment": "none", "standardize": "none"},
+           "batch_size": 32, "epochs": 3, "steps": 12, "max_train_examples": None}
     with pytest.raises(DivergenceError, match=r"toy fcn\[16\] alpha=0 seed=0"):
         train_run(tmp_path / "run", cfg, torch.device("cpu"), {"log_every": 2, "checkpoint_every": 4,
                                                                "eval_batch_size": 64})

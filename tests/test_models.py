@@ -71,14 +71,14 @@ def test_alexnet_shapes_parameters_and_last_layer_init():
 
 
 def test_resnet56_preact_shapes_and_parameter_count():
-    m = build_model("resnet_cifar", (3, 32, 32), 100, {"depth": 56, "widths": [16, 32, 64], "stem_kernel": 3})
+    m = build_model("resnet56", (3, 32, 32), 100, {"depth": 56, "widths": [16, 32, 64], "stem_kernel": 3})
     x = torch.rand(2, 3, 32, 32)
     assert m(x).shape == (2, 100) and m.features(x).shape == (2, 64)
     n_conv = sum(isinstance(mod, nn.Conv2d) and mod.kernel_size == (3, 3) for mod in m.modules())
     assert n_conv == 1 + 2 * 27                          # stem + 27 blocks of two 3×3 convs (+ head = 56 layers)
     n = sum(p.numel() for p in m.parameters())
     assert 0.84e6 < n < 0.87e6, n                        # He et al.: 0.85 M
-    wide = build_model("resnet_cifar", (3, 32, 32), 10, {"widths": [32, 64, 128], "stem_kernel": 7})
+    wide = build_model("resnet56", (3, 32, 32), 10, {"widths": [32, 64, 128], "stem_kernel": 7})
     assert wide.stem.kernel_size == (7, 7) and wide.features(x).shape == (2, 128)
 
 

@@ -39,8 +39,17 @@ def repo(tmp_path_factory, root, data_source):
             shutil.copy(src, dst)
     p = yaml.safe_load((root / "params.yaml").read_text())
     p["profile"] = "default"
-    p["profiles"]["default"].update(datasets=["mnist"], seeds=[0], fcn_epochs=2, max_train_examples=2048,
-                                    distill_alphas=[0.0, 0.3], distill_temperatures=[1, 4])
+    # AlexNet stands in for every convnet here (MI and Figure 8 teachers included): ResNet-56's test
+    # evaluation alone costs a minute on 2 cores; its short runs are tested in tests/test_zoo.py.
+    steps = {"unit": "steps", "length": 30, "milestones": [20], "snapshot_every": None}
+    p["profiles"]["default"].update(
+        datasets=["mnist", "cifar10_jpeg"], seeds=[0], fcn_epochs=1, max_train_examples=None,
+        classifiers={"fcn": ["mnist"], "alexnet": ["cifar10_jpeg"], "resnet56": [], "resnet34": [], "resnet50": []},
+        schedules={"alexnet": steps | {"snapshot_every": 10}, "resnet56": steps, "resnet34": steps,
+                   "resnet50": steps},
+        distill_alphas=[0.0, 0.3], distill_temperatures=[1, 4], figure8_dataset=None,
+        mi_dataset="cifar10_jpeg", mi_examples_per_class=8)
+    p["mutual_information"]["model"] = "alexnet"
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
     p["data"]["val_size"] = 1000
     p["project"]["examples_per_class"] = 50
@@ -61,22 +70,42 @@ def repo(tmp_path_factory, root, data_source):
 def test_repro_builds_every_stage_and_writes_results(repo):
     d, env, first = repo
     for stage in ("download", "preprocess", "train", "calibrate", "project", "teacher@dropout", "teacher@ls",
-                  "student@dropout", "student@ls", "sweep_teachers", "distill", "tables"):
+                  "student@dropout", "student@ls", "sweep_teachers", "distill", "mutual_information", "tables"):
         assert f"Running stage '{stage}'" in first.stdout
     m = json.loads((d / "metrics/train.json").read_text())
-    assert set(m["mnist"]) >= {"alpha_0", "alpha_0.1", "head_to_head"}
-    assert 10.0 < m["mnist"]["alpha_0"]["test_acc"] <= 100.0
-    assert (d / "models/fcn/mnist/alpha_0.1_seed_0/logits.pt").exists()
-    assert "MNIST" in (d / "metrics/tables.md").read_text()
-    assert (d / "plots/train/mnist.csv").read_text().startswith("step,loss,run")
+    assert set(m["fcn"]["mnist"]) >= {"alpha_0", "alpha_0.1", "head_to_head"}
+    assert 10.0 < m["fcn"]["mnist"]["alpha_0"]["test_acc"] <= 100.0
+    assert set(m["alexnet"]["cifar10_jpeg"]) == {"alpha_0", "alpha_0.1", "head_to_head"}  # not swept
+    assert (d / "models/classifiers/fcn/mnist/alpha_0.1_seed_0/logits.pt").exists()
+    assert (d / "models/classifiers/alexnet/cifar10_jpeg/alpha_0_seed_0/snapshots/step_0000030.pt").exists()
+    tables = (d / "metrics/tables.md").read_text()
+    assert "MNIST" in tables and "| CIFAR-10 (lossy JPEG stand-in) | AlexNet | **ours** |" in tables
+    assert "| CIFAR-10 (lossy JPEG stand-in) | AlexNet | replication |" in tables
+    assert (d / "plots/train/fcn_mnist.csv").read_text().startswith("step,loss,run")
+    meta = json.loads((d / "data/prepared/cifar10_jpeg.json").read_text())
+    assert meta["sizes"] == {"train": 40000, "val": 1000, "test": 10000, "official_train": 50000}
+
+
+def test_mutual_information_stage_tracks_both_runs_within_its_bounds(repo):
+    d, env, _ = repo
+    mi = json.loads((d / "metrics/mutual_information.json").read_text())
+    assert mi["n_examples"] == 16 and len(mi["indices"]) == 16
+    for key in ("alpha_0", "alpha_0.1"):
+        steps = [q["step"] for q in mi[key]["curve"]]
+        assert steps == [0, 10, 20, 30]
+        assert all(-0.1 <= q["mi"] <= mi["log_n"] + 1e-9 for q in mi[key]["curve"])
+    flat = json.loads((d / "metrics/tables.json").read_text())
+    assert "mutual_information/alpha=0.1/final" in flat
+    assert (d / "plots/figures/mutual_information.png").stat().st_size > 10_000
     assert (d / "dvc.lock").exists()
 
 
 def test_calibrate_stage_reports_ece_and_a_validation_fitted_temperature(repo):
     d, env, _ = repo
     cal = json.loads((d / "metrics/calibration.json").read_text())
+    assert set(cal) == {"fcn", "alexnet"}
     for key in ("alpha_0", "alpha_0.1"):
-        m = cal["mnist"][key]
+        m = cal["fcn"]["mnist"][key]
         assert 0 <= m["test_ece"] <= 1 and m["temperature"] > 0
         # the NLL fit on validation data must not worsen validation ECE
         assert m["val_ece_ts"] <= m["val_ece"] + 1e-9
@@ -119,7 +148,7 @@ def test_plots_page_really_draws_every_chart_offline(plots_html, tmp_path):
 
 def test_project_stage_writes_recorded_samples_and_cluster_metrics(repo):
     d, env, _ = repo
-    proj = json.loads((d / "metrics/projection.json").read_text())["mnist"]
+    proj = json.loads((d / "metrics/projection.json").read_text())["fcn"]["mnist"]
     assert set(proj) == {"alpha_0", "alpha_0.1", "sample"}
     assert proj["sample"] == {"seed": 0, "per_class": 50, "classes": ["0", "1", "2"], "heldout_split": "val"}
     for split in ("train", "val"):
@@ -225,7 +254,7 @@ def test_exp_run_alpha_trains_only_the_new_run_and_diffs_show_it(repo):
     r = sh([DVC, "exp", "run", "-S", "alpha=0.3"], d, env)
     assert "alpha=0 seed=0: test acc" in r.stdout and "(reused)" in r.stdout
     assert "Running stage 'download'" not in r.stdout
-    m = json.loads((d / "metrics/train.json").read_text())
+    m = json.loads((d / "metrics/train.json").read_text())["fcn"]
     assert m["mnist"]["head_to_head"]["alpha"] == 0.3 and "alpha_0.3" in m["mnist"]
     diff = sh([DVC, "metrics", "diff", "--json"], d, env).stdout
     assert "alpha_0.3" in diff

@@ -58,3 +58,19 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Mirror each image left-right with probability ½."""
     flip = torch.rand(x.shape[0], generator=gen, device=gen.device).to(x.device) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
+def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float, translate: float,
+                  scale: tuple[float, float]) -> torch.Tensor:
+    """Random rotation (±degrees), translation (±translate of the side) and zoom (uniform in
+    ``scale``) of each float image [B, C, H, W], batched through affine_grid/grid_sample
+    (bilinear, zeros outside): the replication's RandomAffine for CUB and Tiny ImageNet."""
+    b = x.shape[0]
+    u = torch.rand(4, b, generator=gen, device=gen.device).to(x.device, torch.float32)
+    angle = (2 * u[0] - 1) * degrees * torch.pi / 180
+    s = scale[0] + (scale[1] - scale[0]) * u[1]
+    tx, ty = (2 * u[2] - 1) * translate * 2, (2 * u[3] - 1) * translate * 2  # grid units: side = 2
+    cos, sin = torch.cos(angle) / s, torch.sin(angle) / s   # inverse map: output -> input coordinates
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

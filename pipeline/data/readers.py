@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import tarfile
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -20,6 +22,7 @@ from PIL import Image
 from ..compat import import_torchvision
 from .archives import read_tar_members, restricted_unpickle
 from .fetch import DatasetError, verify
+from .image_folders import read_cub, read_tiny_imagenet
 
 Split = tuple[torch.Tensor, torch.Tensor]  # images uint8 [N, H, W] or [N, C, H, W], labels int64 [N]
 # Every reader takes (raw folder, registry spec) and returns (train split, official test split).
@@ -118,11 +121,14 @@ def read_image_folder_tar(raw_dir: Path, spec) -> tuple[Split, Split]:
             items = sorted(found[split])
             if not items:
                 raise DatasetError(f"{archive} holds no {split}/<class>/ images")
-            imgs = [np.asarray(Image.open(io.BytesIO(tar.extractfile(n).read())).convert("RGB")) for n, _ in items]
+            blobs = [tar.extractfile(n).read() for n, _ in items]
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # Pillow decodes without the GIL
+                imgs = list(pool.map(lambda b: np.asarray(Image.open(io.BytesIO(b)).convert("RGB")), blobs,
+                                     chunksize=256))
             x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous()
             out.append((x, torch.tensor([c for _, c in items], dtype=torch.int64)))
     return out[0], out[1]
 
 
 READERS = {"idx": read_idx, "emnist_zip": read_emnist_balanced, "cifar_python": read_cifar_python,
-           "image_folder_tar": read_image_folder_tar}
+           "image_folder_tar": read_image_folder_tar, "cub_tgz": read_cub, "tiny_imagenet_zip": read_tiny_imagenet}

@@ -2,7 +2,8 @@
 
 ``build_model("alexnet", ...)`` imports ``pipeline/models/alexnet.py`` by name,
 so adding a model adds a file and touches nothing else (and a run's key hashes
-only the file of its own model: pipeline/training/run.py).
+only the file of its own model: pipeline/training/run.py). Files named
+``_*.py`` are shared helpers, not models.
 """
 from __future__ import annotations
 
@@ -11,10 +12,19 @@ from pathlib import Path
 
 from torch import nn
 
-MODELS = sorted(p.stem for p in Path(__file__).parent.glob("*.py") if p.stem != "__init__")
+MODELS = sorted(p.stem for p in Path(__file__).parent.glob("*.py") if not p.stem.startswith("_"))
 
 
 def build_model(name: str, in_shape: tuple[int, ...], num_classes: int, cfg: dict) -> nn.Module:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
     return importlib.import_module(f".{name}", __package__).build(tuple(in_shape), num_classes, cfg)
+
+
+TITLES = {"fcn": "FCN", "alexnet": "AlexNet", "resnet56": "ResNet-56", "resnet34": "ResNet-34",
+          "resnet50": "ResNet-50", "transformer": "Transformer"}
+
+
+def title(name: str) -> str:
+    """How tables and figures name a model."""
+    return TITLES.get(name, name)

@@ -15,7 +15,7 @@ def resolve_device(name: str) -> torch.device:
 
 def sgd_per_layer(model: nn.Module, lrs: list[float], momentum: float, dampening: float,
                   weight_decay: float) -> torch.optim.SGD:
-    """SGD with one learning rate per linear layer (in model order)."""
+    """SGD with one learning rate per linear layer (in model order): the FCN's settings."""
     layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if len(layers) != len(lrs):
         raise ValueError(f"{len(lrs)} learning rates for {len(layers)} linear layers")
@@ -24,6 +24,39 @@ def sgd_per_layer(model: nn.Module, lrs: list[float], momentum: float, dampening
                            weight_decay=weight_decay)
 
 
+def build_optimizer(model: nn.Module, o: dict) -> torch.optim.SGD:
+    """SGD from a run's ``optim`` dict.
+
+    ``lr`` a list: one rate per linear layer (FCN). ``lr`` a number: one rate,
+    with weight decay on ``decay_on``: ``all`` parameters, or ``model`` (the
+    parameters the model names in ``decayed_parameters()``: AlexNet's two hidden
+    fc weights). SGD's weight_decay λ adds λ·W to the gradient, the gradient of
+    TF's λ·½‖W‖² (``wd * tf.nn.l2_loss``).
+    """
+    if isinstance(o["lr"], list):
+        return sgd_per_layer(model, o["lr"], o["momentum"], o.get("dampening", 0.0), o["weight_decay"])
+    kw = {"momentum": o["momentum"], "dampening": o.get("dampening", 0.0), "nesterov": o.get("nesterov", False)}
+    if o.get("decay_on", "all") == "all":
+        return torch.optim.SGD(model.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], **kw)
+    decayed = {id(p) for p in model.decayed_parameters()}
+    groups = [{"params": [p for p in model.parameters() if id(p) in decayed], "weight_decay": o["weight_decay"]},
+              {"params": [p for p in model.parameters() if id(p) not in decayed], "weight_decay": 0.0}]
+    return torch.optim.SGD(groups, lr=o["lr"], **kw)
+
+
+def build_schedule(optimizer: torch.optim.Optimizer, s: dict, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step learning-rate factor from a run's ``schedule`` dict.
+
+    ``linear``: every group's lr falls linearly to 0 at the last step (FCN).
+    ``multistep``: multiplied by ``gamma`` at each of ``milestones`` (optimiser steps).
+    """
+    if s["kind"] == "linear":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: max(0.0, 1.0 - t / steps))
+    if s["kind"] == "multistep":
+        ms, g = sorted(s["milestones"]), s["gamma"]
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: g ** sum(t >= m for m in ms))
+    raise ValueError(f"schedule.kind must be 'linear' or 'multistep', not {s['kind']!r}")
+
+
 def linear_decay(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Every group's lr falls linearly from its initial value to 0 at the last step."""
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: max(0.0, 1.0 - t / steps))
+    return build_schedule(optimizer, {"kind": "linear"}, steps)

@@ -34,6 +34,8 @@ class LoopSpec:
     checkpoint_every: int
     describe: str        # names the run in errors and the progress bar
     key: str             # identity of the run; a saved state with another key is ignored
+    clip_grad_norm: float | None = None   # clip the global gradient norm (ResNet-56: 1.0)
+    snapshot_every: int | None = None     # call ``snapshot(step, model)`` every this many steps
 
 
 class EpochBatches:
@@ -68,11 +70,13 @@ def _state(model, optimizer, scheduler, gen, step, history, key) -> dict:
 
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss_fn: Callable,
         batch_fn: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]],
-        gen: torch.Generator, spec: LoopSpec, state_path: Path | None = None) -> list[dict]:
+        gen: torch.Generator, spec: LoopSpec, state_path: Path | None = None,
+        snapshot: Callable[[int, nn.Module], None] | None = None) -> list[dict]:
     """Train for spec.steps optimiser steps; return the curve [{step, loss, lr}].
 
     ``batch_fn(step, gen)`` returns the (augmented) input batch and targets on
-    the model's device; ``loss_fn(logits, targets)`` the scalar loss.
+    the model's device; ``loss_fn(logits, targets)`` the scalar loss. Snapshots
+    (if asked for) are taken after the optimiser step that completes step n.
     """
     start, history = 0, []
     if state_path is not None and Path(state_path).exists():
@@ -92,11 +96,15 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss_fn: 
     running, count = None, 0
     bar = tqdm(total=spec.steps, initial=start, desc=spec.describe, unit="step",
                mininterval=2.0, leave=False, dynamic_ncols=True)
+    if snapshot is not None and spec.snapshot_every and start == 0:
+        snapshot(0, model)  # the initialisation: where a curve over training starts
     for step in range(start, spec.steps):
         x, y = batch_fn(step, gen)
         loss = loss_fn(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if spec.clip_grad_norm:
+            nn.utils.clip_grad_norm_(model.parameters(), spec.clip_grad_norm)  # no host sync
         optimizer.step()
         scheduler.step()
         running = loss.detach() if running is None else running + loss.detach()
@@ -112,6 +120,8 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss_fn: 
             bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
             running, count = None, 0
         bar.update(1)
+        if snapshot is not None and spec.snapshot_every and done % spec.snapshot_every == 0:
+            snapshot(done, model)
         if state_path is not None and done % spec.checkpoint_every == 0 and done < spec.steps:
             save_tensors(state_path, _state(model, optimizer, scheduler, gen, done, history, spec.key))
     bar.close()

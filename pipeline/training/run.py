@@ -22,17 +22,18 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import load_run_model
-from ..data import augment, prepared
+from ..data import inputs, prepared
 from ..io import read_json, save_tensors, tree_digest, write_json
 from ..losses import distill_logit_regression, distill_soft_targets, label_smoothing_ce
 from ..models import build_model
-from .builders import linear_decay, sgd_per_layer
+from .builders import build_optimizer, build_schedule
 from .loop import EpochBatches, LoopSpec, fit, predict
 
 # Code whose change must invalidate finished runs (the stages that train depend on it too),
 # plus the file of the run's own model: adding or editing another model leaves the run valid.
-TRAINING_CODE = ["pipeline/models/__init__.py", "pipeline/training", "pipeline/losses.py",
-                 "pipeline/data/augment.py", "pipeline/data/prepared.py", "pipeline/checkpoints.py"]
+TRAINING_CODE = ["pipeline/models/__init__.py", "pipeline/models/_pretrained.py", "pipeline/training",
+                 "pipeline/losses.py", "pipeline/data/augment.py", "pipeline/data/inputs.py",
+                 "pipeline/data/prepared.py", "pipeline/checkpoints.py"]
 
 
 def run_key(cfg: dict, data_file: Path) -> str:
@@ -43,8 +44,8 @@ def run_key(cfg: dict, data_file: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _eval_split(model, x, y, bs) -> tuple[torch.Tensor, dict]:
-    logits = predict(model, lambda s: prepared.to_unit_float(x[s]), len(x), bs)
+def _eval_split(model, x, y, bs, input_cfg) -> tuple[torch.Tensor, dict]:
+    logits = predict(model, lambda s: inputs.eval_batch(x[s], input_cfg), len(x), bs)
     y = y.cpu()
     return logits, {"acc": 100.0 * (logits.argmax(1) == y).float().mean().item(),
                     "nll": F.cross_entropy(logits, y).item()}
@@ -54,11 +55,12 @@ def build_loss(spec: dict):
     """loss(student_logits, targets, teacher_logits) from a config dict (see pipeline/losses.py)."""
     kind = spec["kind"]
     if kind == "label_smoothing":
-        return lambda z, y, t: label_smoothing_ce(z, y, spec["alpha"])
+        return lambda z, y, t: label_smoothing_ce(z, y, spec["alpha"], spec.get("scale", 1.0))
     if kind == "logit_regression":
         return lambda z, y, t: distill_logit_regression(z, t, y, spec["ce_weight"], spec["regress_on"])
     if kind == "soft_targets":
-        return lambda z, y, t: distill_soft_targets(z, t, y, spec["beta"], spec["temperature"])
+        return lambda z, y, t: spec.get("scale", 1.0) * distill_soft_targets(z, t, y, spec["beta"],
+                                                                              spec["temperature"])
     raise ValueError(f"unknown loss kind {kind!r}")
 
 
@@ -67,7 +69,8 @@ def describe(cfg: dict) -> str:
     what = {"label_smoothing": lambda: f"alpha={loss['alpha']:g}",
             "logit_regression": lambda: f"distilled (logit regression on {loss['regress_on']})",
             "soft_targets": lambda: f"distilled (beta={loss['beta']:g}, T={loss['temperature']:g})"}[loss["kind"]]()
-    return f"{cfg['dataset']} {cfg['arch']}{cfg['model']['hidden']} {what} seed={cfg['seed']}"
+    arch = cfg["arch"] + (str(cfg["model"]["hidden"]) if "hidden" in cfg["model"] else "")
+    return f"{cfg['dataset']} {arch} {what} seed={cfg['seed']}"
 
 
 def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
@@ -95,20 +98,22 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
     x, y = data["train_x"], data["train_y"]
     if cfg["max_train_examples"]:
         x, y = x[:cfg["max_train_examples"]], y[:cfg["max_train_examples"]]
-    teacher_logits = teacher = None
+    teacher_logits = None
     if cfg.get("teacher"):
+        # The teacher's targets are its logits on its own test-time view of each training image,
+        # computed once: a ResNet teacher never sees the AlexNet student's 24×24 crops.
         teacher, tmeta = load_run_model(teacher_dir, device)
         if tmeta["key"] != cfg["teacher"]:
             raise RuntimeError(f"teacher in {teacher_dir} has key {tmeta['key']}, the student expects "
                                f"{cfg['teacher']}: rerun the teacher's stage first")
-        if cfg["max_shift"] == 0:  # the student sees fixed inputs: compute the teacher's logits once
-            teacher_logits = predict(teacher, lambda s: prepared.to_unit_float(x[s]), len(x),
-                                     train_cfg["eval_batch_size"]).to(device)
+        tin = tmeta["config"]["input"]
+        teacher_logits = predict(teacher, lambda s: inputs.eval_batch(x[s], tin), len(x),
+                                 train_cfg["eval_batch_size"]).to(device)
+        del teacher
     torch.manual_seed(cfg["seed"])  # model init and dropout
     model = build_model(cfg["arch"], tuple(x.shape[1:]), meta["num_classes"], cfg["model"]).to(device)
-    o = cfg["optim"]
-    optimizer = sgd_per_layer(model, o["lr"], o["momentum"], o["dampening"], o["weight_decay"])
-    scheduler = linear_decay(optimizer, cfg["steps"])
+    optimizer = build_optimizer(model, cfg["optim"])
+    scheduler = build_schedule(optimizer, cfg["schedule"], cfg["steps"])
     gen = torch.Generator(device=device).manual_seed(cfg["seed"])
     batches = EpochBatches(len(x), cfg["batch_size"], cfg["seed"], device)
     loss_fn = build_loss(cfg["loss"])
@@ -116,22 +121,22 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
 
     def batch_fn(step, g):
         idx = batches(step)
-        xb = prepared.to_unit_float(augment.random_shift(x[idx], cfg["max_shift"], g))
         if teacher_logits is not None:
             targets["teacher"] = teacher_logits[idx]
-        elif teacher is not None:
-            with torch.no_grad():
-                targets["teacher"] = teacher(xb)
-        return xb, y[idx]
+        return inputs.train_batch(x[idx], cfg["input"], g), y[idx]
+
+    def snapshot(step, m):  # weights at fixed steps, for curves over training (mutual information)
+        save_tensors(run_dir / "snapshots" / f"step_{step:07d}.pt", {k: v.cpu() for k, v in m.state_dict().items()})
 
     spec = LoopSpec(steps=cfg["steps"], log_every=train_cfg["log_every"],
-                    checkpoint_every=train_cfg["checkpoint_every"], key=key, describe=describe(cfg))
+                    checkpoint_every=train_cfg["checkpoint_every"], key=key, describe=describe(cfg),
+                    clip_grad_norm=cfg.get("clip_grad_norm"), snapshot_every=cfg.get("snapshot_every"))
     history = fit(model, optimizer, scheduler, lambda z, t: loss_fn(z, t, targets.get("teacher")),
-                  batch_fn, gen, spec, state_path=state)
+                  batch_fn, gen, spec, state_path=state, snapshot=snapshot)
 
     bs = train_cfg["eval_batch_size"]
-    val_logits, val = _eval_split(model, data["val_x"], data["val_y"], bs)
-    test_logits, test = _eval_split(model, data["test_x"], data["test_y"], bs)
+    val_logits, val = _eval_split(model, data["val_x"], data["val_y"], bs, cfg["input"])
+    test_logits, test = _eval_split(model, data["test_x"], data["test_y"], bs, cfg["input"])
     save_tensors(run_dir / "model.pt", {k: v.cpu() for k, v in model.state_dict().items()})
     save_tensors(run_dir / "logits.pt", {"val_logits": val_logits, "val_labels": data["val_y"].cpu(),
                                          "test_logits": test_logits, "test_labels": data["test_y"].cpu()})

@@ -1,4 +1,4 @@
-"""Pre-activation ResNet for CIFAR (He et al. 2016, "Identity mappings"), ResNet-56 by default.
+"""ResNet-56: the pre-activation ResNet for CIFAR (He et al. 2016, "Identity mappings"); depth 6n + 2 is a parameter.
 
 Depth 6n + 2: a stem convolution, three stages of n basic blocks
 (BN-ReLU-conv3×3-BN-ReLU-conv3×3 plus shortcut), then BN-ReLU, global average

@@ -1,0 +1,108 @@
+"""DVC stage `mutual_information`: Müller's Figure 6, the information about an example left in its logits.
+
+Usage: python -m pipeline.estimate_mi
+Takes the weight snapshots that the `train` stage saves every
+`schedules.<model>.snapshot_every` steps for the α = 0 and α = `alpha` runs
+(first seed) of `mutual_information.model` on the profile's `mi_dataset`.
+X is one of N training examples (`mi_examples_per_class` of each of the two
+`classes`, drawn with `sample_seed`); Y is the difference of the two classes'
+logits under the model's own training augmentation (crop and flip). For each
+snapshot: L augmentations give μ_x, and Î follows pipeline/mutual_information.py
+with the `evaluated` and `pool` choices of params. The augmentations are the
+same draws at every snapshot (one seeded generator per snapshot), so the curve
+moves only because the weights do. The model runs in eval mode (BatchNorm with
+its running statistics), as at test time.
+
+Writes metrics/mutual_information.json (every point, and the final Î of each
+run), plots/mutual_information/curve.json and plots/figures/mutual_information.png.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from .checkpoints import load_run_model
+from .config import load_params
+from .data import inputs, prepared, registry
+from .figures import mutual_information_figure
+from .io import load_tensors, write_json
+from .layout import FIGURES, MI_METRICS, MI_PLOTS, alpha_key, run_dir
+from .models import title
+from .mutual_information import mi_estimate
+from .stage import run
+
+
+def sample_examples(labels: torch.Tensor, classes: list[int], per_class: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for c in classes:
+        pool = (labels == c).nonzero().squeeze(1)
+        out.append(pool[torch.randperm(len(pool), generator=g)[:per_class]].sort().values)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def logit_gaps(model, x: torch.Tensor, input_cfg: dict, classes: list[int], draws: int, seed: int,
+               batch_size: int) -> torch.Tensor:
+    """[N, draws] of f(d(z_x)) = logit[c0] − logit[c1] under ``draws`` random training augmentations."""
+    g = torch.Generator().manual_seed(seed)
+    cols = []
+    for _ in range(draws):
+        gaps = []
+        for i in range(0, len(x), batch_size):
+            z = model(inputs.train_batch(x[i:i + batch_size], input_cfg, g))
+            gaps.append(z[:, classes[0]] - z[:, classes[1]])
+        cols.append(torch.cat(gaps).double())
+    return torch.stack(cols, dim=1)
+
+
+def curve(run: Path, x: torch.Tensor, classes: list[int], m: dict, bs: int) -> list[dict]:
+    model, meta = load_run_model(run)
+    icfg = meta["config"]["input"]
+    points = []
+    for snap in sorted((run / "snapshots").glob("step_*.pt")):
+        model.load_state_dict(load_tensors(snap))
+        model.eval()
+        extra = 1 if m["evaluated"] == "fresh" else 0
+        y = logit_gaps(model, x, icfg, classes, m["augmentations"] + extra, m["augment_seed"], bs)
+        fresh = y[:, -1] if extra else None
+        mi = mi_estimate(y[:, :m["augmentations"]], fresh, m["pool"])
+        points.append({"step": int(snap.stem.split("_")[1]), "mi": round(mi, 5)})
+    return points
+
+
+def main() -> int:
+    p = load_params()
+    m, seed0 = p["mutual_information"], p["budget"]["seeds"][0]
+    dataset = p["budget"]["mi_dataset"]
+    data, meta = prepared.load(dataset)
+    classes = [meta["classes"].index(c) for c in m["classes"]]
+    idx = sample_examples(data["train_y"], classes, p["budget"]["mi_examples_per_class"], m["sample_seed"])
+    x, n = data["train_x"][idx], len(idx)
+    metrics: dict = {"n_examples": n, "log_n": round(math.log(n), 5), "log_2": round(math.log(2), 5),
+                     "augmentations": m["augmentations"], "evaluated": m["evaluated"], "pool": m["pool"],
+                     "classes": m["classes"], "indices": idx.tolist()}
+    rows = []
+    for a in sorted({0.0, float(p["alpha"])}):
+        pts = curve(run_dir(m["model"], dataset, a, seed0), x, classes, m, p["train"]["eval_batch_size"])
+        if not pts:
+            raise RuntimeError(f"no snapshots for {m['model']} on {dataset}: set "
+                               f"profiles.{p['profile']}.schedules.{m['model']}.snapshot_every")
+        metrics[alpha_key(a)] = {"final_mi": pts[-1]["mi"], "max_mi": max(q["mi"] for q in pts),
+                                 "final_step": pts[-1]["step"], "curve": pts}
+        label = "hard labels" if a == 0 else f"label smoothing α={a:g}"
+        rows += [{"step": q["step"], "mi": q["mi"], "curve": label} for q in pts]
+        print(f"mutual_information: {m['model']} alpha={a:g}: Î = "
+              + ", ".join(f"{q['mi']:.3f}@{q['step']}" for q in pts))
+    write_json(MI_PLOTS / "curve.json", rows)
+    mutual_information_figure(rows, n, f"{title(m['model'])} on {registry.get(dataset).title}: "
+                              f"{' vs '.join(m['classes'])}, N = {n}, L = {m['augmentations']}",
+                              FIGURES / "mutual_information.png")
+    write_json(MI_METRICS, metrics)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,253 @@
+"""The classifier zoo: official formats of CUB and Tiny ImageNet, the CIFAR split protocol,
+input pipelines, optimisers and schedules, torchvision ResNets, and short real convnet runs."""
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import tarfile
+import zipfile
+
+import pytest
+import torch
+from PIL import Image
+
+from pipeline.data import image_folders, inputs, registry
+from pipeline.data.augment import random_affine
+from pipeline.data.registry import DatasetSpec, RemoteFile
+from pipeline.models import build_model
+from pipeline.training.builders import build_optimizer, build_schedule
+
+
+def _jpeg(color, size=(40, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+def _spec(name, fmt, path):
+    return DatasetSpec(name, name, fmt, 2, (RemoteFile(path.name, None, "x",
+                                                       sha256=hashlib.sha256(path.read_bytes()).hexdigest()),))
+
+
+def test_cub_reader_follows_the_official_split_files_and_resizes(tmp_path):
+    files = {"001.A/a1.jpg": ((255, 0, 0), 1, 1), "001.A/a2.jpg": ((250, 0, 0), 1, 0),
+             "002.B/b1.jpg": ((0, 0, 255), 2, 1)}
+    members = {"CUB_200_2011/images.txt": "".join(f"{i} {p}\n" for i, p in enumerate(files, 1)),
+               "CUB_200_2011/image_class_labels.txt": "".join(f"{i} {c}\n" for i, (_, c, _) in
+                                                              enumerate(files.values(), 1)),
+               "CUB_200_2011/train_test_split.txt": "".join(f"{i} {t}\n" for i, (_, _, t) in
+                                                            enumerate(files.values(), 1))}
+    arc = tmp_path / "CUB_200_2011.tgz"
+    with tarfile.open(arc, "w:gz") as tar:
+        for name, data in [*((k, v.encode()) for k, v in members.items()),
+                           *((f"CUB_200_2011/images/{p}", _jpeg(col, (50 + i, 30))) for i, (p, (col, _, _)) in
+                             enumerate(files.items()))]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (tx, ty), (sx, sy) = image_folders.read_cub(tmp_path, _spec("cub200", "cub_tgz", arc))
+    assert tx.shape == (2, 3, 256, 256) and sx.shape == (1, 3, 256, 256)
+    assert ty.tolist() == [0, 1] and sy.tolist() == [0]          # labels 1-based in the files
+    assert tx[1, 2].float().mean() > 240                           # image 3 (blue) is the second training image
+
+
+def test_tiny_imagenet_reader_uses_val_annotations_for_labels(tmp_path):
+    arc = tmp_path / "tiny-imagenet-200.zip"
+    r = "tiny-imagenet-200"
+    with zipfile.ZipFile(arc, "w") as z:
+        z.writestr(f"{r}/wnids.txt", "n02\nn01\n")
+        z.writestr(f"{r}/train/n01/images/n01_0.JPEG", _jpeg((255, 0, 0), (64, 64)))
+        z.writestr(f"{r}/train/n02/images/n02_0.JPEG", _jpeg((0, 255, 0), (64, 64)))
+        z.writestr(f"{r}/train/n02/n02_boxes.txt", "n02_0.JPEG\t0\t0\t1\t1\n")
+        z.writestr(f"{r}/val/images/val_0.JPEG", _jpeg((0, 255, 0), (64, 64)))
+        z.writestr(f"{r}/val/images/val_1.JPEG", _jpeg((255, 0, 0), (64, 64)))
+        z.writestr(f"{r}/val/val_annotations.txt", "val_0.JPEG\tn02\t0\t0\t10\t10\nval_1.JPEG\tn01\t1\t1\t9\t9\n")
+    (tx, ty), (sx, sy) = image_folders.read_tiny_imagenet(tmp_path, _spec("tiny_imagenet", "tiny_imagenet_zip", arc))
+    assert tx.shape == (2, 3, 64, 64) and ty.tolist() == [0, 1]    # classes: sorted wnids
+    assert sy.tolist() == [1, 0] and sx[0, 1].float().mean() > 240  # val_0 is n02 (green)
+
+
+def _toy_raw(tmp_path, name, n_train, n_test):
+    from pipeline.data import readers
+    spec = registry.get(name)
+    raw = tmp_path / "data/raw" / name
+    raw.mkdir(parents=True)
+    (raw / spec.files[0].name).write_bytes(b"not read")
+    g = torch.Generator().manual_seed(0)
+    fake = (((torch.arange(n_train) % 256).to(torch.uint8)[:, None, None, None].expand(n_train, 3, 2, 2).clone(),
+             torch.randint(0, 10, (n_train,), generator=g)),
+            (torch.zeros(n_test, 3, 2, 2, dtype=torch.uint8), torch.randint(0, 10, (n_test,), generator=g)))
+    return readers, spec, fake
+
+
+@pytest.mark.parametrize("report, sizes", [("heldout", {"train": 40_000, "val": 5_000, "test": 10_000}),
+                                           ("official_test", {"train": 45_000, "val": 5_000, "test": 10_000})])
+def test_cifar_split_protocols_have_the_papers_sizes_and_are_disjoint(tmp_path, monkeypatch, report, sizes):
+    from pipeline import preprocess
+    from pipeline.io import load_tensors
+    monkeypatch.chdir(tmp_path)
+    readers, spec, fake = _toy_raw(tmp_path, "cifar10", 50_000, 10_000)
+    monkeypatch.setitem(readers.READERS, spec.fmt, lambda raw, s: fake)
+    meta = preprocess.prepare("cifar10", 5000, 0, report)
+    assert {k: meta["sizes"][k] for k in sizes} == sizes
+    t = load_tensors(tmp_path / "data/prepared/cifar10.pt")
+    if report == "heldout":       # reported images come from the official training set, val from its test set
+        assert meta["test_from"].startswith("official training") and meta["val_from"] == "official test split"
+        assert t["val_x"].sum() == 0 and t["test_x"].sum() > 0
+    else:
+        assert meta["test_from"] == "official test split" and t["test_x"].sum() == 0
+
+
+def test_per_image_standardization_is_tensorflows():
+    x = torch.rand(4, 3, 8, 8)
+    out = inputs.standardize(x, {"standardize": "per_image"})
+    for i in range(4):  # tf.image.per_image_standardization: (x - mean) / max(std, 1/sqrt(N))
+        ref = (x[i] - x[i].mean()) / max(x[i].std(unbiased=False).item(), 1 / math.sqrt(x[i].numel()))
+        torch.testing.assert_close(out[i], ref)
+    flat = torch.full((1, 3, 8, 8), 0.5)
+    assert torch.equal(inputs.standardize(flat, {"standardize": "per_image"}), torch.zeros_like(flat))
+
+
+def test_channel_stats_and_per_channel_standardization():
+    x = torch.randint(0, 256, (50, 3, 5, 5), dtype=torch.uint8)
+    mean, std = inputs.channel_stats(x, chunk=7)
+    f = x.double() / 255
+    torch.testing.assert_close(torch.tensor(mean, dtype=torch.float64), f.mean((0, 2, 3)))
+    torch.testing.assert_close(torch.tensor(std, dtype=torch.float64), f.std((0, 2, 3), unbiased=False))
+    out = inputs.standardize(f.float(), {"standardize": "per_channel", "mean": mean, "std": std})
+    torch.testing.assert_close(out.mean((0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+
+
+def test_alexnet_inputs_crop_24_for_training_and_centre_crop_for_test():
+    cfg = {"augment": "crop_flip", "crop": 24, "standardize": "none"}
+    x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    tr = inputs.train_batch(x, cfg, torch.Generator().manual_seed(0))
+    ev = inputs.eval_batch(x, cfg)
+    assert tr.shape == ev.shape == (16, 3, 24, 24)
+    torch.testing.assert_close(ev, x[:, :, 4:28, 4:28].float() / 255)
+    assert not inputs.is_deterministic(cfg) and inputs.is_deterministic({"augment": "shift", "max_shift": 0})
+
+
+def test_affine_identity_leaves_images_unchanged_and_rotation_keeps_the_shape():
+    x = torch.rand(3, 3, 16, 16)
+    out = random_affine(x, torch.Generator().manual_seed(0), 0.0, 0.0, (1.0, 1.0))
+    torch.testing.assert_close(out, x, atol=1e-5, rtol=0)
+    rot = random_affine(x, torch.Generator().manual_seed(0), 45.0, 0.35, (0.65, 1.35))
+    assert rot.shape == x.shape and not torch.allclose(rot, x)
+
+
+def test_multistep_schedule_divides_the_rate_at_the_milestones():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = build_schedule(opt, {"kind": "multistep", "milestones": [3, 5], "gamma": 0.1}, 8)
+    lrs = []
+    for _ in range(7):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([0.1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+
+
+def test_alexnet_weight_decay_only_on_the_two_hidden_fc_weights():
+    m = build_model("alexnet", (3, 32, 32), 10, {"crop": 24})
+    opt = build_optimizer(m, {"lr": 0.1, "momentum": 0.0, "nesterov": False, "weight_decay": 0.04,
+                              "decay_on": "model"})
+    decayed = [g for g in opt.param_groups if g["weight_decay"] > 0]
+    assert len(decayed) == 1 and {id(p) for p in decayed[0]["params"]} == {id(m.fc3.weight), id(m.fc4.weight)}
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(m.parameters()))
+    nest = build_optimizer(build_model("resnet56", (3, 32, 32), 10, {}),
+                           {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-4, "decay_on": "all"})
+    assert nest.param_groups[0]["nesterov"] and nest.param_groups[0]["weight_decay"] == 1e-4
+
+
+@pytest.mark.parametrize("name, params", [("resnet34", 21.4e6), ("resnet50", 23.9e6)])
+def test_torchvision_resnets_need_local_weights_or_pretrained_false(name, params, tmp_path, monkeypatch):
+    from pipeline.models._pretrained import MissingWeightsError
+    monkeypatch.setenv("PRETRAINED_DIR", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(MissingWeightsError, match=rf"{name}-\w+\.pth.*download\.pytorch\.org.*pretrained: false"):
+        build_model(name, (3, 64, 64), 200, {"pretrained": True})
+    m = build_model(name, (3, 64, 64), 200, {"pretrained": False})
+    assert m(torch.rand(2, 3, 64, 64)).shape == (2, 200)
+    assert sum(p.numel() for p in m.parameters()) == pytest.approx(params, rel=0.02)
+    # a local file with torchvision's name is found and loaded (weights_only)
+    url_name = str(pytest.raises(MissingWeightsError, build_model, name, (3, 8, 8), 2, {}).value).split()[2]
+    torch.save(m.body.state_dict() | {"fc.weight": torch.zeros(1000, m.head.in_features),
+                                      "fc.bias": torch.zeros(1000)}, tmp_path / url_name)
+    loaded = build_model(name, (3, 64, 64), 200, {"pretrained": True})
+    torch.testing.assert_close(loaded.body.conv1.weight, m.body.conv1.weight)
+
+
+@pytest.mark.parametrize("arch", ["alexnet", "resnet56"])
+def test_a_short_convnet_run_trains_snapshots_and_evaluates(arch, tmp_path, monkeypatch, root):
+    from pipeline.config import load_params
+    from pipeline.io import load_tensors, read_json, save_tensors, write_json
+    from pipeline.runs import convnet_config, label_smoothing
+    from pipeline.training.run import train_run
+    p = load_params(root / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipeline").symlink_to(root / "pipeline")  # the run key hashes the training code
+    g = torch.Generator().manual_seed(0)
+    save_tensors(tmp_path / "data/prepared/toy.pt",
+                 {f"{s}_{k}": v for s in ("train", "val", "test")
+                  for k, v in (("x", torch.randint(0, 256, (64, 3, 32, 32), generator=g, dtype=torch.uint8)),
+                               ("y", torch.randint(0, 10, (64,), generator=g)))})
+    write_json(tmp_path / "data/prepared/toy.json", {"num_classes": 10, "image_shape": [3, 32, 32],
+                                                     "sizes": {"train": 64}})
+    p["budget"]["schedules"][arch] = {"unit": "steps", "length": 4, "milestones": [2], "snapshot_every": 2}
+    cfg = convnet_config(p, arch, "toy", 0, label_smoothing(0.1, 3.0))
+    assert cfg["schedule"] == {"kind": "multistep", "milestones": [2], "gamma": 0.1}
+    assert cfg["loss"]["scale"] == 3.0 and cfg["clip_grad_norm"] == (1.0 if arch == "resnet56" else None)
+    m = train_run(tmp_path / "run", cfg, torch.device("cpu"), {"log_every": 2, "checkpoint_every": 2,
+                                                                "eval_batch_size": 32})
+    assert 0 <= m["test_acc"] <= 100 and math.isfinite(m["test_nll"])
+    snaps = sorted(q.name for q in (tmp_path / "run/snapshots").iterdir())
+    assert snaps == ["step_0000000.pt", "step_0000002.pt", "step_0000004.pt"]
+    final = load_tensors(tmp_path / "run/model.pt")
+    last = load_tensors(tmp_path / "run/snapshots/step_0000004.pt")
+    assert all(torch.equal(final[k], last[k]) for k in final)
+    logits = load_tensors(tmp_path / "run/logits.pt")
+    assert logits["test_logits"].shape == (64, 10)
+    assert read_json(tmp_path / "run/metrics.json")["config"]["input"] == cfg["input"]
+
+
+def test_params_refuse_a_classifier_dataset_outside_the_profile_and_late_milestones(root):
+    import yaml
+
+    from pipeline.config import ParamError, validate
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    bad = yaml.safe_load((root / "params.yaml").read_text())
+    bad["profiles"]["default"]["classifiers"]["alexnet"] = ["cifar100"]
+    with pytest.raises(ParamError, match="profiles.default.classifiers.alexnet"):
+        validate(bad)
+    raw["profiles"]["default"]["schedules"]["resnet56"]["milestones"] = [300]
+    with pytest.raises(ParamError, match="milestones"):
+        validate(raw)
+
+
+def test_student_loss_scale_multiplies_the_soft_target_loss():
+    from pipeline.losses import distill_soft_targets
+    from pipeline.runs import soft_targets
+    from pipeline.training.run import build_loss
+    z, t, y = torch.randn(6, 10), torch.randn(6, 10), torch.randint(0, 10, (6,))
+    scaled = build_loss(soft_targets(1.0, 4.0, 3.0))(z, y, t)
+    torch.testing.assert_close(scaled, 3 * distill_soft_targets(z, t, y, 1.0, 4.0))
+    assert soft_targets(0.6, 2.0) == {"kind": "soft_targets", "beta": 0.6, "temperature": 2.0}  # FCN keys unchanged
+
+
+def test_mi_logit_gaps_reuse_the_same_augmentations_at_every_snapshot():
+    from pipeline.estimate_mi import logit_gaps, sample_examples
+    model = build_model("resnet56", (3, 32, 32), 10, {"depth": 8}).eval()
+    x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    cfg = {"augment": "pad_crop_flip", "pad": 4, "standardize": "per_image"}
+    a = logit_gaps(model, x, cfg, [0, 5], 3, seed=7, batch_size=4)
+    b = logit_gaps(model, x, cfg, [0, 5], 3, seed=7, batch_size=4)
+    assert a.shape == (6, 3) and torch.equal(a, b)
+    assert not torch.equal(a[:, 0], a[:, 1])                 # different draws differ
+    with torch.no_grad():
+        z = model(inputs.train_batch(x, cfg, torch.Generator().manual_seed(7)))
+    one_batch = logit_gaps(model, x, cfg, [0, 5], 1, seed=7, batch_size=6)
+    torch.testing.assert_close(one_batch[:, 0], (z[:, 0] - z[:, 5]).double())
+    labels = torch.tensor([0, 5, 0, 5, 1, 0, 5])
+    idx = sample_examples(labels, [0, 5], 2, seed=0)
+    assert labels[idx].tolist() == [0, 0, 5, 5] and len(set(idx.tolist())) == 4
