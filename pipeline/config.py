@@ -149,7 +149,7 @@ SCHEMA = section({
         "distill_alphas": list_of(ALPHA, min_len=1, unique=True),
         "distill_temperatures": list_of(number(0, lo_open=True), min_len=1, unique=True),
         "figure8_dataset": lambda k, v: None if v is None else choice(*IMAGE_DATASETS)(k, v),
-        "mi_dataset": choice(*IMAGE_DATASETS),
+        "mi_dataset": lambda k, v: None if v is None else choice(*IMAGE_DATASETS)(k, v),
         "mi_examples_per_class": number(2, integer=True),
     })),
     "data": section({
@@ -269,6 +269,8 @@ def _check_mutual_information(p: dict) -> None:
     """The MI stage reads snapshots of runs the active profile trains."""
     m, prof, name = p["mutual_information"], p["profiles"][p["profile"]], p["profile"]
     ds = prof["mi_dataset"]
+    if ds is None:  # this profile runs no Figure 6
+        return
     if ds not in prof["classifiers"][m["model"]]:
         raise ParamError(f"profiles.{name}.mi_dataset", ds,
                          f"a dataset profile {name!r} trains {m['model']} on: "

@@ -26,7 +26,7 @@ import torch
 from .checkpoints import load_run_model
 from .config import load_params
 from .data import inputs, prepared, registry
-from .figures import mutual_information_figure
+from .figures import mutual_information_figure, not_run_figure
 from .io import load_tensors, write_json
 from .layout import FIGURES, MI_METRICS, MI_PLOTS, alpha_key, run_dir
 from .models import title
@@ -77,6 +77,12 @@ def main() -> int:
     p = load_params()
     m, seed0 = p["mutual_information"], p["budget"]["seeds"][0]
     dataset = p["budget"]["mi_dataset"]
+    if dataset is None:  # the profile runs no Figure 6: say so in every output
+        why = f"profiles.{p['profile']}.mi_dataset is null: this profile runs no Figure 6"
+        write_json(MI_PLOTS / "curve.json", [])
+        not_run_figure(why, FIGURES / "mutual_information.png")
+        write_json(MI_METRICS, {"skipped": why})
+        return 0
     data, meta = prepared.load(dataset)
     classes = [meta["classes"].index(c) for c in m["classes"]]
     idx = sample_examples(data["train_y"], classes, p["budget"]["mi_examples_per_class"], m["sample_seed"])

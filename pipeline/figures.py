@@ -112,3 +112,11 @@ def mutual_information_figure(rows: list[dict], n: int, title: str, path: Path) 
            ylim=(0, math.log(n) * 1.08))
     ax.legend(fontsize=7, loc="upper right")
     save_png(fig, path)
+
+
+def not_run_figure(message: str, path: Path) -> None:
+    """A placeholder PNG that says why a figure was not produced (a declared output must exist)."""
+    fig, ax = plt.subplots(figsize=(5.5, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=8, wrap=True)
+    save_png(fig, path)

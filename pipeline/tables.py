@@ -219,6 +219,8 @@ def distill_tables(p: dict) -> tuple[str, dict]:
 def mutual_information_table(p: dict) -> tuple[str, dict]:
     """Figure 6 in numbers: Î at the first, highest and last snapshot of each run."""
     mi = read_json(MI_METRICS)
+    if "skipped" in mi:
+        return f"Not run: {mi['skipped']}.", {}
     rows, flat = [], {}
     for key in sorted(k for k in mi if k.startswith("alpha_")):
         c = mi[key]["curve"]
@@ -281,7 +283,7 @@ def main() -> int:
         t4,
         f7,
         "## Figure 6 — mutual information between an example and its logit gap",
-        f"{title(m['model'])} on {_title(p['budget']['mi_dataset'])}, classes {' / '.join(m['classes'])}: "
+        f"{title(m['model'])} on {_title(p['budget']['mi_dataset'] or 'cifar10')}, classes {' / '.join(m['classes'])}: "
         f"Î (nats) between the example's identity and logit[{m['classes'][0]}] − logit[{m['classes'][1]}] "
         f"under the training augmentation, L = {m['augmentations']} draws per example, evaluated on "
         f"{'a fresh draw' if m['evaluated'] == 'fresh' else 'the first of the L draws'}, σ² pooled over "
