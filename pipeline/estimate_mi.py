@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from .checkpoints import load_run_model
-from .config import load_params
-from .data import inputs, prepared, registry
+from .config import ParamError, load_params
+from .data import inputs, prepared, registry, splits
 from .figures import mutual_information_figure, not_run_figure
 from .io import load_tensors, write_json
 from .layout import FIGURES, MI_METRICS, MI_PLOTS, alpha_key, run_dir
@@ -35,12 +35,12 @@ from .stage import run
 
 
 def sample_examples(labels: torch.Tensor, classes: list[int], per_class: int, seed: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for c in classes:
-        pool = (labels == c).nonzero().squeeze(1)
-        out.append(pool[torch.randperm(len(pool), generator=g)[:per_class]].sort().values)
-    return torch.cat(out)
+    """per_class training examples of each class, drawn with ``seed``, sorted within each class."""
+    try:
+        drawn = splits.per_class(labels, classes, per_class, torch.Generator().manual_seed(seed), "the training split")
+    except ValueError as e:
+        raise ParamError("mi_examples_per_class", per_class, str(e)) from None
+    return torch.cat([d.sort().values for d in drawn])
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ import torch
 from . import projection as pj
 from .checkpoints import load_run_model
 from .config import ParamError, classifiers, load_params
-from .data import inputs, prepared, registry
+from .data import inputs, prepared, registry, splits
 from .figures import projection_figure
 from .io import prune, write_json
 from .layout import FIGURES, PROJECTION_METRICS, PROJECTION_PLOTS, alpha_key, run_dir
@@ -30,14 +30,10 @@ from .stage import run
 
 def sample(labels: torch.Tensor, classes: list[int], n: int, gen: torch.Generator, where: str) -> torch.Tensor:
     """n indices of each class (in class order), drawn without replacement."""
-    out = []
-    for c in classes:
-        pool = (labels == c).nonzero().squeeze(1)
-        if len(pool) < n:
-            raise ParamError("project.examples_per_class", n, f"at most {len(pool)}: class {c} of {where} "
-                             f"has only {len(pool)} examples")
-        out.append(pool[torch.randperm(len(pool), generator=gen)[:n]])
-    return torch.cat(out)
+    try:
+        return torch.cat(splits.per_class(labels, classes, n, gen, where))
+    except ValueError as e:
+        raise ParamError("project.examples_per_class", n, str(e)) from None
 
 
 @torch.no_grad()

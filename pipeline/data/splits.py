@@ -15,3 +15,19 @@ def holdout(n: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tenso
         raise ValueError(f"val_size {val_size} must be between 1 and {n - 1} for {n} training examples")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return perm[val_size:].sort().values, perm[:val_size].sort().values
+
+
+def per_class(labels: torch.Tensor, classes: list[int], n: int, gen: torch.Generator,
+              where: str) -> list[torch.Tensor]:
+    """n indices of each class, in class order, drawn without replacement with ``gen``.
+
+    Raises ValueError("at most k: class c of <where> has only k examples") for the
+    first class with fewer than n; callers turn it into a ParamError for their key.
+    """
+    out = []
+    for c in classes:
+        pool = (labels == c).nonzero().squeeze(1)
+        if len(pool) < n:
+            raise ValueError(f"at most {len(pool)}: class {c} of {where} has only {len(pool)} examples")
+        out.append(pool[torch.randperm(len(pool), generator=gen)[:n]])
+    return out
