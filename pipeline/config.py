@@ -99,6 +99,10 @@ CONVNETS = ("alexnet", "resnet56", "resnet34", "resnet50")
 IMAGE_DATASETS = ("cifar10", "cifar100", "cifar10_jpeg", "cub200", "tiny_imagenet")
 
 
+def nullable(check: Check) -> Check:
+    return lambda key, v: None if v is None else check(key, v)
+
+
 def free_mapping(key, v):
     if not isinstance(v, dict):
         raise ParamError(key, v, "a mapping")
@@ -148,8 +152,8 @@ SCHEMA = section({
         "max_train_examples": number(1, integer=True, nullable=True),
         "distill_alphas": list_of(ALPHA, min_len=1, unique=True),
         "distill_temperatures": list_of(number(0, lo_open=True), min_len=1, unique=True),
-        "figure8_dataset": lambda k, v: None if v is None else choice(*IMAGE_DATASETS)(k, v),
-        "mi_dataset": lambda k, v: None if v is None else choice(*IMAGE_DATASETS)(k, v),
+        "figure8_dataset": nullable(choice(*IMAGE_DATASETS)),
+        "mi_dataset": nullable(choice(*IMAGE_DATASETS)),
         "mi_examples_per_class": number(2, integer=True),
     })),
     "data": section({

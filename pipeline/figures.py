@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import matplotlib
@@ -99,7 +100,6 @@ def distillation_figure(panels: dict[str, list[dict]], path: Path) -> None:
 
 def mutual_information_figure(rows: list[dict], n: int, title: str, path: Path) -> None:
     """Figure 6: Î (nats) against the training step, one curve per run, with log 2 and log N marked."""
-    import math
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for color, curve in zip(sns.color_palette(), dict.fromkeys(r["curve"] for r in rows)):

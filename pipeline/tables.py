@@ -218,9 +218,16 @@ def distill_tables(p: dict) -> tuple[str, dict]:
 
 def mutual_information_table(p: dict) -> tuple[str, dict]:
     """Figure 6 in numbers: Î at the first, highest and last snapshot of each run."""
-    mi = read_json(MI_METRICS)
+    mi, m = read_json(MI_METRICS), p["mutual_information"]
     if "skipped" in mi:
         return f"Not run: {mi['skipped']}.", {}
+    about = (f"{title(m['model'])} on {_title(p['budget']['mi_dataset'])}, classes {' / '.join(m['classes'])}: "
+             f"Î (nats) between the example's identity and logit[{m['classes'][0]}] − logit[{m['classes'][1]}] "
+             f"under the training augmentation, L = {m['augmentations']} draws per example, evaluated on "
+             f"{'a fresh draw' if m['evaluated'] == 'fresh' else 'the first of the L draws'}, σ² pooled over "
+             f"{'the evaluated draws' if m['pool'] == 'evaluated' else 'the L draws'} "
+             "(pipeline/mutual_information.py). Müller's curve rises, then falls, further with label smoothing, "
+             "ending slightly above log 2. Figure: `plots/figures/mutual_information.png`.")
     rows, flat = [], {}
     for key in sorted(k for k in mi if k.startswith("alpha_")):
         c = mi[key]["curve"]
@@ -229,7 +236,7 @@ def mutual_information_table(p: dict) -> tuple[str, dict]:
                      str(mi[key]["final_step"])])
         flat[f"mutual_information/alpha={a}/final"] = mi[key]["final_mi"]
         flat[f"mutual_information/alpha={a}/max"] = mi[key]["max_mi"]
-    text = md_table(["α", "Î at step 0", "highest Î", "final Î", "final step"], rows)
+    text = about + "\n\n" + md_table(["α", "Î at step 0", "highest Î", "final Î", "final step"], rows)
     return text + f"\n\nBounds: log 2 = {mi['log_2']:.3f}, log N = {mi['log_n']:.3f} (N = {mi['n_examples']}).", flat
 
 
@@ -249,7 +256,6 @@ def main() -> int:
     t4, f4 = table4(p)
     f7, ff7 = distill_tables(p)
     mi, fmi = mutual_information_table(p)
-    m = p["mutual_information"]
     d = p["distill"]
     md = "\n\n".join([
         "# Results",
@@ -283,13 +289,6 @@ def main() -> int:
         t4,
         f7,
         "## Figure 6 — mutual information between an example and its logit gap",
-        f"{title(m['model'])} on {_title(p['budget']['mi_dataset'] or 'cifar10')}, classes {' / '.join(m['classes'])}: "
-        f"Î (nats) between the example's identity and logit[{m['classes'][0]}] − logit[{m['classes'][1]}] "
-        f"under the training augmentation, L = {m['augmentations']} draws per example, evaluated on "
-        f"{'a fresh draw' if m['evaluated'] == 'fresh' else 'the first of the L draws'}, σ² pooled over "
-        f"{'the evaluated draws' if m['pool'] == 'evaluated' else 'the L draws'} "
-        "(pipeline/mutual_information.py). Müller's curve rises, then falls, further with label smoothing, "
-        "ending slightly above log 2. Figure: `plots/figures/mutual_information.png`.",
         mi,
     ]) + "\n"
     write_text(TABLES_MD, md)
