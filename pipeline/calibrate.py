@@ -50,13 +50,6 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
-def reliability_rows(logits: torch.Tensor, labels: torch.Tensor, t: float, curve: str, n_bins: int) -> list[dict]:
-    b = cal.reliability_bins(*cal.top_label(logits, labels, t), n_bins)
-    return [{"curve": curve, "confidence": round(b["confidence"][i].item(), 5),
-             "accuracy": round(b["accuracy"][i].item(), 5), "count": int(b["count"][i].item())}
-            for i in range(n_bins) if b["count"][i] > 0]
-
-
 def main() -> int:
     p = load_params()
     cfg, seeds = p["calibrate"], p["budget"]["seeds"]
@@ -74,10 +67,11 @@ def main() -> int:
         ls = load_tensors(run_dir(arch, ds, p["alpha"], s0) / "logits.pt")
         t_fit = cal.fit_temperature(hard["val_logits"], hard["val_labels"]).temperature
         z, y = hard["test_logits"], hard["test_labels"]
-        rows = (reliability_rows(z, y, 1.0, "hard labels, T=1", cfg["n_bins"])
-                + reliability_rows(z, y, t_fit, f"hard labels, T={t_fit:.2f} (fitted on val)", cfg["n_bins"])
-                + reliability_rows(ls["test_logits"], ls["test_labels"], 1.0, f"label smoothing α={p['alpha']:g}, T=1",
-                                   cfg["n_bins"]))
+        bins = cfg["n_bins"]
+        rows = (cal.reliability_rows(z, y, 1.0, "hard labels, T=1", bins)
+                + cal.reliability_rows(z, y, t_fit, f"hard labels, T={t_fit:.2f} (fitted on val)", bins)
+                + cal.reliability_rows(ls["test_logits"], ls["test_labels"], 1.0,
+                                       f"label smoothing α={p['alpha']:g}, T=1", bins))
         write_json(RELIABILITY_PLOTS / f"{ds}_{arch}.json", rows)
         panels[f"{title(arch)} on {registry.get(ds).title}"] = rows
     prune(RELIABILITY_PLOTS, {f"{ds}_{arch}.json" for arch, ds in classifiers(p)})

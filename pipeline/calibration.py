@@ -56,6 +56,14 @@ def reliability_bins(confidence: torch.Tensor, correct: torch.Tensor, n_bins: in
                 "upper": torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)[1:]}
 
 
+def reliability_rows(logits: torch.Tensor, labels: torch.Tensor, t: float, curve: str, n_bins: int) -> list[dict]:
+    """Non-empty reliability bins of the logits at T as rows {curve, confidence, accuracy, count} (`dvc plots`)."""
+    b = reliability_bins(*top_label(logits, labels, t), n_bins)
+    return [{"curve": curve, "confidence": round(b["confidence"][i].item(), 5),
+             "accuracy": round(b["accuracy"][i].item(), 5), "count": int(b["count"][i].item())}
+            for i in range(n_bins) if b["count"][i] > 0]
+
+
 def ece(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = N_BINS) -> float:
     """Expected calibration error, Σ_b (n_b/N)|acc_b − conf_b|, vectorised."""
     if len(confidence) == 0:

@@ -145,7 +145,7 @@ SCHEMA = section({
         "datasets": list_of(choice(*REGISTRY), min_len=1, unique=True),
         "classifiers": section({"fcn": list_of(choice(*FCN_DATASETS), unique=True),
                                 **{a: list_of(choice(*IMAGE_DATASETS), unique=True) for a in CONVNETS}}),
-        "sweep_models": list_of(choice("fcn", *CONVNETS), unique=True),
+        "sweep_models": list_of(choice("fcn", *CONVNETS, "transformer"), unique=True),
         "schedules": section({a: SCHEDULE for a in CONVNETS}),
         "seeds": list_of(number(0, integer=True), min_len=1, unique=True),
         "fcn_epochs": POS_INT,
@@ -155,6 +155,13 @@ SCHEMA = section({
         "figure8_dataset": nullable(choice(*IMAGE_DATASETS)),
         "mi_dataset": nullable(choice(*IMAGE_DATASETS)),
         "mi_examples_per_class": number(2, integer=True),
+        "translation": section({
+            "model": section({"d_model": POS_INT, "heads": POS_INT, "enc_layers": POS_INT, "dec_layers": POS_INT,
+                              "ffn": POS_INT}),
+            "epochs": POS_INT,
+            "lr": number(0, lo_open=True),
+            "bleu_sentences": number(1, integer=True, nullable=True),
+        }),
     })),
     "data": section({
         "val_size": POS_INT,
@@ -211,6 +218,17 @@ SCHEMA = section({
         "pool": choice("evaluated", "within"),
         "sample_seed": number(0, integer=True),
         "augment_seed": number(0, integer=True),
+    }),
+    "translation": section({
+        "vocab_size": number(100, integer=True),
+        "batch_size": POS_INT,
+        "dropout": number(0, 1, hi_open=True),
+        "adam": section({"betas": list_of(number(0, 1, hi_open=True), min_len=2), "eps": number(0, lo_open=True)}),
+        "eval_batch_size": POS_INT,
+        "beam": POS_INT,
+        "length_penalty": number(0),
+        "max_extra_tokens": POS_INT,
+        "temperatures": list_of(number(0, lo_open=True), min_len=1, unique=True),
     }),
     "train": section({
         "device": choice("auto", "cpu", "cuda"),
@@ -287,6 +305,22 @@ def _check_mutual_information(p: dict) -> None:
         raise ParamError("mutual_information.classes", m["classes"], f"two class names of {ds}: " + ", ".join(classes))
 
 
+def _check_translation(p: dict) -> None:
+    """Every profile translates: Multi30k must be downloaded, and the model's sizes must fit together."""
+    for name, prof in p["profiles"].items():
+        if "multi30k" not in prof["datasets"]:
+            raise ParamError(f"profiles.{name}.datasets", prof["datasets"], "a list that includes multi30k "
+                             "(the translation stages of Figures 4 and 5)")
+        m = prof["translation"]["model"]
+        if m["d_model"] % m["heads"] or m["d_model"] % 2:
+            raise ParamError(f"profiles.{name}.translation.model.d_model", m["d_model"],
+                             f"an even multiple of heads ({m['heads']})")
+    if len(p["translation"]["adam"]["betas"]) != 2:
+        raise ParamError("translation.adam.betas", p["translation"]["adam"]["betas"], "two numbers in [0, 1)")
+    if 1.0 not in p["translation"]["temperatures"]:
+        raise ParamError("translation.temperatures", p["translation"]["temperatures"], "a list that includes 1.0")
+
+
 def _check_grid(p: dict) -> None:
     c = p["calibrate"]
     if c["t_grid_max"] <= c["t_grid_min"]:
@@ -332,6 +366,7 @@ def validate(params: dict) -> dict:
     _cross_checks(params)
     _check_every(params)
     _check_grid(params)
+    _check_translation(params)
     _check_classifiers(params)
     _check_mutual_information(params)
     _check_figure8(params)

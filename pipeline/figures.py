@@ -114,6 +114,29 @@ def mutual_information_figure(rows: list[dict], n: int, title: str, path: Path) 
     save_png(fig, path)
 
 
+def temperature_figure(rows: list[dict], metrics: dict[str, dict], path: Path) -> None:
+    """Figure 5: test BLEU (beam search), token ECE and token NLL against the temperature, one line per α.
+
+    ``rows``: {curve, temperature, bleu, ece, nll}; ``metrics[alpha_key]`` gives the
+    fitted T (dotted) and the greedy BLEU (dashed: greedy output cannot depend on T).
+    """
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    curves = list(dict.fromkeys(r["curve"] for r in rows))
+    for color, curve, m in zip(sns.color_palette(), curves, metrics.values()):
+        pts = [r for r in rows if r["curve"] == curve]
+        for ax, key in zip(axes, ("bleu", "ece", "nll")):
+            ax.plot([r["temperature"] for r in pts], [r[key] for r in pts], marker="o", ms=3, lw=1.4, color=color,
+                    label=f"{curve}, T fitted on val = {m['temperature']:.2f}")
+            ax.axvline(m["temperature"], ls=":", lw=1, color=color)
+        axes[0].axhline(m["bleu_greedy"], ls="--", lw=1, color=color, label=f"{curve}, greedy (any T)")
+    for ax, ylabel in zip(axes, ("BLEU (beam search, uncased)", "ECE (test tokens, 15 bins)", "NLL (nats per token)")):
+        ax.set(xlabel="temperature T (logits / T)", ylabel=ylabel)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    save_png(fig, path)
+
+
 def not_run_figure(message: str, path: Path) -> None:
     """A placeholder PNG that says why a figure was not produced (a declared output must exist)."""
     fig, ax = plt.subplots(figsize=(5.5, 1.2))

@@ -7,6 +7,7 @@ stage (or a resumed run) would trust. Tensors are loaded with
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -97,3 +98,14 @@ def tree_digest(paths: list[Path]) -> str:
         h.update(str(f).encode())
         h.update(f.read_bytes())
     return h.hexdigest()
+
+
+def curves_csv(rows: list[tuple[str, list[dict]]]) -> str:
+    """Training curves [(label, [{step, loss}])] as one CSV for `dvc plots` (x step, y loss, a line per run)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["step", "loss", "run"])
+    for label, curve in rows:
+        for pt in curve:
+            w.writerow([pt["step"], f"{pt['loss']:.6g}", label])
+    return buf.getvalue()

@@ -20,6 +20,14 @@ DISTILL_METRICS = Path("metrics/distill.json")
 DISTILL_PLOTS = Path("plots/distill")
 MI_METRICS = Path("metrics/mutual_information.json")
 MI_PLOTS = Path("plots/mutual_information")
+TOKENIZERS = Path("models/tokenizers")         # {en,de}.json
+TOKENIZED = Path("data/tokenized")              # multi30k.pt (ids), multi30k.json (sizes, references)
+TRANSLATION = Path("models/translation")       # Transformers: alpha_<a>_seed_<s>
+TRANSLATION_TRAIN_METRICS = Path("metrics/translation_train.json")
+TRANSLATION_METRICS = Path("metrics/translation.json")
+TRANSLATION_CURVES = Path("plots/translation_train.csv")
+TRANSLATION_PLOTS = Path("plots/translation")
+TRANSLATIONS = Path("models/translations")     # decoded test sets, for rescoring: alpha_<a>_seed_<s>.<decoder>.de
 TABLES_MD = Path("metrics/tables.md")
 TABLES_JSON = Path("metrics/tables.json")
 
@@ -32,3 +40,8 @@ def alpha_key(alpha: float) -> str:
 def run_dir(arch: str, dataset: str, alpha: float, seed: int) -> Path:
     """The Table 2/3 run of ``arch`` on ``dataset`` with label smoothing ``alpha``."""
     return CLASSIFIERS / arch / dataset / f"{alpha_key(alpha)}_seed_{seed}"
+
+
+def translation_run_dir(alpha: float, seed: int) -> Path:
+    """The Transformer trained with label smoothing ``alpha``."""
+    return TRANSLATION / f"{alpha_key(alpha)}_seed_{seed}"

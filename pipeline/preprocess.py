@@ -1,7 +1,7 @@
 """DVC stage `preprocess`: raw archives -> compact uint8 tensors with written-down splits.
 
 Usage: python -m pipeline.preprocess
-For each dataset of the profile writes data/prepared/<dataset>.pt (train/val/test
+For each image dataset of the profile writes data/prepared/<dataset>.pt (train/val/test
 tensors) and <dataset>.json (sizes, where each split comes from, split seed,
 classes, raw checksums). `test` is always the split the tables report; `val`
 is only for fitting temperatures and is disjoint from both.
@@ -52,6 +52,8 @@ def main() -> int:
     if prepared.PREPARED_DIR.exists():
         shutil.rmtree(prepared.PREPARED_DIR)
     for name in p["budget"]["datasets"]:
+        if registry.get(name).fmt not in readers.READERS:
+            continue  # text (Multi30k): the tokenize stage prepares it
         d = p["data"]
         m = prepare(name, d["val_size_by_dataset"].get(name, d["val_size"]), d["split_seed"], d["cifar_report"])
         s = m["sizes"]

@@ -19,12 +19,16 @@ from .layout import (
     TABLES_JSON,
     TABLES_MD,
     TRAIN_METRICS,
+    TRANSLATION_METRICS,
     alpha_key,
 )
+from .markdown import fmt as _fmt
+from .markdown import md_table
 from .models import title
 from .reference import TABLE2_ACCURACY, TABLE3_ECE, TABLE4_DISTILLATION
 from .runs import distill_figures
 from .stage import run
+from .text.report import translation_section
 
 # The papers' numbers for a dataset we can only approximate: the offline JPEG copy of CIFAR-10.
 REFERENCE_DATASET = {"cifar10_jpeg": "cifar10"}
@@ -36,18 +40,6 @@ def _ref(table: dict, ds: str, arch: str):
 
 def _title(ds: str) -> str:
     return registry.get(ds).title
-
-
-def _fmt(v: float | None, std: float | None = None, nd: int = 2) -> str:
-    if v is None:
-        return "—"
-    return f"{v:.{nd}f}" + (f" ± {std:.{nd}f}" if std else "")
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def profile_line(p: dict) -> str:
@@ -199,8 +191,8 @@ def distill_tables(p: dict) -> tuple[str, dict]:
     text, flat = [], {}
     for figure, setup in distill_figures(p).items():
         pts = read_json(DISTILL_PLOTS / f"{figure}.json")
-        rows = [[r["curve"], f"{r['alpha']:g}" if "alpha" in r else "—",
-                 f"{r['temperature']:g}" if "temperature" in r else "—", f"{r['gamma']:.3f}",
+        rows = [[r["curve"], f"{r['alpha']:g}" if r.get("alpha") is not None else "—",
+                 f"{r['temperature']:g}" if r.get("temperature") is not None else "—", f"{r['gamma']:.3f}",
                  _fmt(r["accuracy"], r["accuracy_std"])] for r in pts]
         text.append(f"## {figure[:6].capitalize()} {figure[6:]} — accuracy against the smoothness index γ "
                     f"({title(setup['teacher'])} → {title(setup['student'])} on {_title(setup['dataset'])})\n\n"
@@ -256,6 +248,7 @@ def main() -> int:
     t4, f4 = table4(p)
     f7, ff7 = distill_tables(p)
     mi, fmi = mutual_information_table(p)
+    tr, ftr = translation_section(p, read_json(TRANSLATION_METRICS), alphas_to_train(p, "transformer"))
     d = p["distill"]
     md = "\n\n".join([
         "# Results",
@@ -290,9 +283,11 @@ def main() -> int:
         f7,
         "## Figure 6 — mutual information between an example and its logit gap",
         mi,
+        "## Translation — Table 3's Transformer row, BLEU and Figure 5 in numbers",
+        tr,
     ]) + "\n"
     write_text(TABLES_MD, md)
-    write_json(TABLES_JSON, {**f2, **fh, **f3, **fp, **f4, **ff7, **fmi})
+    write_json(TABLES_JSON, {**f2, **fh, **f3, **fp, **f4, **ff7, **fmi, **ftr})
     return 0
 
 

@@ -14,12 +14,10 @@ dataset and alpha, mean ± std over seeds) and plots/train/<model>_<dataset>.csv
 """
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from .config import alphas_to_train, classifiers, load_params
-from .io import prune, read_json, write_json, write_text
+from .io import curves_csv, prune, read_json, write_json, write_text
 from .layout import CLASSIFIERS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, run_dir
 from .runs import classifier_config
 from .seeds import mean_std
@@ -37,16 +35,6 @@ def summarise(runs: list[dict]) -> dict:
             out["test_acc_std"] = std
     out["n_seeds"] = len(runs)
     return out
-
-
-def curves_csv(rows: list[tuple[str, list[dict]]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["step", "loss", "run"])
-    for label, curve in rows:
-        for pt in curve:
-            w.writerow([pt["step"], f"{pt['loss']:.6g}", label])
-    return buf.getvalue()
 
 
 def main() -> int:

@@ -54,6 +54,13 @@ def _bad(params, path: str, value):
     ("project.heldout_split", "train", "project.heldout_split"),
     ("project.train_augmented", "yes", "project.train_augmented"),
     ("calibrate.t_grid_max", 0.1, "calibrate.t_grid_max"),
+    ("profiles.default.translation.epochs", -1, "profiles.default.translation.epochs"),
+    ("profiles.default.translation.model.heads", 3, "profiles.default.translation.model.d_model"),
+    ("profiles.default.datasets", ["mnist", "fashion_mnist", "cifar10_jpeg"], "profiles.default.datasets"),
+    ("translation.temperatures", [0.5, 2.0], "translation.temperatures"),
+    ("translation.adam.betas", [0.9, 0.98, 0.5], "translation.adam.betas"),
+    ("translation.beam", 0, "translation.beam"),
+    ("profiles.default.translation.lr", 0, "profiles.default.translation.lr"),
 ])
 def test_invalid_values_name_key_value_and_allowed(params, path, value, key):
     err = _bad(params, path, value)

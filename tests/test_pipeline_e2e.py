@@ -43,12 +43,15 @@ def repo(tmp_path_factory, root, data_source):
     # evaluation alone costs a minute on 2 cores; its short runs are tested in tests/test_zoo.py.
     steps = {"unit": "steps", "length": 30, "milestones": [20], "snapshot_every": None}
     p["profiles"]["default"].update(
-        datasets=["mnist", "cifar10_jpeg"], seeds=[0], fcn_epochs=1, max_train_examples=None,
+        datasets=["mnist", "cifar10_jpeg", "multi30k"], seeds=[0], fcn_epochs=1, max_train_examples=None,
         classifiers={"fcn": ["mnist"], "alexnet": ["cifar10_jpeg"], "resnet56": [], "resnet34": [], "resnet50": []},
         schedules={"alexnet": steps | {"snapshot_every": 10}, "resnet56": steps, "resnet34": steps,
                    "resnet50": steps},
         distill_alphas=[0.0, 0.3], distill_temperatures=[1, 4], figure8_dataset=None,
-        mi_dataset="cifar10_jpeg", mi_examples_per_class=8)
+        mi_dataset="cifar10_jpeg", mi_examples_per_class=8,
+        translation={"model": {"d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32},
+                     "epochs": 1, "lr": 0.003, "bleu_sentences": 24})
+    p["translation"].update(vocab_size=400, temperatures=[0.5, 1.0, 2.0], beam=2)
     p["mutual_information"]["model"] = "alexnet"
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
     p["data"]["val_size"] = 1000
@@ -70,7 +73,8 @@ def repo(tmp_path_factory, root, data_source):
 def test_repro_builds_every_stage_and_writes_results(repo):
     d, env, first = repo
     for stage in ("download", "preprocess", "train", "calibrate", "project", "teacher@dropout", "teacher@ls",
-                  "student@dropout", "student@ls", "sweep_teachers", "distill", "mutual_information", "tables"):
+                  "student@dropout", "student@ls", "sweep_teachers", "distill", "mutual_information", "tokenize",
+                  "train_translation", "evaluate_translation", "tables"):
         assert f"Running stage '{stage}'" in first.stdout
     m = json.loads((d / "metrics/train.json").read_text())
     assert set(m["fcn"]["mnist"]) >= {"alpha_0", "alpha_0.1", "head_to_head"}
@@ -115,6 +119,27 @@ def test_calibrate_stage_reports_ece_and_a_validation_fitted_temperature(repo):
     assert (d / "plots/figures/reliability.png").stat().st_size > 10_000
     assert "Table 3" in (d / "metrics/tables.md").read_text()
     assert "table3/mnist/fcn/hard/temperature" in json.loads((d / "metrics/tables.json").read_text())
+
+
+def test_translation_stages_write_bleu_calibration_and_the_test_translations(repo):
+    d, env, _ = repo
+    tok = json.loads((d / "data/tokenized/multi30k.json").read_text())
+    assert tok["stats"]["train"]["pairs"] == 29000 and len(tok["references"]["test"]) == 1000
+    assert (d / "models/tokenizers/en.json").exists() and (d / "models/tokenizers/de.json").exists()
+    tr = json.loads((d / "metrics/translation.json").read_text())
+    assert set(tr) == {"alpha_0", "alpha_0.1"}
+    for m in tr.values():
+        assert 0 <= m["bleu_beam"] <= 100 and 0 <= m["test_ece"] <= 1 and m["temperature"] > 0
+        assert m["bleu_sentences"] == 24 and m["signature"].startswith("nrefs:1|case:lc|")
+        assert m["tokens"] == tok["stats"]["test"]["tgt_tokens"] + 1000   # every word piece + EOS, no PAD
+    lines = (d / "models/translations/alpha_0.1_seed_0.beam.de").read_text().splitlines()
+    assert len(lines) == 24
+    curve = json.loads((d / "plots/translation/temperature.json").read_text())
+    assert [r["temperature"] for r in curve if r["curve"] == "α=0"] == [0.5, 1.0, 2.0]
+    assert (d / "plots/figures/translation_temperature.png").stat().st_size > 10_000
+    tables = (d / "metrics/tables.md").read_text()
+    assert "## Translation" in tables and "**ours** (Multi30k, PAD excluded)" in tables
+    assert "translation/alpha=0.1/bleu_beam" in json.loads((d / "metrics/tables.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 (the replication's model: 3+3 layers, d_model 512, 8 heads, FFN 512), with token embeddings scaled by
 √d_model, sinusoidal positions and an output projection to the target vocabulary.
 
-``forward((src, tgt_in))`` gives logits [B, T, V] under teacher forcing; ``encode`` and
-``decode_step`` serve greedy and beam search (pipeline/text/decoding.py). PAD (id 0) is masked as a
+``forward((src, tgt_in))`` gives logits [B, T, V] under teacher forcing; ``encode`` and the
+incremental ``step`` serve greedy and beam search (pipeline/text/decoding.py). PAD (id 0) is masked as a
 key everywhere; the decoder is causal.
 """
 from __future__ import annotations
@@ -37,7 +37,8 @@ class Seq2SeqTransformer(nn.Module):
         self.src_emb, self.tgt_emb = nn.Embedding(src_vocab, d_model), nn.Embedding(tgt_vocab, d_model)
         self.pos, self.drop = PositionalEncoding(d_model), nn.Dropout(dropout)
         self.core = nn.Transformer(d_model, heads, enc_layers, dec_layers, ffn, dropout, batch_first=True)
-        self.core.encoder.enable_nested_tensor = False  # padded batches stay dense: same numbers in train and eval
+        # padded batches stay dense (no nested-tensor fast path): the same numbers in train and eval mode
+        self.core.encoder.enable_nested_tensor = self.core.encoder.use_nested_tensor = False
         self.head = nn.Linear(d_model, tgt_vocab)
 
     def _embed(self, emb: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
@@ -54,6 +55,29 @@ class Seq2SeqTransformer(nn.Module):
         h = self.core.decoder(self._embed(self.tgt_emb, tgt_in), memory, tgt_mask=causal,
                               tgt_key_padding_mask=tgt_in == PAD, memory_key_padding_mask=src_pad)
         return self.head(h)
+
+    @torch.no_grad()
+    def step(self, memory: torch.Tensor, src_pad: torch.Tensor, cache: list[torch.Tensor] | None,
+             token: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Incremental decoding (eval mode): feed ``token`` [B] at the next position; return the logits
+        [B, V] there and the cache (each decoder layer's inputs so far, [B, t, d]).
+
+        The same numbers as ``decode`` on the whole prefix, at a fraction of the work: the decoder is
+        causal, so earlier positions never change and only the new one goes through the layers, its
+        self-attention reading the cached inputs (``nn.Transformer`` has no key/value cache of its own).
+        Mirrors ``nn.TransformerDecoderLayer`` (post-norm, as built here) without dropout.
+        """
+        t = 0 if cache is None else cache[0].shape[1]
+        x = self.tgt_emb(token)[:, None] * math.sqrt(self.d_model) + self.pos.pe[t]
+        new_cache = []
+        for i, layer in enumerate(self.core.decoder.layers):
+            seen = x if cache is None else torch.cat([cache[i], x], 1)
+            new_cache.append(seen)
+            x = layer.norm1(x + layer.self_attn(x, seen, seen, need_weights=False)[0])
+            x = layer.norm2(x + layer.multihead_attn(x, memory, memory, key_padding_mask=src_pad,
+                                                     need_weights=False)[0])
+            x = layer.norm3(x + layer.linear2(layer.activation(layer.linear1(x))))
+        return self.head(self.core.decoder.norm(x)[:, 0]), new_cache
 
     def forward(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         src, tgt_in = batch

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..calibration import ece_from_logits, nll
+from .batches import eval_batches, teacher_forced
 
 PAD = 0
 
@@ -37,3 +38,22 @@ def token_metrics(logits: torch.Tensor, targets: torch.Tensor, temperature: floa
     z, y = real_tokens(logits, targets)
     return {"tokens": int(len(y)), "acc": 100.0 * (z.argmax(-1) == y).double().mean().item(),
             "nll": nll(z, y, temperature), "ece": ece_from_logits(z, y, temperature, n_bins)}
+
+
+@torch.no_grad()
+def teacher_forced_logits(model, split: dict, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits [N, V] (float32, CPU) and targets [N] of the N real target tokens of a split, in order.
+
+    ``split`` holds padded ids (pipeline/text/batches.py); the model sees the
+    correct prefix at every position. Dropout is off while this runs.
+    """
+    was_training = model.training
+    model.eval()
+    zs, ys = [], []
+    for src, tgt in eval_batches(split, batch_size):
+        x, y = teacher_forced(src, tgt)
+        z, y = real_tokens(model(x), y)
+        zs.append(z.float().cpu())
+        ys.append(y.cpu())
+    model.train(was_training)
+    return torch.cat(zs), torch.cat(ys)

@@ -1,0 +1,77 @@
+"""Everything measured on one trained Transformer: token metrics and BLEU against the temperature.
+
+- Token accuracy, NLL and ECE under teacher forcing on the test split, PAD
+  excluded (pipeline/text/metrics.py), at every T of the grid and at the T
+  fitted by NLL on the *validation* split (pipeline/calibration.py, the same
+  fit as the classifiers').
+- BLEU (sacrebleu, cased and uncased, with signatures) of beam-search
+  translations of the test sources at every T, and of greedy translations at
+  T = 1 only: greedy output does not depend on T (pipeline/text/decoding.py).
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import calibration as cal
+from . import tokenizer as tk
+from .batches import eval_batches
+from .bleu import corpus_bleu
+from .decoding import translate
+from .metrics import teacher_forced_logits
+
+
+def head(split: dict, n: int | None) -> dict:
+    """The first n pairs of a split (all of them for None)."""
+    if n is None:
+        return split
+    return {side: {"ids": v["ids"][:n], "len": v["len"][:n]} for side, v in split.items()}
+
+
+def token_curve(logits: torch.Tensor, targets: torch.Tensor, temperatures: list[float], n_bins: int) -> list[dict]:
+    """Test NLL and ECE of the real tokens at each temperature (accuracy does not depend on T)."""
+    return [{"temperature": t, "nll": cal.nll(logits, targets, t),
+             "ece": cal.ece_from_logits(logits, targets, t, n_bins)} for t in temperatures]
+
+
+def decode_text(model, split: dict, tok_de, t: dict, beam: int, temperature: float) -> list[str]:
+    ids = translate(model, eval_batches(split, t["eval_batch_size"]), t["max_extra_tokens"], beam, temperature,
+                    t["length_penalty"])
+    return tk.decode(tok_de, ids)
+
+
+def evaluate_run(model, data: dict, references: list[str], tok_de, t: dict, bleu_sentences: int | None,
+                 n_bins: int) -> dict:
+    """All numbers of one model; ``t`` is params ``translation``. Returns metrics, curves and the
+    test translations at T = 1 (beam and greedy)."""
+    zv, yv = teacher_forced_logits(model, data["val"], t["eval_batch_size"])
+    zt, yt = teacher_forced_logits(model, data["test"], t["eval_batch_size"])
+    fit = cal.fit_temperature(zv, yv)
+    del zv, yv
+    grid = sorted(set(t["temperatures"]) | {fit.temperature})
+    curve = {r["temperature"]: r for r in token_curve(zt, yt, grid, n_bins)}
+    test = head(data["test"], bleu_sentences)
+    refs = references[: len(test["src"]["len"])]
+    texts = {}
+    for temp in grid:
+        texts[temp] = decode_text(model, test, tok_de, t, t["beam"], temp)
+        curve[temp]["bleu"] = corpus_bleu(texts[temp], refs)
+    greedy_text = decode_text(model, test, tok_de, t, 1, 1.0)
+    greedy_bleu = corpus_bleu(greedy_text, refs)
+    at = lambda temp, k: curve[temp][k]  # noqa: E731
+    metrics = {
+        "tokens": int(len(yt)), "test_token_acc": 100.0 * (zt.argmax(-1) == yt).double().mean().item(),
+        "test_nll": at(1.0, "nll"), "test_ece": at(1.0, "ece"),
+        "temperature": fit.temperature, "val_nll": fit.nll_before, "val_nll_ts": fit.nll_after,
+        "test_nll_ts": at(fit.temperature, "nll"), "test_ece_ts": at(fit.temperature, "ece"),
+        "bleu_sentences": len(refs),
+        "bleu_beam": at(1.0, "bleu")["uncased"]["bleu"], "bleu_beam_cased": at(1.0, "bleu")["cased"]["bleu"],
+        "bleu_beam_ts": at(fit.temperature, "bleu")["uncased"]["bleu"],
+        "bleu_greedy": greedy_bleu["uncased"]["bleu"], "bleu_greedy_cased": greedy_bleu["cased"]["bleu"],
+        "signature": at(1.0, "bleu")["uncased"]["signature"],
+        "signature_cased": at(1.0, "bleu")["cased"]["signature"],
+    }
+    rows = [{"temperature": temp, "nll": r["nll"], "ece": r["ece"], "bleu": r["bleu"]["uncased"]["bleu"],
+             "bleu_cased": r["bleu"]["cased"]["bleu"], "fitted": temp == fit.temperature}
+            for temp, r in sorted(curve.items())]
+    return {"metrics": metrics, "curve": rows, "beam": texts[1.0], "greedy": greedy_text,
+            "test_logits": (zt, yt)}
