@@ -34,13 +34,14 @@ from .training.run import train_run
 
 def point(curve: str, setting: dict, gammas: list[float], accs: list[float]) -> dict:
     acc, acc_std = mean_std(accs, 4)
-    return {"curve": curve, **setting, "gamma": mean_std(gammas, 5)[0], "accuracy": acc,
+    # every row has both keys (null where unused): DVC's plots drop files whose rows differ in keys
+    return {"curve": curve, "alpha": None, "temperature": None, **setting, "gamma": mean_std(gammas, 5)[0], "accuracy": acc,
             "accuracy_std": acc_std, "n_seeds": len(accs)}
 
 
 def metric_key(c: dict) -> str:
     """'M3/temperature=4', 'M1/alpha=0.3', … for the flat metrics."""
-    setting = "alpha" if "alpha" in c else "temperature"
+    setting = "alpha" if c["alpha"] is not None else "temperature"
     return f"{c['curve'].split()[0]}/{setting}={c[setting]:g}"
 
 
