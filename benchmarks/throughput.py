@@ -18,8 +18,9 @@ reference, and the paper profile's estimated wall time from (b).
 Timing: warm-up steps first, then `repeats` windows of `steps` optimiser steps
 each, the median window reported; CUDA is synchronised before each clock read.
 Needs only torch and torchvision (not dvc), so it runs on the GPU image as is.
-Only the FCN exists so far; the other models of the papers are listed as
-pending rather than timed.
+AlexNet, ResNet-56 (CIFAR-10 JPEG stand-in) and the Transformer (Multi30k) rows
+are built in benchmarks/zoo.py; their FLOPs are counted by PyTorch's
+FlopCounterMode. ``--models`` picks the rows.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import zoo  # noqa: E402  (benchmarks/zoo.py, beside this file)
 
 from pipeline.compat import import_torchvision  # noqa: E402
 from pipeline.config import load_params  # noqa: E402
@@ -57,8 +60,8 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def timed(step, device, steps: int, repeats: int, warmup: int) -> float:
-    """Median samples/s over `repeats` windows of `steps` calls of step()."""
+def timed(step, device, steps: int, repeats: int, warmup: int, batch: int = BATCH) -> float:
+    """Median samples/s over `repeats` windows of `steps` calls of step() of `batch` samples each."""
     for _ in range(warmup):
         step()
     sync(device)
@@ -68,7 +71,7 @@ def timed(step, device, steps: int, repeats: int, warmup: int) -> float:
         for _ in range(steps):
             step()
         sync(device)
-        rates.append(steps * BATCH / (time.perf_counter() - t0))
+        rates.append(steps * batch / (time.perf_counter() - t0))
     return statistics.median(rates)
 
 
@@ -202,12 +205,32 @@ def paper_profile_samples() -> float:
     alphas = sorted({0.0, p["alpha"], *p["sweep"]})
     per_epoch = {d: math.ceil(n / BATCH) * BATCH for d, n in n_train.items()}
     seeds, epochs = len(prof["seeds"]), prof["fcn_epochs"]
-    table2 = sum(per_epoch[d] for d in prof["datasets"]) * len(alphas) * seeds * epochs
+    table2 = sum(per_epoch[d] for d in prof["classifiers"]["fcn"]) * len(alphas) * seeds * epochs
     d = per_epoch[p["distill"]["dataset"]] * seeds * epochs
     n_teachers = len(p["distill"]["table4"]["teachers"]) + len(prof["distill_alphas"])
     n_students = (len(p["distill"]["table4"]["teachers"]) * 2 + len(prof["distill_alphas"])
                   + len(prof["distill_temperatures"]) + len(prof["distill_alphas"]) - 1)
     return table2 + d * n_teachers + d * n_students * (800 * 800 + 784 * 800) / (1200 * 1200 + 784 * 1200)
+
+
+def paper_samples_per_seed(p: dict) -> dict[str, float]:
+    """Training samples of one seed of the `paper` profile, per model (classifier sweeps, Figure 8's
+    ResNet-56 teachers and AlexNet students, the Transformers). FCN: paper_profile_samples() / seeds."""
+    prof = p["profiles"]["paper"]
+    n_alpha = {a: len({0.0, p["alpha"], *p["sweep"]}) if a in prof["sweep_models"] else len({0.0, p["alpha"]})
+               for a in ("alexnet", "resnet56", "transformer")}
+    out = {}
+    for arch in ("alexnet", "resnet56"):
+        run = prof["schedules"][arch]["length"] * p["convnets"][arch]["batch_size"]
+        out[arch] = len(prof["classifiers"][arch]) * n_alpha[arch] * run
+    if prof["figure8_dataset"]:
+        k, n_t = len(prof["distill_alphas"]), len(prof["distill_temperatures"])
+        out["resnet56"] += k * prof["schedules"]["resnet56"]["length"] * p["convnets"]["resnet56"]["batch_size"]
+        out["alexnet"] += (2 * k - 1 + n_t) * prof["schedules"]["alexnet"]["length"] * p["convnets"]["alexnet"][
+            "batch_size"]
+    out["transformer"] = n_alpha["transformer"] * prof["translation"]["epochs"] * 29_000
+    out["fcn"] = paper_profile_samples() / len(prof["seeds"])
+    return out
 
 
 def main() -> int:
@@ -218,28 +241,56 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers of the replication-style loop")
     ap.add_argument("--stack", type=int, default=5, help="models trained at once in path (c)")
+    ap.add_argument("--models", default="fcn,alexnet,resnet56,transformer")
+    ap.add_argument("--log-every", type=int, default=25, help="loss read-back interval of path (b)")
+    ap.add_argument("--transformer-profile", default=None,
+                    help="whose Transformer size to time (default: paper on CUDA, default on CPU)")
     args = ap.parse_args()
+    models = args.models.split(",")
+    args.transformer_profile = args.transformer_profile or ("paper" if torch.cuda.is_available() else "default")
     device = torch.device(args.device)
     raw = ROOT / "data" / "raw" / "mnist"
     if not raw.exists():
         fetch_dataset(get("mnist"), raw, mirror_root())
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; batch {BATCH}; median of {args.repeats} x {args.steps} steps")
+    print(f"device: {name}; torch {torch.__version__}; batch: FCN {BATCH}, the others their params' batch; "
+          f"median of {args.repeats} x {args.steps} steps")
     peak = matmul_peak(device)
-    a = replication_style(raw, device, args)
-    b, flops = project_path(raw, device, args)
-    c = stacked_path(raw, device, args)
-    print(f"\n{'model':<10} {'(a) replication':>16} {'(b) project':>12} {'(b)/(a)':>8} "
+    rows = []   # (name, a, b, c or None, flops per sample, unit)
+    if "fcn" in models:
+        a = replication_style(raw, device, args)
+        b, flops = project_path(raw, device, args)
+        rows.append(("FCN-1200", a, b, stacked_path(raw, device, args), flops, "samples"))
+    for arch, name in (("alexnet", "AlexNet"), ("resnet56", "ResNet-56")):
+        if arch in models:
+            sa, sb, bs, flops = zoo.convnet_steps(arch, device, args.workers, args.log_every)
+            rows.append((name, timed(sa, device, args.steps, args.repeats, args.warmup, bs),
+                         timed(sb, device, args.steps, args.repeats, args.warmup, bs), None, flops, "samples"))
+    if "transformer" in models:
+        sa, sb, bs, flops = zoo.transformer_steps(device, args.workers, args.log_every, args.transformer_profile)
+        rows.append((f"Transformer ({args.transformer_profile})",
+                     timed(sa, device, args.steps, args.repeats, args.warmup, bs),
+                     timed(sb, device, args.steps, args.repeats, args.warmup, bs), None, flops, "pairs"))
+    print(f"\n{'model':<22} {'(a) replication':>16} {'(b) project':>12} {'(b)/(a)':>8} "
           f"{f'(c) {args.stack} at once':>15} {'(c)/(a)':>8} {'FLOP/sample':>12} {'(b) achieved':>13} "
           f"{'of matmul peak':>15}")
-    print(f"{'FCN-1200':<10} {a:>14.0f}/s {b:>10.0f}/s {b / a:>7.2f}x {c:>13.0f}/s {c / a:>7.2f}x "
-          f"{flops / 1e6:>9.1f} M {b * flops / 1e9:>8.1f} GF/s {b * flops / peak:>14.0%}")
-    for m in ("AlexNet", "ResNet-56", "Transformer"):
-        print(f"{m:<10} {'pending: the model is not in the pipeline yet (issues 6, 7)':>60}")
+    for name, a, b, c, flops, unit in rows:
+        cs = f"{c:>13.0f}/s {c / a:>7.2f}x" if c else f"{'—':>15} {'—':>8}"
+        print(f"{name:<22} {a:>14.0f}/s {b:>10.0f}/s {b / a:>7.2f}x {cs} "
+              f"{flops / 1e6:>9.1f} M {b * flops / 1e9:>8.1f} GF/s {b * flops / peak:>14.0%}  ({unit})")
     print(f"\nmatmul peak measured here: {peak / 1e9:.0f} GFLOP/s (fp32, {2048}^3)")
-    samples = paper_profile_samples()
-    print(f"paper profile, FCN part: {samples / 1e6:.0f} M training samples -> "
-          f"{samples / b / 3600:.1f} h at (b), {samples / a / 3600:.1f} h at (a), on this device")
+    per_seed, rate = paper_samples_per_seed(load_params()), {r[0].split()[0].lower().replace("-", ""): r for r in rows}
+    total_b = total_a = 0.0
+    for key, name in (("fcn", "fcn1200"), ("alexnet", "alexnet"), ("resnet56", "resnet56"),
+                      ("transformer", "transformer")):
+        if name in rate:
+            _, a, b, *_ = rate[name]
+            total_b, total_a = total_b + per_seed[key] / b, total_a + per_seed[key] / a
+            size = f" (timed at the {args.transformer_profile} profile's size)" if key == "transformer" else ""
+            print(f"paper profile, one seed, {key}: {per_seed[key] / 1e6:,.0f} M samples -> "
+                  f"{per_seed[key] / b / 3600:,.1f} h at (b), {per_seed[key] / a / 3600:,.1f} h at (a){size}")
+    print(f"paper profile, one seed, the models timed: {total_b / 3600:,.1f} h at (b), {total_a / 3600:,.1f} h at (a)"
+          " on this device")
     return 0
 
 
