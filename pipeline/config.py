@@ -228,10 +228,15 @@ SCHEMA = section({
         "beam": POS_INT,
         "length_penalty": number(0),
         "max_extra_tokens": POS_INT,
-        "temperatures": list_of(number(0, lo_open=True), min_len=1, unique=True),
+        "bleu_temperatures": list_of(number(0, lo_open=True), min_len=1, unique=True),
+        "token_temperatures": section({"min": number(0, lo_open=True), "max": number(0, lo_open=True),
+                                       "steps": number(2, integer=True)}),
     }),
     "train": section({
         "device": choice("auto", "cpu", "cuda"),
+        "precision": choice("auto", "fp32", "bf16"),
+        "channels_last": lambda k, v: None if v in ("auto", True, False) else choice("auto", "true", "false")(k, v),
+        "compile": boolean,
         "log_every": POS_INT,
         "checkpoint_every": POS_INT,
         "eval_batch_size": POS_INT,
@@ -317,8 +322,12 @@ def _check_translation(p: dict) -> None:
                              f"an even multiple of heads ({m['heads']})")
     if len(p["translation"]["adam"]["betas"]) != 2:
         raise ParamError("translation.adam.betas", p["translation"]["adam"]["betas"], "two numbers in [0, 1)")
-    if 1.0 not in p["translation"]["temperatures"]:
-        raise ParamError("translation.temperatures", p["translation"]["temperatures"], "a list that includes 1.0")
+    if 1.0 not in p["translation"]["bleu_temperatures"]:
+        raise ParamError("translation.bleu_temperatures", p["translation"]["bleu_temperatures"],
+                         "a list that includes 1.0")
+    g = p["translation"]["token_temperatures"]
+    if g["max"] <= g["min"]:
+        raise ParamError("translation.token_temperatures.max", g["max"], f"a value above min ({g['min']})")
 
 
 def _check_grid(p: dict) -> None:

@@ -178,12 +178,11 @@ def test_torchvision_resnets_need_local_weights_or_pretrained_false(name, params
     torch.testing.assert_close(loaded.body.conv1.weight, m.body.conv1.weight)
 
 
-@pytest.mark.parametrize("arch", ["alexnet", "resnet56"])
-def test_a_short_convnet_run_trains_snapshots_and_evaluates(arch, tmp_path, monkeypatch, root):
+def _toy_convnet(arch, tmp_path, monkeypatch, root):
+    """A 4-step run config of ``arch`` on 64 random 32×32 images, with the repository's code."""
     from pipeline.config import load_params
-    from pipeline.io import load_tensors, read_json, save_tensors, write_json
+    from pipeline.io import save_tensors, write_json
     from pipeline.runs import convnet_config, label_smoothing
-    from pipeline.training.run import train_run
     p = load_params(root / "params.yaml")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pipeline").symlink_to(root / "pipeline")  # the run key hashes the training code
@@ -195,7 +194,14 @@ def test_a_short_convnet_run_trains_snapshots_and_evaluates(arch, tmp_path, monk
     write_json(tmp_path / "data/prepared/toy.json", {"num_classes": 10, "image_shape": [3, 32, 32],
                                                      "sizes": {"train": 64}})
     p["budget"]["schedules"][arch] = {"unit": "steps", "length": 4, "milestones": [2], "snapshot_every": 2}
-    cfg = convnet_config(p, arch, "toy", 0, label_smoothing(0.1, 3.0))
+    return convnet_config(p, arch, "toy", 0, label_smoothing(0.1, 3.0))
+
+
+@pytest.mark.parametrize("arch", ["alexnet", "resnet56"])
+def test_a_short_convnet_run_trains_snapshots_and_evaluates(arch, tmp_path, monkeypatch, root):
+    from pipeline.io import load_tensors, read_json
+    from pipeline.training.run import train_run
+    cfg = _toy_convnet(arch, tmp_path, monkeypatch, root)
     assert cfg["schedule"] == {"kind": "multistep", "milestones": [2], "gamma": 0.1}
     assert cfg["loss"]["scale"] == 3.0 and cfg["clip_grad_norm"] == (1.0 if arch == "resnet56" else None)
     m = train_run(tmp_path / "run", cfg, torch.device("cpu"), {"log_every": 2, "checkpoint_every": 2,
@@ -209,6 +215,34 @@ def test_a_short_convnet_run_trains_snapshots_and_evaluates(arch, tmp_path, monk
     logits = load_tensors(tmp_path / "run/logits.pt")
     assert logits["test_logits"].shape == (64, 10)
     assert read_json(tmp_path / "run/metrics.json")["config"]["input"] == cfg["input"]
+
+
+def test_execution_settings_resolve_per_device_and_keep_the_cpu_default_fp32():
+    from pipeline.training.builders import execution
+    auto = {"precision": "auto", "channels_last": "auto", "compile": False}
+    assert execution(auto, torch.device("cpu"), "resnet56") == {"precision": "fp32", "channels_last": False,
+                                                                "compile": False}
+    assert execution(auto, torch.device("cuda"), "resnet56") == {"precision": "bf16", "channels_last": True,
+                                                                 "compile": False}
+    assert execution(auto, torch.device("cuda"), "fcn")["channels_last"] is False      # convnets only
+    assert execution(auto | {"precision": "fp32"}, torch.device("cuda"), "alexnet")["precision"] == "fp32"
+
+
+def test_channels_last_trains_the_same_weights_and_bf16_is_a_different_run(tmp_path, monkeypatch, root):
+    from pipeline.io import load_tensors
+    from pipeline.training.run import train_run
+    cfg = _toy_convnet("resnet56", tmp_path, monkeypatch, root)
+    base = {"log_every": 2, "checkpoint_every": 2, "eval_batch_size": 32}
+    runs = {}
+    for name, extra in {"plain": {}, "channels_last": {"channels_last": True}, "bf16": {"precision": "bf16"}}.items():
+        runs[name] = train_run(tmp_path / name, cfg, torch.device("cpu"), base | extra)
+    assert runs["channels_last"]["execution"]["channels_last"] and runs["bf16"]["execution"]["precision"] == "bf16"
+    assert len({r["key"] for r in runs.values()}) == 3      # how a run executes is part of its identity
+    plain, cl = load_tensors(tmp_path / "plain/model.pt"), load_tensors(tmp_path / "channels_last/model.pt")
+    for k in plain:   # another memory format: the same training up to float summation order
+        torch.testing.assert_close(cl[k].contiguous(), plain[k], atol=2e-4, rtol=1e-3)
+    assert math.isfinite(runs["bf16"]["final_train_loss"])
+    assert abs(runs["bf16"]["final_train_loss"] - runs["plain"]["final_train_loss"]) < 0.1
 
 
 def test_params_refuse_a_classifier_dataset_outside_the_profile_and_late_milestones(root):

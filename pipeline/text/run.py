@@ -20,7 +20,7 @@ import torch
 
 from ..io import load_tensors, read_json, save_tensors, tree_digest, write_json
 from ..models import build_model
-from ..training.builders import build_schedule
+from ..training.builders import build_schedule, execution, prepare_model
 from ..training.loop import LoopSpec, fit
 from . import batches as B
 from .metrics import sequence_ce, teacher_forced_logits, token_metrics
@@ -40,8 +40,8 @@ def translation_config(p: dict, alpha: float, seed: int, vocab: dict, train_pair
             "tgt_vocab": vocab["de"], "optim": {"lr": prof["lr"], **t["adam"]}}
 
 
-def run_key(cfg: dict, data_file: Path) -> str:
-    h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
+def run_key(cfg: dict, data_file: Path, ex: dict) -> str:
+    h = hashlib.sha256(json.dumps(cfg | {"execution": ex}, sort_keys=True).encode())
     h.update(hashlib.sha256(Path(data_file).read_bytes()).digest())
     h.update(tree_digest([Path(c) for c in CODE]).encode())
     return h.hexdigest()[:16]
@@ -69,7 +69,8 @@ def describe(cfg: dict) -> str:
 def train_translation(run_dir: Path, cfg: dict, data_file: Path, device: torch.device, train_cfg: dict) -> dict:
     """Train (or reuse, or resume) one Transformer; return its metrics (teacher-forced, T = 1)."""
     run_dir = Path(run_dir)
-    key = run_key(cfg, data_file)
+    ex = execution(train_cfg, device, "transformer")
+    key = run_key(cfg, data_file, ex)
     done = run_dir / "metrics.json"
     if done.exists() and read_json(done).get("key") == key and (run_dir / "model.pt").exists():
         return read_json(done) | {"reused": True}
@@ -81,20 +82,21 @@ def train_translation(run_dir: Path, cfg: dict, data_file: Path, device: torch.d
     t0 = time.time()
     data = {s: B.to_device(v, device) for s, v in load_tensors(data_file).items()}
     torch.manual_seed(cfg["seed"])  # initialisation and dropout
-    model = build(cfg).to(device)
+    model = prepare_model(build(cfg).to(device), ex)
     o = cfg["optim"]
     optimizer = torch.optim.Adam(model.parameters(), lr=o["lr"], betas=tuple(o["betas"]), eps=o["eps"])
     scheduler = build_schedule(optimizer, {"kind": "multistep", "milestones": [], "gamma": 1.0}, cfg["steps"])
     gen = torch.Generator(device=device).manual_seed(cfg["seed"])
     spec = LoopSpec(steps=cfg["steps"], log_every=train_cfg["log_every"],
-                    checkpoint_every=train_cfg["checkpoint_every"], describe=describe(cfg), key=key)
+                    checkpoint_every=train_cfg["checkpoint_every"], describe=describe(cfg), key=key,
+                    bf16=ex["precision"] == "bf16")
     history = fit(model, optimizer, scheduler, lambda z, y: sequence_ce(z, y, cfg["alpha"]),
                   B.TrainBatches(data["train"], cfg["batch_size"], cfg["seed"]), gen, spec, state_path=state)
     bs = cfg["eval_batch_size"]
     evals = {s: token_metrics(*teacher_forced_logits(model, data[s], bs)) for s in ("val", "test")}
     save_tensors(run_dir / "model.pt", {k: v.cpu() for k, v in model.state_dict().items()})
     write_json(run_dir / "curve.json", history)
-    metrics = {"key": key, "config": cfg, "val": evals["val"], "test": evals["test"],
+    metrics = {"key": key, "config": cfg, "execution": ex, "val": evals["val"], "test": evals["test"],
                "final_train_loss": history[-1]["loss"]}
     write_json(done, metrics)  # last: marks the run complete
     state.unlink(missing_ok=True)

@@ -13,6 +13,32 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+CONVNETS = ("alexnet", "resnet56", "resnet34", "resnet50")
+
+
+def execution(train_cfg: dict, device: torch.device, arch: str) -> dict:
+    """How a run executes, resolved for the device: part of the run's key (bf16 changes the numbers).
+
+    ``precision`` auto: bf16 autocast on CUDA, fp32 elsewhere (the CPU default stays fp32);
+    ``channels_last`` auto: the convnets on CUDA; ``compile``: ``nn.Module.compile()`` in place
+    (the state dict keeps its keys).
+    """
+    cuda = device.type == "cuda"
+    p, cl = train_cfg.get("precision", "auto"), train_cfg.get("channels_last", "auto")
+    return {"precision": ("bf16" if cuda else "fp32") if p == "auto" else p,
+            "channels_last": (cuda and arch in CONVNETS) if cl == "auto" else bool(cl) and arch in CONVNETS,
+            "compile": bool(train_cfg.get("compile", False))}
+
+
+def prepare_model(model: nn.Module, ex: dict) -> nn.Module:
+    """Memory format and compilation of a model about to train under ``ex`` (see ``execution``)."""
+    if ex["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    if ex["compile"]:
+        model.compile()
+    return model
+
+
 def sgd_per_layer(model: nn.Module, lrs: list[float], momentum: float, dampening: float,
                   weight_decay: float) -> torch.optim.SGD:
     """SGD with one learning rate per linear layer (in model order): the FCN's settings."""

@@ -36,6 +36,7 @@ class LoopSpec:
     key: str             # identity of the run; a saved state with another key is ignored
     clip_grad_norm: float | None = None   # clip the global gradient norm (ResNet-56: 1.0)
     snapshot_every: int | None = None     # call ``snapshot(step, model)`` every this many steps
+    bf16: bool = False                    # forward and loss under bf16 autocast (optimiser state stays fp32)
 
 
 class EpochBatches:
@@ -98,9 +99,11 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss_fn: 
                mininterval=2.0, leave=False, dynamic_ncols=True)
     if snapshot is not None and spec.snapshot_every and start == 0:
         snapshot(0, model)  # the initialisation: where a curve over training starts
+    device_type = next(model.parameters()).device.type
     for step in range(start, spec.steps):
         x, y = batch_fn(step, gen)
-        loss = loss_fn(model(x), y)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=spec.bf16):
+            loss = loss_fn(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if spec.clip_grad_norm:

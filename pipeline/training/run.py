@@ -26,7 +26,7 @@ from ..data import inputs, prepared
 from ..io import read_json, save_tensors, tree_digest, write_json
 from ..losses import distill_logit_regression, distill_soft_targets, label_smoothing_ce
 from ..models import build_model
-from .builders import build_optimizer, build_schedule
+from .builders import build_optimizer, build_schedule, execution, prepare_model
 from .loop import EpochBatches, LoopSpec, fit, predict
 
 # Code whose change must invalidate finished runs (the stages that train depend on it too),
@@ -36,8 +36,9 @@ TRAINING_CODE = ["pipeline/models/__init__.py", "pipeline/models/_pretrained.py"
                  "pipeline/data/prepared.py", "pipeline/checkpoints.py"]
 
 
-def run_key(cfg: dict, data_file: Path) -> str:
-    h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
+def run_key(cfg: dict, data_file: Path, ex: dict) -> str:
+    """Hash of the configuration, how it executes (``builders.execution``), the data and the code."""
+    h = hashlib.sha256(json.dumps(cfg | {"execution": ex}, sort_keys=True).encode())
     h.update(hashlib.sha256(Path(data_file).read_bytes()).digest())
     code = [Path(p) for p in TRAINING_CODE] + [Path(f"pipeline/models/{cfg['arch']}.py")]
     h.update(tree_digest(code).encode())
@@ -84,7 +85,8 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
     run_dir = Path(run_dir)
     dataset = cfg["dataset"]
     data_file = prepared.paths(dataset)[0]
-    key = run_key(cfg, data_file)
+    ex = execution(train_cfg, device, cfg["arch"])
+    key = run_key(cfg, data_file, ex)
     done = run_dir / "metrics.json"
     if done.exists() and read_json(done).get("key") == key and (run_dir / "model.pt").exists():
         return read_json(done) | {"reused": True}
@@ -111,7 +113,8 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
                                  train_cfg["eval_batch_size"]).to(device)
         del teacher
     torch.manual_seed(cfg["seed"])  # model init and dropout
-    model = build_model(cfg["arch"], tuple(x.shape[1:]), meta["num_classes"], cfg["model"]).to(device)
+    model = prepare_model(build_model(cfg["arch"], tuple(x.shape[1:]), meta["num_classes"], cfg["model"]).to(device),
+                          ex)
     optimizer = build_optimizer(model, cfg["optim"])
     scheduler = build_schedule(optimizer, cfg["schedule"], cfg["steps"])
     gen = torch.Generator(device=device).manual_seed(cfg["seed"])
@@ -123,14 +126,16 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
         idx = batches(step)
         if teacher_logits is not None:
             targets["teacher"] = teacher_logits[idx]
-        return inputs.train_batch(x[idx], cfg["input"], g), y[idx]
+        xb = inputs.train_batch(x[idx], cfg["input"], g)
+        return (xb.contiguous(memory_format=torch.channels_last) if ex["channels_last"] else xb), y[idx]
 
     def snapshot(step, m):  # weights at fixed steps, for curves over training (mutual information)
         save_tensors(run_dir / "snapshots" / f"step_{step:07d}.pt", {k: v.cpu() for k, v in m.state_dict().items()})
 
     spec = LoopSpec(steps=cfg["steps"], log_every=train_cfg["log_every"],
                     checkpoint_every=train_cfg["checkpoint_every"], key=key, describe=describe(cfg),
-                    clip_grad_norm=cfg.get("clip_grad_norm"), snapshot_every=cfg.get("snapshot_every"))
+                    clip_grad_norm=cfg.get("clip_grad_norm"), snapshot_every=cfg.get("snapshot_every"),
+                    bf16=ex["precision"] == "bf16")
     history = fit(model, optimizer, scheduler, lambda z, t: loss_fn(z, t, targets.get("teacher")),
                   batch_fn, gen, spec, state_path=state, snapshot=snapshot)
 
@@ -142,7 +147,7 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
                                          "test_logits": test_logits, "test_labels": data["test_y"].cpu()})
     write_json(run_dir / "curve.json", history)
     # Only deterministic content here (no wall time), so identical runs give identical bytes.
-    metrics = {"key": key, "config": cfg, "test_acc": test["acc"], "test_nll": test["nll"],
+    metrics = {"key": key, "config": cfg, "execution": ex, "test_acc": test["acc"], "test_nll": test["nll"],
                "val_acc": val["acc"], "val_nll": val["nll"], "final_train_loss": history[-1]["loss"]}
     write_json(done, metrics)  # last: marks the run complete
     state.unlink(missing_ok=True)
