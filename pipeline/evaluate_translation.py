@@ -5,10 +5,11 @@ For every Transformer the train_translation stage left (every α and seed):
 teacher-forced token accuracy / NLL / ECE on the test split with PAD
 excluded, T fitted by NLL on the validation split, beam-search BLEU
 (sacrebleu, uncased and cased, signature recorded) at every T of
-translation.temperatures and at the fitted T, and greedy BLEU (T-invariant).
+translation.bleu_temperatures and at the fitted T, greedy BLEU (T-invariant), and token
+NLL and ECE on the finer grid translation.token_temperatures.
 Writes metrics/translation.json (mean ± std over seeds), the test
 translations at T = 1 (models/translations/), plots/translation/{temperature,
-reliability}.json and the figures plots/figures/translation_{temperature,reliability}.png.
+bleu,reliability}.json and the figures plots/figures/translation_{temperature,reliability}.png.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ REPORTED_STD = ("test_ece", "test_ece_ts", "temperature", "bleu_beam", "bleu_gre
 def summarise(runs: list[dict]) -> dict:
     out = {}
     for k, v in runs[0].items():
-        if isinstance(v, str):
+        if isinstance(v, (str, int)):  # signatures, token and sentence counts: the same for every seed
             out[k] = v
             continue
         out[k], std = mean_std([r[k] for r in runs], 5)
@@ -51,13 +52,15 @@ def summarise(runs: list[dict]) -> dict:
     return out | {"n_seeds": len(runs)}
 
 
-def mean_curve(curves: list[list[dict]], label: str, grid: list[float]) -> list[dict]:
-    """Figure 5 rows on the common grid (each run's fitted T is only in its own curve), mean over seeds."""
+def mean_curve(curves: list[list[dict]], label: str, keys: tuple[str, ...]) -> list[dict]:
+    """Figure 5 rows at the temperatures every run has (each run's fitted T is only in its own curve),
+    mean over seeds."""
+    grid = sorted(set.intersection(*({r["temperature"] for r in c if not r["fitted"]} for c in curves)))
     rows = []
     for t in grid:
         pts = [next(r for r in c if r["temperature"] == t) for c in curves]
-        means = {k: round(statistics.fmean(p[k] for p in pts), 5) for k in ("bleu", "bleu_cased", "ece", "nll")}
-        rows.append({"curve": label, "temperature": t, **means})
+        rows.append({"curve": label, "temperature": t, **{k: round(statistics.fmean(p[k] for p in pts), 5)
+                                                          for k in keys}})
     return rows
 
 
@@ -69,14 +72,15 @@ def main() -> int:
     references = read_json(TOKENIZED / "multi30k.json")["references"]["test"]
     tok_de = tk.load(TOKENIZERS / "de.json", "de")
     seeds, alphas = p["budget"]["seeds"], alphas_to_train(p, "transformer")
-    metrics, curve_rows, reliability, written = {}, [], [], set()
+    metrics, token_rows, bleu_rows, reliability, written = {}, [], [], [], set()
     for a in alphas:
-        runs, curves = [], []
+        runs, tokens, bleus = [], [], []
         for s in seeds:
             model, _ = load_model(translation_run_dir(a, s), device)
             r = evaluate_run(model, data, references, tok_de, t, p["budget"]["translation"]["bleu_sentences"], n_bins)
             runs.append(r["metrics"])
-            curves.append(r["curve"])
+            tokens.append(r["tokens"])
+            bleus.append(r["bleu"])
             for decoder in ("beam", "greedy"):
                 name = f"{alpha_key(a)}_seed_{s}.{decoder}.de"
                 write_text(TRANSLATIONS / name, "\n".join(r[decoder]) + "\n")
@@ -93,11 +97,13 @@ def main() -> int:
             print(f"evaluate_translation: alpha={a:g} seed={s}: BLEU {m['bleu_beam']:.2f} (beam, uncased), "
                   f"{m['bleu_greedy']:.2f} (greedy); test ECE {m['test_ece']:.4f}, T = {m['temperature']:.3f}")
         metrics[alpha_key(a)] = summarise(runs)
-        curve_rows += mean_curve(curves, f"α={a:g}", sorted(t["temperatures"]))
+        token_rows += mean_curve(tokens, f"α={a:g}", ("ece", "nll"))
+        bleu_rows += mean_curve(bleus, f"α={a:g}", ("bleu", "bleu_cased"))
     prune(TRANSLATIONS, written)
-    write_json(TRANSLATION_PLOTS / "temperature.json", curve_rows)
+    write_json(TRANSLATION_PLOTS / "temperature.json", token_rows)
+    write_json(TRANSLATION_PLOTS / "bleu.json", bleu_rows)
     write_json(TRANSLATION_PLOTS / "reliability.json", reliability)
-    temperature_figure(curve_rows, {alpha_key(a): metrics[alpha_key(a)] for a in alphas},
+    temperature_figure(token_rows, bleu_rows, {alpha_key(a): metrics[alpha_key(a)] for a in alphas},
                        FIGURES / "translation_temperature.png")
     reliability_figure({"Transformer on Multi30k (test tokens)": reliability}, FIGURES / "translation_reliability.png")
     write_json(TRANSLATION_METRICS, metrics)

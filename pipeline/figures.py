@@ -114,18 +114,19 @@ def mutual_information_figure(rows: list[dict], n: int, title: str, path: Path) 
     save_png(fig, path)
 
 
-def temperature_figure(rows: list[dict], metrics: dict[str, dict], path: Path) -> None:
+def temperature_figure(tokens: list[dict], bleu: list[dict], metrics: dict[str, dict], path: Path) -> None:
     """Figure 5: test BLEU (beam search), token ECE and token NLL against the temperature, one line per α.
 
-    ``rows``: {curve, temperature, bleu, ece, nll}; ``metrics[alpha_key]`` gives the
-    fitted T (dotted) and the greedy BLEU (dashed: greedy output cannot depend on T).
+    ``tokens``: {curve, temperature, ece, nll}; ``bleu``: {curve, temperature, bleu};
+    ``metrics[alpha_key]`` gives the fitted T (dotted) and the greedy BLEU (dashed: greedy
+    output cannot depend on T).
     """
     sns.set_theme(style="whitegrid", context="paper")
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    curves = list(dict.fromkeys(r["curve"] for r in rows))
+    curves = list(dict.fromkeys(r["curve"] for r in tokens))
     for color, curve, m in zip(sns.color_palette(), curves, metrics.values()):
-        pts = [r for r in rows if r["curve"] == curve]
-        for ax, key in zip(axes, ("bleu", "ece", "nll")):
+        for ax, key, rows in zip(axes, ("bleu", "ece", "nll"), (bleu, tokens, tokens)):
+            pts = [r for r in rows if r["curve"] == curve]
             ax.plot([r["temperature"] for r in pts], [r[key] for r in pts], marker="o", ms=3, lw=1.4, color=color,
                     label=f"{curve}, T fitted on val = {m['temperature']:.2f}")
             ax.axvline(m["temperature"], ls=":", lw=1, color=color)

@@ -51,7 +51,8 @@ def repo(tmp_path_factory, root, data_source):
         mi_dataset="cifar10_jpeg", mi_examples_per_class=8,
         translation={"model": {"d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32},
                      "epochs": 1, "lr": 0.003, "bleu_sentences": 24})
-    p["translation"].update(vocab_size=400, temperatures=[0.5, 1.0, 2.0], beam=2)
+    p["translation"].update(vocab_size=400, bleu_temperatures=[0.5, 1.0, 2.0], beam=2,
+                            token_temperatures={"min": 0.5, "max": 2.0, "steps": 4})
     p["mutual_information"]["model"] = "alexnet"
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
     p["data"]["val_size"] = 1000
@@ -134,8 +135,10 @@ def test_translation_stages_write_bleu_calibration_and_the_test_translations(rep
         assert m["tokens"] == tok["stats"]["test"]["tgt_tokens"] + 1000   # every word piece + EOS, no PAD
     lines = (d / "models/translations/alpha_0.1_seed_0.beam.de").read_text().splitlines()
     assert len(lines) == 24
-    curve = json.loads((d / "plots/translation/temperature.json").read_text())
-    assert [r["temperature"] for r in curve if r["curve"] == "α=0"] == [0.5, 1.0, 2.0]
+    bleu = json.loads((d / "plots/translation/bleu.json").read_text())
+    assert [r["temperature"] for r in bleu if r["curve"] == "α=0"] == [0.5, 1.0, 2.0]
+    tokens = json.loads((d / "plots/translation/temperature.json").read_text())
+    assert [r["temperature"] for r in tokens if r["curve"] == "α=0"] == [0.5, 1.0, 1.5, 2.0]
     assert (d / "plots/figures/translation_temperature.png").stat().st_size > 10_000
     tables = (d / "metrics/tables.md").read_text()
     assert "## Translation" in tables and "**ours** (Multi30k, PAD excluded)" in tables

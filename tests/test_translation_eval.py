@@ -154,14 +154,16 @@ def test_evaluation_fits_t_on_validation_and_adds_it_to_the_temperature_curve():
     split, _, _ = _split(n=12, seed=5)
     tok = T.train([" ".join(f"w{i}" for i in range(k)) for k in range(1, 30)], 40, "de")
     refs = ["w1 w2 w3"] * 12
-    t = {"eval_batch_size": 5, "max_extra_tokens": 3, "beam": 2, "length_penalty": 0.6, "temperatures": [0.5, 1.0, 2.0]}
+    t = {"eval_batch_size": 5, "max_extra_tokens": 3, "beam": 2, "length_penalty": 0.6,
+         "bleu_temperatures": [0.5, 1.0, 2.0], "token_temperatures": {"min": 0.5, "max": 2.0, "steps": 7}}
     r = evaluate_run(model, {"val": split, "test": split}, refs, tok, t, bleu_sentences=7, n_bins=15)
     m = r["metrics"]
-    temps = [row["temperature"] for row in r["curve"]]
-    assert temps == sorted(temps) and m["temperature"] in temps and {0.5, 1.0, 2.0} <= set(temps)
+    for rows, want in ((r["tokens"], {0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0}), (r["bleu"], {0.5, 1.0, 2.0})):
+        temps = [row["temperature"] for row in rows]
+        assert temps == sorted(temps) and set(temps) == want | {m["temperature"]}
     assert m["bleu_sentences"] == 7 and len(r["beam"]) == len(r["greedy"]) == 7
-    fitted = next(row for row in r["curve"] if row["fitted"])
-    assert fitted["nll"] == pytest.approx(min(row["nll"] for row in r["curve"]), abs=1e-6)  # val is test here
+    fitted = next(row for row in r["tokens"] if row["fitted"])
+    assert fitted["nll"] == pytest.approx(min(row["nll"] for row in r["tokens"]), abs=1e-6)  # val is test here
     assert m["tokens"] == int(split["tgt"]["len"].sum() - 12)   # every real target token, EOS included, no BOS
 
 

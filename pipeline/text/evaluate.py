@@ -39,39 +39,46 @@ def decode_text(model, split: dict, tok_de, t: dict, beam: int, temperature: flo
     return tk.decode(tok_de, ids)
 
 
+def token_grid(t: dict) -> list[float]:
+    """The temperatures of the token ECE/NLL curves: ``token_temperatures`` ∪ ``bleu_temperatures``."""
+    g = t["token_temperatures"]
+    fine = torch.linspace(g["min"], g["max"], g["steps"], dtype=torch.float64).tolist()
+    return sorted({round(x, 6) for x in fine} | set(t["bleu_temperatures"]))
+
+
 def evaluate_run(model, data: dict, references: list[str], tok_de, t: dict, bleu_sentences: int | None,
                  n_bins: int) -> dict:
-    """All numbers of one model; ``t`` is params ``translation``. Returns metrics, curves and the
-    test translations at T = 1 (beam and greedy)."""
+    """All numbers of one model; ``t`` is params ``translation``. Returns the metrics, the token
+    curve (NLL, ECE on the fine grid), the BLEU curve (beam search at ``bleu_temperatures``), the
+    test translations at T = 1 (beam and greedy) and the test logits."""
     zv, yv = teacher_forced_logits(model, data["val"], t["eval_batch_size"])
     zt, yt = teacher_forced_logits(model, data["test"], t["eval_batch_size"])
     fit = cal.fit_temperature(zv, yv)
     del zv, yv
-    grid = sorted(set(t["temperatures"]) | {fit.temperature})
-    curve = {r["temperature"]: r for r in token_curve(zt, yt, grid, n_bins)}
+    tokens = {r["temperature"]: r for r in token_curve(zt, yt, sorted(set(token_grid(t)) | {fit.temperature}),
+                                                       n_bins)}
     test = head(data["test"], bleu_sentences)
     refs = references[: len(test["src"]["len"])]
-    texts = {}
-    for temp in grid:
+    texts, bleu = {}, {}
+    for temp in sorted(set(t["bleu_temperatures"]) | {fit.temperature}):
         texts[temp] = decode_text(model, test, tok_de, t, t["beam"], temp)
-        curve[temp]["bleu"] = corpus_bleu(texts[temp], refs)
+        bleu[temp] = corpus_bleu(texts[temp], refs)
     greedy_text = decode_text(model, test, tok_de, t, 1, 1.0)
-    greedy_bleu = corpus_bleu(greedy_text, refs)
-    at = lambda temp, k: curve[temp][k]  # noqa: E731
+    greedy = corpus_bleu(greedy_text, refs)
     metrics = {
         "tokens": int(len(yt)), "test_token_acc": 100.0 * (zt.argmax(-1) == yt).double().mean().item(),
-        "test_nll": at(1.0, "nll"), "test_ece": at(1.0, "ece"),
+        "test_nll": tokens[1.0]["nll"], "test_ece": tokens[1.0]["ece"],
         "temperature": fit.temperature, "val_nll": fit.nll_before, "val_nll_ts": fit.nll_after,
-        "test_nll_ts": at(fit.temperature, "nll"), "test_ece_ts": at(fit.temperature, "ece"),
+        "test_nll_ts": tokens[fit.temperature]["nll"], "test_ece_ts": tokens[fit.temperature]["ece"],
         "bleu_sentences": len(refs),
-        "bleu_beam": at(1.0, "bleu")["uncased"]["bleu"], "bleu_beam_cased": at(1.0, "bleu")["cased"]["bleu"],
-        "bleu_beam_ts": at(fit.temperature, "bleu")["uncased"]["bleu"],
-        "bleu_greedy": greedy_bleu["uncased"]["bleu"], "bleu_greedy_cased": greedy_bleu["cased"]["bleu"],
-        "signature": at(1.0, "bleu")["uncased"]["signature"],
-        "signature_cased": at(1.0, "bleu")["cased"]["signature"],
+        "bleu_beam": bleu[1.0]["uncased"]["bleu"], "bleu_beam_cased": bleu[1.0]["cased"]["bleu"],
+        "bleu_beam_ts": bleu[fit.temperature]["uncased"]["bleu"],
+        "bleu_greedy": greedy["uncased"]["bleu"], "bleu_greedy_cased": greedy["cased"]["bleu"],
+        "signature": bleu[1.0]["uncased"]["signature"], "signature_cased": bleu[1.0]["cased"]["signature"],
     }
-    rows = [{"temperature": temp, "nll": r["nll"], "ece": r["ece"], "bleu": r["bleu"]["uncased"]["bleu"],
-             "bleu_cased": r["bleu"]["cased"]["bleu"], "fitted": temp == fit.temperature}
-            for temp, r in sorted(curve.items())]
-    return {"metrics": metrics, "curve": rows, "beam": texts[1.0], "greedy": greedy_text,
-            "test_logits": (zt, yt)}
+    token_rows = [{"temperature": k, "nll": r["nll"], "ece": r["ece"], "fitted": k == fit.temperature}
+                  for k, r in sorted(tokens.items())]
+    bleu_rows = [{"temperature": k, "bleu": r["uncased"]["bleu"], "bleu_cased": r["cased"]["bleu"],
+                  "fitted": k == fit.temperature} for k, r in sorted(bleu.items())]
+    return {"metrics": metrics, "tokens": token_rows, "bleu": bleu_rows, "beam": texts[1.0],
+            "greedy": greedy_text, "test_logits": (zt, yt)}
