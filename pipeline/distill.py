@@ -35,8 +35,8 @@ from .training.run import train_run
 def point(curve: str, setting: dict, gammas: list[float], accs: list[float]) -> dict:
     acc, acc_std = mean_std(accs, 4)
     # every row has both keys (null where unused): DVC's plots drop files whose rows differ in keys
-    return {"curve": curve, "alpha": None, "temperature": None, **setting, "gamma": mean_std(gammas, 5)[0], "accuracy": acc,
-            "accuracy_std": acc_std, "n_seeds": len(accs)}
+    return {"curve": curve, "alpha": None, "temperature": None, **setting, "gamma": mean_std(gammas, 5)[0],
+            "accuracy": acc, "accuracy_std": acc_std, "n_seeds": len(accs)}
 
 
 def metric_key(c: dict) -> str:
