@@ -20,9 +20,9 @@ def _workdir(root: Path, dst: Path, env: dict, prepared: Path | None) -> Path:
     shutil.copytree(root / "pipeline", dst / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
     p = yaml.safe_load((root / "params.yaml").read_text())
     p["profile"], p["alpha"], p["sweep"] = "default", 0.0, [0.0]
-    p["profiles"]["default"].update(datasets=["mnist"], seeds=[0], fcn_epochs=6, max_train_examples=8192,
+    p["profiles"]["default"].update(datasets=["mnist", "multi30k"], seeds=[0], fcn_epochs=6, max_train_examples=8192,
                                     classifiers={"fcn": ["mnist"], "alexnet": [], "resnet56": [], "resnet34": [],
-                                                 "resnet50": []}, mi_dataset=None)
+                                                 "resnet50": []}, mi_dataset=None, figure8_dataset=None)
     p["distill"]["dataset"] = "mnist"
     p["train"].update(log_every=4, checkpoint_every=8)
     (dst / "params.yaml").write_text(yaml.safe_dump(p))
