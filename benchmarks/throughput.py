@@ -10,7 +10,8 @@ For each model it measures training samples/s of
       device, the shift applied to the whole batch at once (pipeline/data/augment.py),
       the loss read back every `log_every` steps only;
   (c) several FCNs (the α sweep) trained at once with pipeline/models/stacked_fcn.py,
-      each on its own batches; samples/s counts every member's samples;
+      each on its own batches and shift draws, as pipeline/training/many.py trains
+      them in the stages (train.stack); samples/s counts every member's samples;
 and prints (b)/(a) and (c)/(a). Also: training FLOPs per sample (counted from the layer
 shapes), the achieved FLOP/s, the device's measured matmul peak for
 reference, and the paper profile's estimated wall time from (b).
@@ -172,24 +173,23 @@ def stacked_path(raw_dir: Path, device, args) -> float:
     opt = stacked_sgd(model, [1.0, 1.0, 0.1], 0.9, 0.9, 0.0)
     sched = linear_decay(opt, 10_000)
     alphas = [0.0, 0.05, 0.1, 0.15, 0.3][:g_models] + [0.1] * max(0, g_models - 5)
-    gen = torch.Generator(device=device).manual_seed(0)
+    gens = [torch.Generator(device=device).manual_seed(s) for s in range(g_models)]
     perms = [torch.randperm(len(x), device=device) for _ in range(g_models)]
     state = {"i": 0}
-    acc = torch.zeros((), device=device)
+    acc = torch.zeros(g_models, device=device)
 
-    def step():
+    def step():  # as pipeline/training/many.py feeds loop.fit: each member's own batch and shift draws
         nonlocal acc
         i = state["i"]
         if (i + 1) * BATCH > len(x):
             i = state["i"] = 0
         state["i"] += 1
-        idx = torch.stack([p[i * BATCH:(i + 1) * BATCH] for p in perms])          # [G, B]
-        xb = random_shift(x[idx.flatten()], 2, gen).float().div_(255).view(g_models, BATCH, 28, 28)
+        idx = [p[i * BATCH:(i + 1) * BATCH] for p in perms]
+        xb = torch.stack([random_shift(x[j], 2, g).float().div_(255) for j, g in zip(idx, gens)])
         logits = model(xb)
-        yb = y[idx]
-        loss = sum(label_smoothing_ce(logits[k], yb[k], a) for k, a in enumerate(alphas))
+        loss = torch.stack([label_smoothing_ce(logits[k], y[j], a) for k, (j, a) in enumerate(zip(idx, alphas))])
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.sum().backward()
         opt.step()
         sched.step()
         acc = acc + loss.detach()

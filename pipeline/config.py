@@ -59,6 +59,11 @@ def boolean(key, v):
         raise ParamError(key, v, "true or false")
 
 
+def auto_bool(key, v):
+    if v != "auto" and not isinstance(v, bool):
+        raise ParamError(key, v, "auto, true or false")
+
+
 def list_of(item: Check, min_len: int = 0, unique: bool = False) -> Check:
     def check(key, v):
         if not isinstance(v, list) or len(v) < min_len:
@@ -235,8 +240,10 @@ SCHEMA = section({
     "train": section({
         "device": choice("auto", "cpu", "cuda"),
         "precision": choice("auto", "fp32", "bf16"),
-        "channels_last": lambda k, v: None if v in ("auto", True, False) else choice("auto", "true", "false")(k, v),
+        "channels_last": auto_bool,
         "compile": boolean,
+        "stack": auto_bool,
+        "stack_max": POS_INT,
         "log_every": POS_INT,
         "checkpoint_every": POS_INT,
         "eval_batch_size": POS_INT,

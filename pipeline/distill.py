@@ -29,7 +29,7 @@ from .seeds import mean_std
 from .stage import run
 from .training.builders import resolve_device
 from .training.loop import predict
-from .training.run import train_run
+from .training.many import Job, train_runs
 
 
 def point(curve: str, setting: dict, gammas: list[float], accs: list[float]) -> dict:
@@ -51,18 +51,28 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
     x, y = data["train_x"], data["train_y"]
     if b["max_train_examples"]:
         x, y = x[:b["max_train_examples"]], y[:b["max_train_examples"]]
-    beta, seeds, keep = setup["beta"], b["seeds"], set()
+    beta, seeds = setup["beta"], b["seeds"]
     scale = student_loss_scale(p, setup)
     teachers = SWEEP_TEACHERS / figure
+    # Every student of the figure, then one call that trains them (same-shaped FCNs stack on CUDA).
+    students: dict[tuple[str, int], Job] = {}
 
-    def student(tag: str, seed: int, loss: dict, teacher_dir=None) -> dict:
+    def student(tag: str, seed: int, loss: dict, teacher_dir=None) -> tuple[str, int]:
         tkey = read_json(teacher_dir / "metrics.json")["key"] if teacher_dir else None
-        out = DISTILLED / figure / f"{tag}_seed_{seed}"
-        keep.add(out.name)
-        m = train_run(out, student_config(p, setup, seed, loss, tkey), device, p["train"], teacher_dir=teacher_dir)
+        students[(tag, seed)] = Job(DISTILLED / figure / f"{tag}_seed_{seed}",
+                                    student_config(p, setup, seed, loss, tkey), teacher_dir)
+        return tag, seed
+
+    m2 = {a: [student(f"m2_{alpha_key(a)}", s, label_smoothing(a, scale)) for s in seeds] for a in b["distill_alphas"]}
+    m3 = {t: [student(f"m3_T_{t:g}", s, soft_targets(beta, t, scale), teachers / f"alpha_0_seed_{s}") for s in seeds]
+          for t in b["distill_temperatures"]}
+    m4 = {a: [student(f"m4_{alpha_key(a)}", s, soft_targets(beta, 1.0, scale), teachers / f"{alpha_key(a)}_seed_{s}")
+              for s in seeds] for a in b["distill_alphas"] if a > 0}
+    done = dict(zip(students, train_runs(list(students.values()), device, p["train"])))
+    for (tag, seed), m in done.items():
         print(f"distill {figure} {tag} seed={seed}: test acc {m['test_acc']:.2f}%"
               + (" (reused)" if m["reused"] else ""))
-        return m
+    acc = {k: m["test_acc"] for k, m in done.items()}
 
     teacher_logits = {}  # (alpha, seed) -> the teacher's logits on its test-time view of the training set
 
@@ -78,20 +88,15 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
     for a in b["distill_alphas"]:
         accs = [read_json(teachers / f"{alpha_key(a)}_seed_{s}" / "metrics.json")["test_acc"] for s in seeds]
         curves.append(point("M1 teacher, label smoothing", {"alpha": a}, [a] * len(seeds), accs))
-    for a in b["distill_alphas"]:
-        accs = [student(f"m2_{alpha_key(a)}", s, label_smoothing(a, scale))["test_acc"] for s in seeds]
-        curves.append(point("M2 student, label smoothing", {"alpha": a}, [a] * len(seeds), accs))
-    for t in b["distill_temperatures"]:
-        accs = [student(f"m3_T_{t:g}", s, soft_targets(beta, t, scale), teachers / f"alpha_0_seed_{s}")["test_acc"]
-                for s in seeds]
+    for a, runs in m2.items():
+        curves.append(point("M2 student, label smoothing", {"alpha": a}, [a] * len(seeds), [acc[r] for r in runs]))
+    for t, runs in m3.items():
         curves.append(point("M3 student of hard-label teacher at T", {"temperature": t},
-                            [gamma(0.0, s, t) for s in seeds], accs))
-    for a in [a for a in b["distill_alphas"] if a > 0]:
-        accs = [student(f"m4_{alpha_key(a)}", s, soft_targets(beta, 1.0, scale),
-                        teachers / f"{alpha_key(a)}_seed_{s}")["test_acc"] for s in seeds]
+                            [gamma(0.0, s, t) for s in seeds], [acc[r] for r in runs]))
+    for a, runs in m4.items():
         curves.append(point("M4 student of label-smoothed teacher, T=1", {"alpha": a},
-                            [gamma(a, s, 1.0) for s in seeds], accs))
-    prune(DISTILLED / figure, keep)
+                            [gamma(a, s, 1.0) for s in seeds], [acc[r] for r in runs]))
+    prune(DISTILLED / figure, {j.run_dir.name for j in students.values()})
     return curves
 
 

@@ -13,7 +13,7 @@ from .layout import SWEEP_TEACHERS, alpha_key
 from .runs import distill_figures, sweep_teacher_config
 from .stage import run
 from .training.builders import resolve_device
-from .training.run import train_run
+from .training.many import Job, train_runs
 
 
 def main() -> int:
@@ -21,15 +21,13 @@ def main() -> int:
     device = resolve_device(p["train"]["device"])
     figures = distill_figures(p)
     for figure, setup in figures.items():
-        keep = set()
-        for a in p["budget"]["distill_alphas"]:
-            for seed in p["budget"]["seeds"]:
-                out = SWEEP_TEACHERS / figure / f"{alpha_key(a)}_seed_{seed}"
-                keep.add(out.name)
-                m = train_run(out, sweep_teacher_config(p, setup, a, seed), device, p["train"])
-                print(f"sweep teacher {figure} {setup['teacher']} alpha={a:g} seed={seed}: "
-                      f"test acc {m['test_acc']:.2f}%" + (" (reused)" if m["reused"] else ""))
-        prune(SWEEP_TEACHERS / figure, keep)
+        runs = [(a, seed) for a in p["budget"]["distill_alphas"] for seed in p["budget"]["seeds"]]
+        jobs = [Job(SWEEP_TEACHERS / figure / f"{alpha_key(a)}_seed_{seed}", sweep_teacher_config(p, setup, a, seed))
+                for a, seed in runs]
+        for (a, seed), m in zip(runs, train_runs(jobs, device, p["train"])):  # FCN teachers stack on CUDA
+            print(f"sweep teacher {figure} {setup['teacher']} alpha={a:g} seed={seed}: "
+                  f"test acc {m['test_acc']:.2f}%" + (" (reused)" if m["reused"] else ""))
+        prune(SWEEP_TEACHERS / figure, {j.run_dir.name for j in jobs})
     prune(SWEEP_TEACHERS, set(figures))
     return 0
 

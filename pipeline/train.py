@@ -14,8 +14,6 @@ dataset and alpha, mean ± std over seeds) and plots/train/<model>_<dataset>.csv
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from .config import alphas_to_train, classifiers, load_params
 from .io import curves_csv, prune, read_json, write_json, write_text
 from .layout import CLASSIFIERS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, run_dir
@@ -23,7 +21,7 @@ from .runs import classifier_config
 from .seeds import mean_std
 from .stage import run
 from .training.builders import resolve_device
-from .training.run import train_run
+from .training.many import Job, train_runs
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -41,21 +39,23 @@ def main() -> int:
     p = load_params()
     device = resolve_device(p["train"]["device"])
     seeds = p["budget"]["seeds"]
+    runs = [(arch, dataset, alpha, seed) for arch, dataset in classifiers(p)
+            for alpha in alphas_to_train(p, arch) for seed in seeds]
+    jobs = [Job(run_dir(arch, ds, alpha, seed), classifier_config(p, arch, ds, seed, alpha))
+            for arch, ds, alpha, seed in runs]
+    results = dict(zip(runs, train_runs(jobs, device, p["train"])))  # same-shaped FCNs stack on CUDA
     summary: dict = {}
-    keep: set[Path] = set()
+    keep = {j.run_dir for j in jobs}
     for arch, dataset in classifiers(p):
         out, curves = {}, []
         for alpha in alphas_to_train(p, arch):
-            runs = []
             for seed in seeds:
-                d = run_dir(arch, dataset, alpha, seed)
-                keep.add(d)
-                m = train_run(d, classifier_config(p, arch, dataset, seed, alpha), device, p["train"])
-                runs.append(m)
-                curves.append((f"alpha={alpha:g} seed={seed}", read_json(d / "curve.json")))
+                m = results[(arch, dataset, alpha, seed)]
+                curves.append((f"alpha={alpha:g} seed={seed}", read_json(run_dir(arch, dataset, alpha, seed)
+                                                                          / "curve.json")))
                 print(f"train: {arch} {dataset} alpha={alpha:g} seed={seed}: test acc {m['test_acc']:.2f}%"
                       + (" (reused)" if m["reused"] else f" ({m['seconds']:.0f}s)"))
-            out[alpha_key(alpha)] = summarise(runs)
+            out[alpha_key(alpha)] = summarise([results[(arch, dataset, alpha, s)] for s in seeds])
         hard, ls = out[alpha_key(0.0)], out[alpha_key(p["alpha"])]
         out["head_to_head"] = {"alpha": p["alpha"], "hard_test_acc": hard["test_acc"],
                                "ls_test_acc": ls["test_acc"], "delta": round(ls["test_acc"] - hard["test_acc"], 4)}

@@ -18,7 +18,7 @@ from .runs import fcn_run_config, logit_regression
 from .seeds import mean_std
 from .stage import run
 from .training.builders import resolve_device
-from .training.run import train_run
+from .training.many import Job, train_runs
 
 
 def _err(runs: list[dict]) -> dict:
@@ -36,25 +36,24 @@ def main() -> int:
     if t4["compare_probabilities"] and t4["regress_on"] != "probabilities":
         variants.append("probabilities")
     device = resolve_device(p["train"]["device"])
-    teachers, students, keep = [], {v: [] for v in variants}, set()
-    for seed in p["budget"]["seeds"]:
-        tdir = TEACHERS / name / f"seed_{seed}"
-        tm = read_json(tdir / "metrics.json")
-        teachers.append(tm)
-        for v in variants:
-            cfg = fcn_run_config(p, d["dataset"], seed, hidden=d["student_hidden"], dropout=0.0,
-                                 max_shift=d["student_max_shift"], loss=logit_regression(t4["ce_weight"], v),
-                                 teacher=tm["key"], lr=t4["student_lr"])
-            out = STUDENTS / name / f"{v}_seed_{seed}"
-            keep.add(out.name)
-            m = train_run(out, cfg, device, p["train"], teacher_dir=tdir)
-            students[v].append(m)
-            print(f"student of {name} (regress on {v}) seed={seed}: test error {100 - m['test_acc']:.2f}%"
-                  + (" (reused)" if m["reused"] else ""))
-    prune(STUDENTS / name, keep)
+    seeds = p["budget"]["seeds"]
+    tdirs = {seed: TEACHERS / name / f"seed_{seed}" for seed in seeds}
+    teachers = [read_json(tdirs[seed] / "metrics.json") for seed in seeds]
+    runs = [(seed, v) for seed in seeds for v in variants]
+    jobs = [Job(STUDENTS / name / f"{v}_seed_{seed}",
+                fcn_run_config(p, d["dataset"], seed, hidden=d["student_hidden"], dropout=0.0,
+                               max_shift=d["student_max_shift"], loss=logit_regression(t4["ce_weight"], v),
+                               teacher=tm["key"], lr=t4["student_lr"]), tdirs[seed])
+            for seed, tm in zip(seeds, teachers) for v in variants]
+    students = {v: [] for v in variants}
+    for (seed, v), m in zip(runs, train_runs(jobs, device, p["train"])):  # students stack on CUDA
+        students[v].append(m)
+        print(f"student of {name} (regress on {v}) seed={seed}: test error {100 - m['test_acc']:.2f}%"
+              + (" (reused)" if m["reused"] else ""))
+    prune(STUDENTS / name, {j.run_dir.name for j in jobs})
     write_json(TABLE4_METRICS / f"{name}.json",
                {"teacher": _err(teachers), "n_seeds": len(teachers),
-                **{f"student_{v}": _err(runs) for v, runs in students.items()}})
+                **{f"student_{v}": _err(ms) for v, ms in students.items()}})
     return 0
 
 

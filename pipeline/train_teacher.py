@@ -15,7 +15,7 @@ from .layout import TEACHERS
 from .runs import fcn_run_config, label_smoothing
 from .stage import run
 from .training.builders import resolve_device
-from .training.run import train_run
+from .training.many import Job, train_runs
 
 
 def main() -> int:
@@ -26,16 +26,15 @@ def main() -> int:
         raise ParamError("distill.table4.teachers", name, "one of " + ", ".join(d["table4"]["teachers"]))
     t = d["table4"]["teachers"][name]
     device = resolve_device(p["train"]["device"])
-    keep = set()
-    for seed in p["budget"]["seeds"]:
-        cfg = fcn_run_config(p, d["dataset"], seed, hidden=d["teacher_hidden"], dropout=t["dropout"],
-                             max_shift=d["teacher_max_shift"], loss=label_smoothing(t["alpha"]))
-        out = TEACHERS / name / f"seed_{seed}"
-        keep.add(out.name)
-        m = train_run(out, cfg, device, p["train"])
+    seeds = p["budget"]["seeds"]
+    jobs = [Job(TEACHERS / name / f"seed_{seed}",
+                fcn_run_config(p, d["dataset"], seed, hidden=d["teacher_hidden"], dropout=t["dropout"],
+                               max_shift=d["teacher_max_shift"], loss=label_smoothing(t["alpha"])))
+            for seed in seeds]
+    for seed, m in zip(seeds, train_runs(jobs, device, p["train"])):  # the seeds stack on CUDA (no dropout)
         print(f"teacher {name} seed={seed}: test error {100 - m['test_acc']:.2f}%"
               + (" (reused)" if m["reused"] else ""))
-    prune(TEACHERS / name, keep)
+    prune(TEACHERS / name, {j.run_dir.name for j in jobs})
     return 0
 
 

@@ -32,7 +32,7 @@ def _train(steps=30, stop_at=None, state=None, lr=0.5, dropout=0.2, x=X):
 
     spec = LoopSpec(steps=steps, log_every=5, checkpoint_every=10, describe="toy run", key="k1")
     hist = fit(model, opt, sched, lambda z, t: label_smoothing_ce(z, t, 0.1), batch_fn,
-               torch.Generator().manual_seed(0), spec, state_path=state)
+               torch.Generator().manual_seed(0), spec, state=state)
     return model, hist
 
 

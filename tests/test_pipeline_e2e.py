@@ -56,6 +56,7 @@ def repo(tmp_path_factory, root, data_source):
     p["mutual_information"]["model"] = "alexnet"
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
     p["data"]["val_size"] = 1000
+    p["train"]["stack"] = True   # the stages' stacked-FCN path (CUDA's default), here on the CPU
     p["project"]["examples_per_class"] = 50
     (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
@@ -87,6 +88,12 @@ def test_repro_builds_every_stage_and_writes_results(repo):
     assert "MNIST" in tables and "| CIFAR-10 (lossy JPEG stand-in) | AlexNet | **ours** |" in tables
     assert "| CIFAR-10 (lossy JPEG stand-in) | AlexNet | replication |" in tables
     assert (d / "plots/train/fcn_mnist.csv").read_text().startswith("step,loss,run")
+    # Every FCN without dropout trained stacked; the dropout teacher and the convnets alone.
+    runs = {q.parent.relative_to(d / "models").as_posix(): json.loads(q.read_text())["execution"]["stack"]
+            for q in (d / "models").glob("**/metrics.json")}
+    assert runs["classifiers/fcn/mnist/alpha_0.1_seed_0"] and runs["distilled/figure7/m3_T_4_seed_0"]
+    assert runs["students/ls/logits_seed_0"] and runs["sweep_teachers/figure7/alpha_0.3_seed_0"]
+    assert not runs["teachers/dropout/seed_0"] and not runs["classifiers/alexnet/cifar10_jpeg/alpha_0_seed_0"]
     meta = json.loads((d / "data/prepared/cifar10_jpeg.json").read_text())
     assert meta["sizes"] == {"train": 40000, "val": 1000, "test": 10000, "official_train": 50000}
 
@@ -273,9 +280,10 @@ def test_second_repro_reruns_nothing(repo):
 def test_preprocess_output_is_byte_stable(repo):
     """Identical inputs give identical bytes, so downstream runs stay reusable."""
     d, env, _ = repo
-    before = (d / "data/prepared/mnist.pt").read_bytes()
-    sh([sys.executable, "-m", "pipeline.preprocess"], d, env)
-    assert (d / "data/prepared/mnist.pt").read_bytes() == before
+    before = (d / "data/prepared/mnist.pt").read_bytes(), (d / "data/prepared/mnist.json").read_bytes()
+    # The stage's own function on MNIST (the whole stage also decodes 60,000 JPEGs: 100 s here).
+    sh([sys.executable, "-c", "from pipeline.preprocess import prepare; prepare('mnist', 1000, 0, 'heldout')"], d, env)
+    assert ((d / "data/prepared/mnist.pt").read_bytes(), (d / "data/prepared/mnist.json").read_bytes()) == before
 
 
 def test_dag_lists_the_stages_in_order(repo):

@@ -219,13 +219,18 @@ def test_a_short_convnet_run_trains_snapshots_and_evaluates(arch, tmp_path, monk
 
 def test_execution_settings_resolve_per_device_and_keep_the_cpu_default_fp32():
     from pipeline.training.builders import execution
-    auto = {"precision": "auto", "channels_last": "auto", "compile": False}
+    auto = {"precision": "auto", "channels_last": "auto", "compile": False, "stack": "auto"}
     assert execution(auto, torch.device("cpu"), "resnet56") == {"precision": "fp32", "channels_last": False,
-                                                                "compile": False}
+                                                                "compile": False, "stack": False}
     assert execution(auto, torch.device("cuda"), "resnet56") == {"precision": "bf16", "channels_last": True,
-                                                                 "compile": False}
+                                                                 "compile": False, "stack": False}
     assert execution(auto, torch.device("cuda"), "fcn")["channels_last"] is False      # convnets only
     assert execution(auto | {"precision": "fp32"}, torch.device("cuda"), "alexnet")["precision"] == "fp32"
+    # FCN runs that can stack do so on CUDA only: on 2 CPU cores one model at a time is faster
+    assert execution(auto, torch.device("cuda"), "fcn", stackable=True)["stack"] is True
+    assert execution(auto, torch.device("cpu"), "fcn", stackable=True)["stack"] is False
+    assert execution(auto | {"stack": True}, torch.device("cpu"), "fcn", stackable=True)["stack"] is True
+    assert execution(auto | {"stack": True}, torch.device("cpu"), "fcn", stackable=False)["stack"] is False
 
 
 def test_channels_last_trains_the_same_weights_and_bf16_is_a_different_run(tmp_path, monkeypatch, root):

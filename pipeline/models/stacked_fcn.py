@@ -49,10 +49,30 @@ class StackedFCN(nn.Module):
 
     def unstack(self) -> list[dict[str, torch.Tensor]]:
         """One FCN state dict per member (keys as FCN names them)."""
-        names = [n for n, m in FCN(1, 1, [1] * (len(self.weights) - 1)).named_modules() if isinstance(m, nn.Linear)]
-        return [{f"{n}.{kind}": p[g].detach().clone()
-                 for n, w, b in zip(names, self.weights, self.biases) for kind, p in (("weight", w), ("bias", b))}
-                for g in range(self.size)]
+        state = self.state_dict()
+        return [member_state(state, g) for g in range(self.size)]
+
+
+_STACKED = {"weight": "weights", "bias": "biases"}   # FCN's parameter name -> StackedFCN's list
+
+
+def _fcn_names(n_layers: int) -> list[str]:
+    """The FCN's names of its linear layers, in order ("body.1", "body.3", "head" for two hidden layers)."""
+    return [n for n, m in FCN(1, 1, [1] * (n_layers - 1)).named_modules() if isinstance(m, nn.Linear)]
+
+
+def member_state(stacked: dict[str, torch.Tensor], g: int) -> dict[str, torch.Tensor]:
+    """Member g's FCN state dict, cut from a ``StackedFCN`` state dict (copies, not views)."""
+    n_layers = sum(k.startswith("weights.") for k in stacked)
+    return {f"{name}.{kind}": stacked[f"{_STACKED[kind]}.{i}"][g].detach().clone()
+            for i, name in enumerate(_fcn_names(n_layers)) for kind in ("weight", "bias")}
+
+
+def stacked_state(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The ``StackedFCN`` state dict of several FCN state dicts (the inverse of ``member_state``)."""
+    n_layers = len(members[0]) // 2
+    return {f"{_STACKED[kind]}.{i}": torch.stack([m[f"{name}.{kind}"] for m in members])
+            for i, name in enumerate(_fcn_names(n_layers)) for kind in ("weight", "bias")}
 
 
 def stacked_sgd(model: StackedFCN, lrs: list[float], momentum: float, dampening: float,

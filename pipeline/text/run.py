@@ -91,7 +91,7 @@ def train_translation(run_dir: Path, cfg: dict, data_file: Path, device: torch.d
                     checkpoint_every=train_cfg["checkpoint_every"], describe=describe(cfg), key=key,
                     bf16=ex["precision"] == "bf16")
     history = fit(model, optimizer, scheduler, lambda z, y: sequence_ce(z, y, cfg["alpha"]),
-                  B.TrainBatches(data["train"], cfg["batch_size"], cfg["seed"]), gen, spec, state_path=state)
+                  B.TrainBatches(data["train"], cfg["batch_size"], cfg["seed"]), gen, spec, state=state)
     bs = cfg["eval_batch_size"]
     evals = {s: token_metrics(*teacher_forced_logits(model, data[s], bs)) for s in ("val", "test")}
     save_tensors(run_dir / "model.pt", {k: v.cpu() for k, v in model.state_dict().items()})

@@ -16,18 +16,21 @@ def resolve_device(name: str) -> torch.device:
 CONVNETS = ("alexnet", "resnet56", "resnet34", "resnet50")
 
 
-def execution(train_cfg: dict, device: torch.device, arch: str) -> dict:
+def execution(train_cfg: dict, device: torch.device, arch: str, stackable: bool = False) -> dict:
     """How a run executes, resolved for the device: part of the run's key (bf16 changes the numbers).
 
     ``precision`` auto: bf16 autocast on CUDA, fp32 elsewhere (the CPU default stays fp32);
     ``channels_last`` auto: the convnets on CUDA; ``compile``: ``nn.Module.compile()`` in place
-    (the state dict keeps its keys).
+    (the state dict keeps its keys); ``stack`` auto: runs that can (``stackable``) train stacked
+    with the stage's other runs of the same shape on CUDA (pipeline/training/many.py). On 2 CPU
+    cores stacking is slower than one model at a time (benchmarks/throughput.py, row c).
     """
     cuda = device.type == "cuda"
-    p, cl = train_cfg.get("precision", "auto"), train_cfg.get("channels_last", "auto")
+    p, cl, st = (train_cfg.get(k, "auto") for k in ("precision", "channels_last", "stack"))
     return {"precision": ("bf16" if cuda else "fp32") if p == "auto" else p,
             "channels_last": (cuda and arch in CONVNETS) if cl == "auto" else bool(cl) and arch in CONVNETS,
-            "compile": bool(train_cfg.get("compile", False))}
+            "compile": bool(train_cfg.get("compile", False)),
+            "stack": stackable and (cuda if st == "auto" else bool(st))}
 
 
 def prepare_model(model: nn.Module, ex: dict) -> nn.Module:

@@ -7,7 +7,10 @@ Kept free of per-experiment branches. What it guarantees:
   with an error naming the step and the run;
 - every ``checkpoint_every`` steps a resumable state (model, optimiser,
   scheduler, RNG states, step, curve) is written atomically, and a restarted
-  run continues from it, reproducing the uninterrupted run bit for bit on CPU.
+  run continues from it, reproducing the uninterrupted run bit for bit on CPU;
+- a model that stacks several runs (``StackedFCN``) returns one loss per run:
+  their sum is differentiated, so each run gets its own gradient, and each
+  run's own loss goes into the curve.
 """
 from __future__ import annotations
 
@@ -60,6 +63,28 @@ class EpochBatches:
         return self._perm[i * self.bs:(i + 1) * self.bs]
 
 
+class StateFile:
+    """A run's resumable state in one file; a state written under another key is ignored.
+
+    ``fit`` also takes any object with this ``load``/``save`` pair
+    (pipeline/training/stacked.py keeps one file per stacked run).
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def load(self, key: str) -> dict | None:
+        if not self.path.exists():
+            return None
+        # On the CPU: generator states must be CPU byte tensors even for a CUDA generator;
+        # load_state_dict moves model and optimiser tensors to their parameters' device.
+        s = load_tensors(self.path, map_location="cpu")
+        return s if s.get("key") == key else None
+
+    def save(self, state: dict) -> None:
+        save_tensors(self.path, state)
+
+
 def _state(model, optimizer, scheduler, gen, step, history, key) -> dict:
     s = {"key": key, "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
          "scheduler": scheduler.state_dict(), "gen": gen.get_state(),
@@ -71,20 +96,22 @@ def _state(model, optimizer, scheduler, gen, step, history, key) -> dict:
 
 def fit(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss_fn: Callable,
         batch_fn: Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]],
-        gen: torch.Generator, spec: LoopSpec, state_path: Path | None = None,
+        gen: torch.Generator, spec: LoopSpec, state: Path | StateFile | None = None,
         snapshot: Callable[[int, nn.Module], None] | None = None) -> list[dict]:
     """Train for spec.steps optimiser steps; return the curve [{step, loss, lr}].
 
     ``batch_fn(step, gen)`` returns the (augmented) input batch and targets on
-    the model's device; ``loss_fn(logits, targets)`` the scalar loss. Snapshots
-    (if asked for) are taken after the optimiser step that completes step n.
+    the model's device; ``loss_fn(logits, targets)`` the scalar loss, or one
+    loss per stacked run (the curve's ``loss`` is then a list). ``gen`` is a
+    torch.Generator or anything with its get_state/set_state. ``state``: where
+    the resumable state lives (a path, or a ``StateFile``-like store).
+    Snapshots (if asked for) are taken after the optimiser step that completes step n.
     """
     start, history = 0, []
-    if state_path is not None and Path(state_path).exists():
-        # On the CPU: generator states must be CPU byte tensors even for a CUDA generator;
-        # load_state_dict moves model and optimiser tensors to their parameters' device.
-        s = load_tensors(state_path, map_location="cpu")
-        if s.get("key") == spec.key:
+    store = StateFile(state) if isinstance(state, (str, Path)) else state
+    if store is not None:
+        s = store.load(spec.key)
+        if s is not None:
             model.load_state_dict(s["model"])
             optimizer.load_state_dict(s["optimizer"])
             scheduler.load_state_dict(s["scheduler"])
@@ -105,7 +132,7 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss_fn: 
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=spec.bf16):
             loss = loss_fn(model(x), y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.sum().backward()  # a stacked model's runs share no parameters: each gets its own gradient
         if spec.clip_grad_norm:
             nn.utils.clip_grad_norm_(model.parameters(), spec.clip_grad_norm)  # no host sync
         optimizer.step()
@@ -114,19 +141,23 @@ def fit(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, loss_fn: 
         count += 1
         done = step + 1
         if done % spec.log_every == 0 or done == spec.steps:
-            mean = (running / count).item()  # the only host sync, every log_every steps
-            if not math.isfinite(mean):
+            mean = (running / count).tolist()  # the only host sync, every log_every steps
+            means = mean if isinstance(mean, list) else [mean]
+            if not all(math.isfinite(v) for v in means):
+                bad = [i for i, v in enumerate(means) if not math.isfinite(v)]
+                which = f" (stacked runs {bad})" if isinstance(mean, list) else ""
                 raise DivergenceError(
                     f"training diverged: mean loss {mean} over steps {done - count + 1}..{done} "
-                    f"of {spec.describe}. No metrics were written; lower the learning rate or check the inputs.")
+                    f"of {spec.describe}{which}. No metrics were written; lower the learning rate or check "
+                    f"the inputs.")
             history.append({"step": done, "loss": mean, "lr": optimizer.param_groups[0]["lr"]})
-            bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
+            bar.set_postfix(loss=f"{sum(means) / len(means):.4f}", refresh=False)
             running, count = None, 0
         bar.update(1)
         if snapshot is not None and spec.snapshot_every and done % spec.snapshot_every == 0:
             snapshot(done, model)
-        if state_path is not None and done % spec.checkpoint_every == 0 and done < spec.steps:
-            save_tensors(state_path, _state(model, optimizer, scheduler, gen, done, history, spec.key))
+        if store is not None and done % spec.checkpoint_every == 0 and done < spec.steps:
+            store.save(_state(model, optimizer, scheduler, gen, done, history, spec.key))
     bar.close()
     return history
 

@@ -41,6 +41,8 @@ def run_key(cfg: dict, data_file: Path, ex: dict) -> str:
     h = hashlib.sha256(json.dumps(cfg | {"execution": ex}, sort_keys=True).encode())
     h.update(hashlib.sha256(Path(data_file).read_bytes()).digest())
     code = [Path(p) for p in TRAINING_CODE] + [Path(f"pipeline/models/{cfg['arch']}.py")]
+    if ex.get("stack"):  # trained as a member of a StackedFCN
+        code.append(Path("pipeline/models/stacked_fcn.py"))
     h.update(tree_digest(code).encode())
     return h.hexdigest()[:16]
 
@@ -74,44 +76,85 @@ def describe(cfg: dict) -> str:
     return f"{cfg['dataset']} {arch} {what} seed={cfg['seed']}"
 
 
-def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
-              teacher_dir: Path | None = None) -> dict:
-    """Train (or reuse, or resume) one classifier run; return its metrics.
+def open_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict) -> tuple[str, dict, dict | None]:
+    """(key, execution, metrics): the metrics of a finished run with this key, else None.
 
-    ``cfg["loss"]`` picks the loss; a distillation loss needs ``teacher_dir``, a
-    finished run whose key must equal ``cfg["teacher"]`` (so a student is
-    retrained exactly when its teacher changed).
+    A folder holding anything but a finished run or a resumable state of this
+    configuration is cleared.
     """
     run_dir = Path(run_dir)
-    dataset = cfg["dataset"]
-    data_file = prepared.paths(dataset)[0]
-    ex = execution(train_cfg, device, cfg["arch"])
-    key = run_key(cfg, data_file, ex)
+    ex = execution(train_cfg, device, cfg["arch"], stackable=stackable(cfg))
+    key = run_key(cfg, prepared.paths(cfg["dataset"])[0], ex)
     done = run_dir / "metrics.json"
     if done.exists() and read_json(done).get("key") == key and (run_dir / "model.pt").exists():
-        return read_json(done) | {"reused": True}
-    state = run_dir / "state.pt"
-    if run_dir.exists() and not state.exists():
+        return key, ex, read_json(done) | {"reused": True}
+    if run_dir.exists() and not (run_dir / "state.pt").exists():
         shutil.rmtree(run_dir)  # leftovers of another configuration
     run_dir.mkdir(parents=True, exist_ok=True)
+    return key, ex, None
 
-    t0 = time.time()
-    data, meta = prepared.load(dataset, device)
+
+def training_data(cfg: dict, device: torch.device) -> tuple[dict, dict, torch.Tensor, torch.Tensor]:
+    """(all splits, meta, train_x, train_y): the training split cut to the run's subset."""
+    data, meta = prepared.load(cfg["dataset"], device)
     x, y = data["train_x"], data["train_y"]
     if cfg["max_train_examples"]:
         x, y = x[:cfg["max_train_examples"]], y[:cfg["max_train_examples"]]
-    teacher_logits = None
-    if cfg.get("teacher"):
-        # The teacher's targets are its logits on its own test-time view of each training image,
-        # computed once: a ResNet teacher never sees the AlexNet student's 24×24 crops.
-        teacher, tmeta = load_run_model(teacher_dir, device)
-        if tmeta["key"] != cfg["teacher"]:
-            raise RuntimeError(f"teacher in {teacher_dir} has key {tmeta['key']}, the student expects "
-                               f"{cfg['teacher']}: rerun the teacher's stage first")
-        tin = tmeta["config"]["input"]
-        teacher_logits = predict(teacher, lambda s: inputs.eval_batch(x[s], tin), len(x),
-                                 train_cfg["eval_batch_size"]).to(device)
-        del teacher
+    return data, meta, x, y
+
+
+def teacher_targets(cfg: dict, teacher_dir: Path | None, x: torch.Tensor, device: torch.device,
+                    train_cfg: dict) -> torch.Tensor | None:
+    """The teacher's logits on each training image, or None for a run without a teacher.
+
+    Computed once, each image in the teacher's own test-time view: a ResNet
+    teacher never sees the AlexNet student's 24×24 crops. The teacher must be
+    the finished run whose key the config names (so a student is retrained
+    exactly when its teacher changed).
+    """
+    if not cfg.get("teacher"):
+        return None
+    teacher, tmeta = load_run_model(teacher_dir, device)
+    if tmeta["key"] != cfg["teacher"]:
+        raise RuntimeError(f"teacher in {teacher_dir} has key {tmeta['key']}, the student expects "
+                           f"{cfg['teacher']}: rerun the teacher's stage first")
+    tin = tmeta["config"]["input"]
+    return predict(teacher, lambda s: inputs.eval_batch(x[s], tin), len(x), train_cfg["eval_batch_size"]).to(device)
+
+
+def save_run(run_dir: Path, model, data: dict, cfg: dict, key: str, ex: dict, history: list[dict],
+             eval_batch_size: int) -> dict:
+    """Evaluate a trained model on val and test and write the run's files; metrics.json last."""
+    run_dir = Path(run_dir)
+    val_logits, val = _eval_split(model, data["val_x"], data["val_y"], eval_batch_size, cfg["input"])
+    test_logits, test = _eval_split(model, data["test_x"], data["test_y"], eval_batch_size, cfg["input"])
+    save_tensors(run_dir / "model.pt", {k: v.cpu() for k, v in model.state_dict().items()})
+    save_tensors(run_dir / "logits.pt", {"val_logits": val_logits, "val_labels": data["val_y"].cpu(),
+                                         "test_logits": test_logits, "test_labels": data["test_y"].cpu()})
+    write_json(run_dir / "curve.json", history)
+    # Only deterministic content here (no wall time), so identical runs give identical bytes.
+    metrics = {"key": key, "config": cfg, "execution": ex, "test_acc": test["acc"], "test_nll": test["nll"],
+               "val_acc": val["acc"], "val_nll": val["nll"], "final_train_loss": history[-1]["loss"]}
+    write_json(run_dir / "metrics.json", metrics)  # last: marks the run complete
+    (run_dir / "state.pt").unlink(missing_ok=True)
+    return metrics
+
+
+def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
+              teacher_dir: Path | None = None) -> dict:
+    """Train (or reuse, or resume) one classifier run on its own; return its metrics.
+
+    ``cfg["loss"]`` picks the loss; a distillation loss needs ``teacher_dir``
+    (see ``teacher_targets``). Stages train through ``training.many.train_runs``,
+    which calls this for every run it does not stack.
+    """
+    run_dir = Path(run_dir)
+    key, ex, finished = open_run(run_dir, cfg, device, train_cfg)
+    if finished is not None:
+        return finished
+    t0 = time.time()
+    data, meta, x, y = training_data(cfg, device)
+    teacher_logits = teacher_targets(cfg, teacher_dir, x, device, train_cfg)
     torch.manual_seed(cfg["seed"])  # model init and dropout
     model = prepare_model(build_model(cfg["arch"], tuple(x.shape[1:]), meta["num_classes"], cfg["model"]).to(device),
                           ex)
@@ -137,18 +180,13 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
                     clip_grad_norm=cfg.get("clip_grad_norm"), snapshot_every=cfg.get("snapshot_every"),
                     bf16=ex["precision"] == "bf16")
     history = fit(model, optimizer, scheduler, lambda z, t: loss_fn(z, t, targets.get("teacher")),
-                  batch_fn, gen, spec, state_path=state, snapshot=snapshot)
-
-    bs = train_cfg["eval_batch_size"]
-    val_logits, val = _eval_split(model, data["val_x"], data["val_y"], bs, cfg["input"])
-    test_logits, test = _eval_split(model, data["test_x"], data["test_y"], bs, cfg["input"])
-    save_tensors(run_dir / "model.pt", {k: v.cpu() for k, v in model.state_dict().items()})
-    save_tensors(run_dir / "logits.pt", {"val_logits": val_logits, "val_labels": data["val_y"].cpu(),
-                                         "test_logits": test_logits, "test_labels": data["test_y"].cpu()})
-    write_json(run_dir / "curve.json", history)
-    # Only deterministic content here (no wall time), so identical runs give identical bytes.
-    metrics = {"key": key, "config": cfg, "execution": ex, "test_acc": test["acc"], "test_nll": test["nll"],
-               "val_acc": val["acc"], "val_nll": val["nll"], "final_train_loss": history[-1]["loss"]}
-    write_json(done, metrics)  # last: marks the run complete
-    state.unlink(missing_ok=True)
+                  batch_fn, gen, spec, state=run_dir / "state.pt", snapshot=snapshot)
+    metrics = save_run(run_dir, model, data, cfg, key, ex, history, train_cfg["eval_batch_size"])
     return metrics | {"reused": False, "seconds": round(time.time() - t0, 1)}
+
+
+def stackable(cfg: dict) -> bool:
+    """Whether a run can train stacked with others (``StackedFCN``): an FCN without dropout, clipping
+    or snapshots, trained with per-layer SGD."""
+    return (cfg["arch"] == "fcn" and not cfg["model"].get("dropout") and not cfg.get("clip_grad_norm")
+            and not cfg.get("snapshot_every") and isinstance(cfg["optim"]["lr"], list))
