@@ -25,8 +25,9 @@ from ..training.loop import LoopSpec, fit
 from . import batches as B
 from .metrics import sequence_ce, teacher_forced_logits, token_metrics
 
-CODE = ["pipeline/training", "pipeline/text/run.py", "pipeline/text/batches.py", "pipeline/text/metrics.py",
-        "pipeline/models/transformer.py", "pipeline/models/__init__.py"]
+CODE = ["pipeline/training/loop.py", "pipeline/training/builders.py", "pipeline/text/run.py",
+        "pipeline/text/batches.py", "pipeline/text/metrics.py", "pipeline/models/transformer.py",
+        "pipeline/models/__init__.py"]
 
 
 def translation_config(p: dict, alpha: float, seed: int, vocab: dict, train_pairs: int) -> dict:

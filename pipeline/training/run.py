@@ -28,12 +28,16 @@ from ..losses import distill_logit_regression, distill_soft_targets, label_smoot
 from ..models import build_model
 from .builders import build_optimizer, build_schedule, execution, prepare_model
 from .loop import EpochBatches, LoopSpec, fit, predict
+from .stacking import stackable
 
 # Code whose change must invalidate finished runs (the stages that train depend on it too),
 # plus the file of the run's own model: adding or editing another model leaves the run valid.
-TRAINING_CODE = ["pipeline/models/__init__.py", "pipeline/models/_pretrained.py", "pipeline/training",
-                 "pipeline/losses.py", "pipeline/data/augment.py", "pipeline/data/inputs.py",
-                 "pipeline/data/prepared.py", "pipeline/checkpoints.py"]
+# Runs trained stacked also hash the stacking code; runs trained alone do not.
+TRAINING_CODE = ["pipeline/models/__init__.py", "pipeline/models/_pretrained.py", "pipeline/training/loop.py",
+                 "pipeline/training/builders.py", "pipeline/training/run.py", "pipeline/losses.py",
+                 "pipeline/data/augment.py", "pipeline/data/inputs.py", "pipeline/data/prepared.py",
+                 "pipeline/checkpoints.py"]
+STACKING_CODE = ["pipeline/training/many.py", "pipeline/training/stacking.py"]  # + pipeline/models/stacked_*.py
 
 
 def run_key(cfg: dict, data_file: Path, ex: dict) -> str:
@@ -41,8 +45,8 @@ def run_key(cfg: dict, data_file: Path, ex: dict) -> str:
     h = hashlib.sha256(json.dumps(cfg | {"execution": ex}, sort_keys=True).encode())
     h.update(hashlib.sha256(Path(data_file).read_bytes()).digest())
     code = [Path(p) for p in TRAINING_CODE] + [Path(f"pipeline/models/{cfg['arch']}.py")]
-    if ex.get("stack"):  # trained as a member of a StackedFCN
-        code.append(Path("pipeline/models/stacked_fcn.py"))
+    if ex.get("stack"):  # trained as a member of a stacked model
+        code += [Path(p) for p in STACKING_CODE] + sorted(Path("pipeline/models").glob("stacked_*.py"))
     h.update(tree_digest(code).encode())
     return h.hexdigest()[:16]
 
@@ -184,9 +188,3 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
     metrics = save_run(run_dir, model, data, cfg, key, ex, history, train_cfg["eval_batch_size"])
     return metrics | {"reused": False, "seconds": round(time.time() - t0, 1)}
 
-
-def stackable(cfg: dict) -> bool:
-    """Whether a run can train stacked with others (``StackedFCN``): an FCN without dropout, clipping
-    or snapshots, trained with per-layer SGD."""
-    return (cfg["arch"] == "fcn" and not cfg["model"].get("dropout") and not cfg.get("clip_grad_norm")
-            and not cfg.get("snapshot_every") and isinstance(cfg["optim"]["lr"], list))
