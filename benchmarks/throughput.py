@@ -9,9 +9,10 @@ For each model it measures training samples/s of
   (b) this project's path: uint8 tensors on the device, batches indexed on the
       device, the shift applied to the whole batch at once (pipeline/data/augment.py),
       the loss read back every `log_every` steps only;
-  (c) several FCNs (the α sweep) trained at once with pipeline/models/stacked_fcn.py,
-      each on its own batches and shift draws, as pipeline/training/many.py trains
-      them in the stages (train.stack); samples/s counts every member's samples;
+  (c) several FCNs or AlexNets (the α sweep, the distillation students) trained at
+      once as one stacked model (pipeline/models/stacked_*.py), each on its own batches
+      and augmentation draws, as pipeline/training/many.py trains them in the stages
+      (train.stack); samples/s counts every member's samples;
 and prints (b)/(a) and (c)/(a). Also: training FLOPs per sample (counted from the layer
 shapes), the achieved FLOP/s, the device's measured matmul peak for
 reference, and the paper profile's estimated wall time from (b).
@@ -51,9 +52,14 @@ from pipeline.data.registry import get  # noqa: E402
 from pipeline.losses import label_smoothing_ce  # noqa: E402
 from pipeline.models.fcn import FCN  # noqa: E402
 from pipeline.models.stacked_fcn import StackedFCN, stacked_sgd  # noqa: E402
-from pipeline.training.builders import linear_decay, sgd_per_layer  # noqa: E402
+from pipeline.training.builders import execution, linear_decay, sgd_per_layer  # noqa: E402
 
 BATCH = 512
+
+
+def bf16(device: torch.device) -> bool:
+    """(b) and (c) run in the precision the stages resolve by default (auto: bf16 autocast on CUDA)."""
+    return execution({"precision": "auto"}, device, "fcn")["precision"] == "bf16"
 
 
 def sync(device: torch.device) -> None:
@@ -150,7 +156,8 @@ def project_path(raw_dir: Path, device, args) -> tuple[float, float]:
         idx = state["perm"][i * BATCH:(i + 1) * BATCH]
         state["i"] += 1
         xb = random_shift(x[idx], 2, gen).float().div_(255)
-        loss = label_smoothing_ce(model(xb), y[idx], 0.1)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16(device)):
+            loss = label_smoothing_ce(model(xb), y[idx], 0.1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -186,8 +193,9 @@ def stacked_path(raw_dir: Path, device, args) -> float:
         state["i"] += 1
         idx = [p[i * BATCH:(i + 1) * BATCH] for p in perms]
         xb = torch.stack([random_shift(x[j], 2, g).float().div_(255) for j, g in zip(idx, gens)])
-        logits = model(xb)
-        loss = torch.stack([label_smoothing_ce(logits[k], y[j], a) for k, (j, a) in enumerate(zip(idx, alphas))])
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16(device)):
+            logits = model(xb)
+            loss = torch.stack([label_smoothing_ce(logits[k], y[j], a) for k, (j, a) in enumerate(zip(idx, alphas))])
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         opt.step()
@@ -263,9 +271,10 @@ def main() -> int:
         rows.append(("FCN-1200", a, b, stacked_path(raw, device, args), flops, "samples"))
     for arch, name in (("alexnet", "AlexNet"), ("resnet56", "ResNet-56")):
         if arch in models:
-            sa, sb, bs, flops = zoo.convnet_steps(arch, device, args.workers, args.log_every)
+            sa, sb, sc, bs, flops = zoo.convnet_steps(arch, device, args.workers, args.log_every, args.stack)
+            c = timed(sc, device, args.steps, args.repeats, args.warmup, bs) * args.stack if sc else None
             rows.append((name, timed(sa, device, args.steps, args.repeats, args.warmup, bs),
-                         timed(sb, device, args.steps, args.repeats, args.warmup, bs), None, flops, "samples"))
+                         timed(sb, device, args.steps, args.repeats, args.warmup, bs), c, flops, "samples"))
     if "transformer" in models:
         sa, sb, bs, flops = zoo.transformer_steps(device, args.workers, args.log_every, args.transformer_profile)
         rows.append((f"Transformer ({args.transformer_profile})",
@@ -285,7 +294,7 @@ def main() -> int:
                       ("transformer", "transformer")):
         if name in rate:
             _, a, b, c, *_ = rate[name]
-            # The stages stack FCNs where train.stack resolves to true (auto: on CUDA): their rate is (c).
+            # The stages stack FCNs and AlexNets where train.stack resolves to true (auto: CUDA): rate (c).
             ours, path = (c, "(c)") if c and device.type == "cuda" else (b, "(b)")
             total_b, total_a = total_b + per_seed[key] / ours, total_a + per_seed[key] / a
             size = f" (timed at the {args.transformer_profile} profile's size)" if key == "transformer" else ""

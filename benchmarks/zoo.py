@@ -27,7 +27,8 @@ from pipeline.text import batches as TB
 from pipeline.text import corpus
 from pipeline.text import tokenizer as tk
 from pipeline.text.metrics import sequence_ce
-from pipeline.training.builders import build_optimizer
+from pipeline.training.builders import build_optimizer, execution, prepare_model
+from pipeline.training.stacking import STACKED, stack_models, stacked_optimizer
 
 
 def train_flops(model, loss_of_batch) -> float:
@@ -69,13 +70,15 @@ def _pil_transform(tv, arch: str):
     return T.Compose(crop + [T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(mean, std)])
 
 
-def _loop(model, opt, next_batch, loss_fn, read_every: int):
+def _loop(model, opt, next_batch, loss_fn, read_every: int, bf16: bool = False):
     """A training step closure; the loss is read back every ``read_every`` steps (1 = every step)."""
     state = {"n": 0, "acc": None}
+    device_type = next(model.parameters()).device.type
 
     def step():
         x, y = next_batch()
-        loss = loss_fn(model(x), y)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_fn(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -92,8 +95,11 @@ def _cycle(loader):
         yield from loader
 
 
-def convnet_steps(arch: str, device: torch.device, workers: int, log_every: int, dataset: str = "cifar10_jpeg"):
-    """(a) and (b) step closures, the batch size and the training FLOPs per sample of ``arch``."""
+def convnet_steps(arch: str, device: torch.device, workers: int, log_every: int, stack: int,
+                  dataset: str = "cifar10_jpeg"):
+    """(a), (b) and (c) step closures (c: None where the model has no stacked form), the batch size
+    and the training FLOPs per sample of ``arch``. (b) and (c) run as the stages would on this device
+    (``execution`` with the params' defaults: bf16 autocast and channels_last on CUDA)."""
     from pipeline.compat import import_torchvision
     tv = import_torchvision()
     p = load_params()
@@ -114,16 +120,41 @@ def convnet_steps(arch: str, device: torch.device, workers: int, log_every: int,
     a = _loop(ma, oa, lambda: tuple(t.to(device) for t in next(it)), loss, 1)
 
     x, y = data["train_x"].to(device), data["train_y"].to(device)
+    ex = execution(p["train"], device, arch, stackable=True)
     gen = torch.Generator(device=device).manual_seed(0)
     mb, ob = model_and_opt()
+    mb = prepare_model(mb, ex)
+    fmt = torch.channels_last if ex["channels_last"] else torch.contiguous_format
 
     def device_batch():
         idx = torch.randint(len(x), (bs,), device=device, generator=gen)
-        return train_batch(x[idx], cfg["input"], gen), y[idx]
-    b = _loop(mb, ob, device_batch, loss, log_every)
+        return train_batch(x[idx], cfg["input"], gen).contiguous(memory_format=fmt), y[idx]
+    b = _loop(mb, ob, device_batch, loss, log_every, bf16=ex["precision"] == "bf16")
     xb, yb = device_batch()
     flops = train_flops(mb, lambda: loss(mb(xb), yb)) / bs
-    return a, b, bs, flops
+    c = _stacked_convnet(arch, cfg, x, y, device, stack, ex, loss, log_every) if arch in STACKED else None
+    return a, b, c, bs, flops
+
+
+def _stacked_convnet(arch, cfg, x, y, device, stack: int, ex: dict, loss, log_every: int):
+    """(c): ``stack`` models trained at once as the stages do (pipeline/training/many.py), each on
+    its own batches and augmentation draws; the caller counts every member's samples."""
+    members = []
+    for s in range(stack):
+        torch.manual_seed(s)
+        members.append(build_model(arch, tuple(x.shape[1:]), 10, cfg["model"]))
+    model = stack_models(arch, members).to(device)
+    model.channels_last = ex["channels_last"]
+    opt = stacked_optimizer(model, members[0], cfg["optim"])
+    gens = [torch.Generator(device=device).manual_seed(s) for s in range(stack)]
+    bs = cfg["batch_size"]
+
+    def batches():
+        idx = [torch.randint(len(x), (bs,), device=device, generator=g) for g in gens]
+        return (torch.stack([train_batch(x[i], cfg["input"], g) for i, g in zip(idx, gens)]),
+                torch.stack([y[i] for i in idx]))
+    return _loop(model, opt, batches, lambda z, ys: sum(loss(z[k], ys[k]) for k in range(stack)), log_every,
+                 bf16=ex["precision"] == "bf16")
 
 
 def transformer_steps(device: torch.device, workers: int, log_every: int, profile: str):

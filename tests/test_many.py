@@ -142,3 +142,36 @@ def test_runs_that_cannot_stack_train_alone_and_divergence_names_the_stacked_run
     with pytest.raises(DivergenceError, match=r"stacked runs \[0, 1\].*1: toy fcn\[16, 12\] alpha=0.1 seed=1"):
         train_runs(bad, CPU, STACK)
     assert not any((j.run_dir / "metrics.json").exists() for j in bad)
+
+
+def alexnet_cfg(seed: int, alpha: float) -> dict:
+    """Müller's AlexNet settings (momentum 0, weight decay on fc3/fc4, CE × 3) on 32×32 toy images."""
+    return {"arch": "alexnet", "dataset": "rgb", "seed": seed, "loss": {"kind": "label_smoothing", "alpha": alpha,
+                                                                        "scale": 3.0},
+            "teacher": None, "model": {"crop": 24},
+            "optim": {"lr": 0.05, "momentum": 0.0, "nesterov": False, "weight_decay": 0.04, "decay_on": "model"},
+            "schedule": {"kind": "multistep", "milestones": [4], "gamma": 0.1},
+            "input": {"augment": "crop_flip", "crop": 24, "standardize": "per_image"},
+            "batch_size": 16, "steps": 6, "clip_grad_norm": None, "snapshot_every": None, "max_train_examples": None}
+
+
+def test_stacked_alexnets_are_the_runs_trained_alone(toy):
+    from pipeline.io import load_tensors, save_tensors, write_json
+    from pipeline.training.many import Job, train_runs
+    g = torch.Generator().manual_seed(1)
+    save_tensors(toy / "data/prepared/rgb.pt",
+                 {f"{s}_{k}": v for s in ("train", "val", "test")
+                  for k, v in (("x", torch.randint(0, 256, (48, 3, 32, 32), generator=g, dtype=torch.uint8)),
+                               ("y", torch.randint(0, 10, (48,), generator=g)))})
+    write_json(toy / "data/prepared/rgb.json", {"num_classes": 10, "image_shape": [3, 32, 32]})
+    cfgs = [alexnet_cfg(0, 0.0), alexnet_cfg(1, 0.1), alexnet_cfg(2, 0.3)]
+    alone = train_runs([Job(toy / "alone" / str(i), c) for i, c in enumerate(cfgs)], CPU, BASE)
+    stacked = train_runs([Job(toy / "stacked" / str(i), c) for i, c in enumerate(cfgs)], CPU,
+                         STACK | {"channels_last": True})
+    assert [m["stacked_with"] for m in stacked] == [3, 3, 3] and "stacked_with" not in alone[0]
+    assert stacked[0]["execution"]["channels_last"] is True
+    for i, (a, s) in enumerate(zip(alone, stacked)):
+        wa, ws = load_tensors(toy / "alone" / str(i) / "model.pt"), load_tensors(toy / "stacked" / str(i) / "model.pt")
+        for k in wa:  # grouped convolutions: the same run up to float summation order
+            torch.testing.assert_close(ws[k], wa[k], rtol=1e-3, atol=1e-4)
+        assert abs(a["final_train_loss"] - s["final_train_loss"]) < 1e-3

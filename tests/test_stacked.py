@@ -81,3 +81,44 @@ def test_stacking_refuses_dropout_and_mixed_shapes():
         StackedFCN([FCN(144, 5, [64], dropout=0.5)])
     with pytest.raises(ValueError, match="same layer sizes"):
         StackedFCN([FCN(144, 5, [64]), FCN(144, 5, [32])])
+
+
+def alexnet(seed: int):
+    from pipeline.models.alexnet import AlexNetCifar
+    torch.manual_seed(seed)
+    return AlexNetCifar(10, in_size=24)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_stacked_alexnet_computes_each_members_own_network(channels_last):
+    from pipeline.models.stacked_alexnet import StackedAlexNet
+    from pipeline.training.stacking import member_state, stacked_state
+    members = [alexnet(s) for s in (0, 1, 2)]
+    stack = StackedAlexNet(members)
+    stack.channels_last = channels_last
+    # Large inputs: LRN's denominator then matters, so a window reaching a neighbour's channels shows.
+    x = 100 * torch.randn(3, 5, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    out = stack(x)
+    assert out.shape == (3, 5, 10)
+    for g, m in enumerate(members):
+        # Its own filters, its own LRN window (never a neighbour's channels), its own fc layers.
+        torch.testing.assert_close(out[g], m(x[g]), rtol=1e-4, atol=1e-5)
+    sd = stack.state_dict()
+    for g, m in enumerate(members):
+        own = member_state(stack, sd, g)
+        assert all(torch.equal(own[k], v) for k, v in m.state_dict().items())
+    back = stacked_state(stack, [member_state(stack, sd, g) for g in range(3)])
+    assert back.keys() == sd.keys() and all(torch.equal(back[k], sd[k]) for k in sd)
+
+
+def test_stacked_optimizer_keeps_the_members_groups():
+    """AlexNet: weight decay on fc3 and fc4 weights only; FCN: one learning rate per layer."""
+    from pipeline.models.stacked_alexnet import StackedAlexNet
+    from pipeline.training.stacking import stacked_optimizer
+    stack = StackedAlexNet([alexnet(0), alexnet(1)])
+    opt = stacked_optimizer(stack, alexnet(0), {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.04, "decay_on": "model"})
+    decayed = [g for g in opt.param_groups if g["weight_decay"] == 0.04]
+    assert [p.shape for p in decayed[0]["params"]] == [(2, 384, 2304), (2, 192, 384)]
+    fcn = StackedFCN([member(0), member(1)])
+    opt = stacked_optimizer(fcn, member(0), {"lr": LRS, "momentum": 0.9, "dampening": 0.9, "weight_decay": 0.0})
+    assert [g["lr"] for g in opt.param_groups] == LRS and [len(g["params"]) for g in opt.param_groups] == [2, 2, 2]

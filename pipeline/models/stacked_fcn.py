@@ -47,6 +47,11 @@ class StackedFCN(nn.Module):
                 h = F.relu(h)
         return h
 
+    def stacked_names(self) -> dict[str, str]:
+        """Member parameter name -> this module's state-dict key of its stacked tensor."""
+        return {f"{name}.{kind}": f"{_STACKED[kind]}.{i}"
+                for i, name in enumerate(_fcn_names(len(self.weights))) for kind in ("weight", "bias")}
+
     def unstack(self) -> list[dict[str, torch.Tensor]]:
         """One FCN state dict per member (keys as FCN names them)."""
         state = self.state_dict()

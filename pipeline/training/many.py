@@ -1,7 +1,7 @@
-"""A stage's runs, trained together where they can be: FCNs of one shape as one ``StackedFCN``.
+"""A stage's runs, trained together where they can be: same-shaped FCNs or AlexNets as one stacked model.
 
-The α sweep and the distillation grids are tens of small FCNs that cannot fill
-a GPU one at a time. ``train_runs`` reuses finished runs, trains those whose
+The α sweep and the distillation grids are tens of small FCNs and AlexNets that
+cannot fill a GPU one at a time. ``train_runs`` reuses finished runs, trains those whose
 execution says ``stack`` (``train.stack``; auto: on CUDA) in groups that share
 shape, optimiser, schedule, data, input and start step (at most
 ``train.stack_max`` a group), and every other run alone with ``train_run``.
@@ -10,8 +10,9 @@ A stacked member is the run it would be alone: its own initialisation (its
 seed), epoch order and augmentation draws (its own generator), loss (its α, or
 its own teacher's logits) and outputs, in its own folder. The stacked loss is
 the sum of the members' losses, so each member gets exactly its own gradient,
-and per-layer SGD is element-wise; only the float summation order of the
-batched matmul differs from the single-model path (tests/test_many.py). Each
+and SGD is element-wise; only the float summation order of the batched
+matmuls and grouped convolutions differs from the single-model path
+(tests/test_many.py; the stacked models: pipeline/training/stacking.py). Each
 member's resumable state is written to its own folder in the single-run
 layout, so an interrupted group resumes, whichever runs it is regrouped with.
 """
@@ -27,10 +28,10 @@ import torch
 
 from ..data import inputs
 from ..models import build_model
-from ..models.stacked_fcn import StackedFCN, member_state, stacked_sgd, stacked_state
 from .builders import build_schedule, prepare_model
 from .loop import DivergenceError, EpochBatches, LoopSpec, StateFile, fit
 from .run import build_loss, describe, open_run, save_run, teacher_targets, train_run, training_data
+from .stacking import member_state, stack_models, stacked_optimizer, stacked_state
 
 
 @dataclass
@@ -88,9 +89,9 @@ class Generators:
 class MemberStates:
     """A stacked group's resumable state, kept as one single-run state per member folder."""
 
-    def __init__(self, run_dirs: list[Path], keys: list[str]):
+    def __init__(self, model: torch.nn.Module, run_dirs: list[Path], keys: list[str]):
+        self.model, self.keys = model, keys   # the stacked model: how its tensors map to the members'
         self.files = [StateFile(Path(d) / "state.pt") for d in run_dirs]
-        self.keys = keys
 
     def load(self, key: str) -> dict | None:
         states = [f.load(k) for f, k in zip(self.files, self.keys)]
@@ -98,7 +99,7 @@ class MemberStates:
             return None
         first = states[0]
         opt = first["optimizer"]
-        return {"key": key, "step": first["step"], "model": stacked_state([s["model"] for s in states]),
+        return {"key": key, "step": first["step"], "model": stacked_state(self.model, [s["model"] for s in states]),
                 "optimizer": {"param_groups": opt["param_groups"],
                               "state": {i: {n: torch.stack([s["optimizer"]["state"][i][n] for s in states])
                                             if torch.is_tensor(v) else v for n, v in st.items()}
@@ -112,7 +113,7 @@ class MemberStates:
         for g, (f, k) in enumerate(zip(self.files, self.keys)):
             opt = state["optimizer"]
             f.save(state | {
-                "key": k, "model": member_state(state["model"], g), "gen": state["gen"][g],
+                "key": k, "model": member_state(self.model, state["model"], g), "gen": state["gen"][g],
                 "optimizer": {"param_groups": opt["param_groups"],
                               "state": {i: {n: v[g].clone() if torch.is_tensor(v) else v for n, v in st.items()}
                                         for i, st in opt["state"].items()}},
@@ -120,7 +121,7 @@ class MemberStates:
 
 
 def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.device, train_cfg: dict) -> list[dict]:
-    """Train runs that share ``shared_settings`` as one StackedFCN; write each run's folder."""
+    """Train runs that share ``shared_settings`` as one stacked model; write each run's folder."""
     t0 = time.time()
     cfg = jobs[0].cfg  # the shared settings; seed, loss and teacher are each member's own
     data, meta, x, y = training_data(cfg, device)
@@ -133,10 +134,12 @@ def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.devi
     members = []
     for j in jobs:
         torch.manual_seed(j.cfg["seed"])  # the initialisation it would have alone
-        members.append(build_model("fcn", tuple(x.shape[1:]), meta["num_classes"], cfg["model"]))
-    model = prepare_model(StackedFCN(members).to(device), ex)
-    o = cfg["optim"]
-    optimizer = stacked_sgd(model, o["lr"], o["momentum"], o.get("dampening", 0.0), o["weight_decay"])
+        members.append(build_model(cfg["arch"], tuple(x.shape[1:]), meta["num_classes"], cfg["model"]))
+    model = stack_models(cfg["arch"], members).to(device)
+    # channels_last is applied inside, to the convolutions' 4-D views: stacked weights are 5-D
+    model.channels_last = ex["channels_last"]
+    model = prepare_model(model, ex | {"channels_last": False})
+    optimizer = stacked_optimizer(model, members[0], cfg["optim"])
     scheduler = build_schedule(optimizer, cfg["schedule"], cfg["steps"])
     gens = Generators([torch.Generator(device=device).manual_seed(j.cfg["seed"]) for j in jobs])
     batches = [EpochBatches(len(x), cfg["batch_size"], j.cfg["seed"], device) for j in jobs]
@@ -155,11 +158,11 @@ def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.devi
     group_key = hashlib.sha256(" ".join(keys).encode()).hexdigest()[:16]
     spec = LoopSpec(steps=cfg["steps"], log_every=train_cfg["log_every"],
                     checkpoint_every=train_cfg["checkpoint_every"], key=group_key,
-                    describe=f"{cfg['dataset']} fcn{cfg['model']['hidden']} ×{len(jobs)} stacked",
+                    describe=f"{cfg['dataset']} {cfg['arch']} ×{len(jobs)} stacked",
                     bf16=ex["precision"] == "bf16")
     try:
         history = fit(model, optimizer, scheduler, loss_fn, batch_fn, gens, spec,
-                      state=MemberStates([j.run_dir for j in jobs], keys))
+                      state=MemberStates(model, [j.run_dir for j in jobs], keys))
     except DivergenceError as e:
         names = "; ".join(f"{k}: {describe(j.cfg)}" for k, j in enumerate(jobs))
         raise DivergenceError(f"{e} The stacked runs: {names}.") from e
@@ -167,7 +170,7 @@ def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.devi
     state = model.state_dict()
     out = []
     for g, j in enumerate(jobs):
-        members[g].load_state_dict(member_state(state, g))
+        members[g].load_state_dict(member_state(model, state, g))
         curve = [row | {"loss": row["loss"][g]} for row in history]
         m = save_run(j.run_dir, members[g].to(device), data, j.cfg, keys[g], ex, curve, train_cfg["eval_batch_size"])
         out.append(m | {"reused": False, "seconds": seconds, "stacked_with": len(jobs)})

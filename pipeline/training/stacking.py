@@ -1,13 +1,59 @@
-"""Which runs can train stacked with others (pipeline/training/many.py).
+"""Which runs can train stacked with others, and how (pipeline/training/many.py).
 
 Kept apart from run.py on purpose: a run trained alone hashes neither this
-file nor many.py (``run.STACKING_CODE``), so extending stacking to another
-model leaves every run trained alone valid.
+file, nor many.py, nor the stacked models (``run.STACKING_CODE``), so extending
+stacking to another model leaves every run trained alone valid.
+
+A stacked model (pipeline/models/stacked_*.py) takes [G, B, ...] inputs, returns
+[G, B, K] logits, and keeps each member parameter as one tensor with a leading
+G dimension; ``stacked_names()`` maps the member's parameter names to those
+tensors. Member states, stacked states and the optimiser are derived from that
+map, so they are the same code for every model.
 """
 from __future__ import annotations
 
+import torch
+from torch import nn
+
+from ..models.stacked_alexnet import StackedAlexNet
+from ..models.stacked_fcn import StackedFCN
+from .builders import build_optimizer
+
+STACKED = {"fcn": StackedFCN, "alexnet": StackedAlexNet}
+
 
 def stackable(cfg: dict) -> bool:
-    """An FCN without dropout, clipping or snapshots, trained with per-layer SGD (``StackedFCN``)."""
-    return (cfg["arch"] == "fcn" and not cfg["model"].get("dropout") and not cfg.get("clip_grad_norm")
-            and not cfg.get("snapshot_every") and isinstance(cfg["optim"]["lr"], list))
+    """A model with a stacked form, without dropout, gradient clipping or weight snapshots
+    (a global clipping norm or a snapshot would couple or single out members)."""
+    return (cfg["arch"] in STACKED and not cfg["model"].get("dropout") and not cfg.get("clip_grad_norm")
+            and not cfg.get("snapshot_every"))
+
+
+def stack_models(arch: str, members: list[nn.Module]) -> nn.Module:
+    return STACKED[arch](members)
+
+
+def member_state(model: nn.Module, stacked: dict[str, torch.Tensor], g: int) -> dict[str, torch.Tensor]:
+    """Member g's own state dict cut from the stacked model's (copies, not views)."""
+    return {m: stacked[s][g].detach().clone() for m, s in model.stacked_names().items()}
+
+
+def stacked_state(model: nn.Module, members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The stacked model's state dict from its members' (the inverse of ``member_state``)."""
+    return {s: torch.stack([sd[m] for sd in members]) for m, s in model.stacked_names().items()}
+
+
+def stacked_optimizer(model: nn.Module, member: nn.Module, optim_cfg: dict) -> torch.optim.SGD:
+    """The member's optimiser (``build_optimizer``: per-layer rates, decayed parameters) over the stacked tensors.
+
+    Same parameter groups with the same settings, in the same order, so a stacked
+    optimiser state splits into the members' states index for index; SGD is
+    element-wise, so each member is updated as it would be alone.
+    """
+    alone = build_optimizer(member, optim_cfg)
+    name_of = {id(p): n for n, p in member.named_parameters()}
+    stacked, names = dict(model.named_parameters()), model.stacked_names()
+    groups = [{k: v for k, v in g.items() if k != "params"} | {"params": [stacked[names[name_of[id(p)]]]
+                                                                         for p in g["params"]]}
+              for g in alone.param_groups]
+    return torch.optim.SGD(groups, lr=alone.defaults["lr"])
