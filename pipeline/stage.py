@@ -12,13 +12,14 @@ from typing import Callable
 from .calibration import CalibrationError
 from .config import ParamError
 from .data.fetch import DatasetError
+from .training.integrity import RunBusyError
 from .training.loop import DivergenceError
 
 
 def run(main: Callable[[], int]) -> None:
     try:
         code = main()
-    except (ParamError, DatasetError, DivergenceError, CalibrationError) as e:
+    except (ParamError, DatasetError, DivergenceError, CalibrationError, RunBusyError) as e:
         print(f"error: {e}", file=sys.stderr)
         code = 2
     sys.exit(code)

@@ -1,6 +1,8 @@
 """Optimisers, schedules and devices built from plain config dicts."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -14,12 +16,25 @@ def resolve_device(name: str) -> torch.device:
 
 
 CONVNETS = ("alexnet", "resnet56", "resnet34", "resnet50")
+# Models whose bf16 autocast on a CPU with native bf16 matrix units was measured faster than fp32
+# (benchmarks/throughput.py, rows b-fp32 and b-bf16: the FCN about 2.8x). Others stay fp32 on the CPU.
+CPU_BF16_MODELS = ("fcn",)
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where the CPU multiplies bf16 natively (avx512_bf16 or AMX): only there is CPU bf16 faster."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
 
 
 def execution(train_cfg: dict, device: torch.device, arch: str, stackable: bool = False) -> dict:
     """How a run executes, resolved for the device: part of the run's key (bf16 changes the numbers).
 
-    ``precision`` auto: bf16 autocast on CUDA, fp32 elsewhere (the CPU default stays fp32);
+    ``precision`` auto: bf16 autocast on CUDA, and on a CPU with native bf16 for the models measured
+    faster there (``CPU_BF16_MODELS``); fp32 otherwise;
     ``channels_last`` auto: the convnets on CUDA; ``compile``: ``nn.Module.compile()`` in place
     (the state dict keeps its keys); ``stack`` auto: runs that can (``stackable``) train stacked
     with the stage's other runs of the same shape on CUDA (pipeline/training/many.py). On 2 CPU
@@ -27,7 +42,9 @@ def execution(train_cfg: dict, device: torch.device, arch: str, stackable: bool 
     """
     cuda = device.type == "cuda"
     p, cl, st = (train_cfg.get(k, "auto") for k in ("precision", "channels_last", "stack"))
-    return {"precision": ("bf16" if cuda else "fp32") if p == "auto" else p,
+    if p == "auto":
+        p = "bf16" if cuda or (arch in CPU_BF16_MODELS and device.type == "cpu" and cpu_has_native_bf16()) else "fp32"
+    return {"precision": p,
             "channels_last": (cuda and arch in CONVNETS) if cl == "auto" else bool(cl) and arch in CONVNETS,
             "compile": bool(train_cfg.get("compile", False)),
             "stack": stackable and (cuda if st == "auto" else bool(st))}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ import torch
 from ..data import inputs
 from ..models import build_model
 from .builders import build_schedule, prepare_model
+from .integrity import run_locks
 from .loop import DivergenceError, EpochBatches, LoopSpec, StateFile, fit
 from .run import build_loss, describe, open_run, save_run, teacher_targets, train_run, training_data
 from .stacking import member_state, stack_models, stacked_optimizer, stacked_state
@@ -43,7 +45,34 @@ class Job:
 
 
 def train_runs(jobs: list[Job], device: torch.device, train_cfg: dict) -> list[dict]:
-    """Every job's metrics, in the jobs' order (each with ``reused``)."""
+    """Every job's metrics, in the jobs' order (each with ``reused``).
+
+    Each run folder is locked while the stage holds it (``integrity.run_locks``).
+    """
+    with run_locks([j.run_dir for j in jobs]):
+        results = _train_runs(jobs, device, train_cfg)
+    log_wall_times(jobs, results, device)
+    return results
+
+
+def log_wall_times(jobs: list[Job], results: list[dict], device: torch.device) -> None:
+    """Append each trained run's wall time to $PIPELINE_RUN_LOG (JSON lines), where it is set.
+
+    Run folders hold only deterministic bytes, so wall times live outside them; the
+    results snapshots (tools/results.py) read them from this log.
+    """
+    log = os.environ.get("PIPELINE_RUN_LOG")
+    if not log:
+        return
+    with open(log, "a") as f:
+        for j, m in zip(jobs, results):
+            if not m.get("reused"):
+                f.write(json.dumps({"run_dir": str(j.run_dir), "key": m["key"], "seconds": m.get("seconds"),
+                                    "stacked_with": m.get("stacked_with", 1), "device": str(device),
+                                    "torch": torch.__version__}) + "\n")
+
+
+def _train_runs(jobs: list[Job], device: torch.device, train_cfg: dict) -> list[dict]:
     results: list[dict | None] = [None] * len(jobs)
     groups: dict[tuple[str, int], list[tuple[int, str, dict]]] = {}
     for i, job in enumerate(jobs):

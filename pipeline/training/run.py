@@ -27,6 +27,7 @@ from ..io import read_json, save_tensors, tree_digest, write_json
 from ..losses import distill_logit_regression, distill_soft_targets, label_smoothing_ce
 from ..models import build_model
 from .builders import build_optimizer, build_schedule, execution, prepare_model
+from .integrity import damaged, output_digests
 from .loop import EpochBatches, LoopSpec, fit, predict
 from .stacking import stackable
 
@@ -42,8 +43,13 @@ STACKING_CODE = ["pipeline/training/many.py", "pipeline/training/stacking.py"]  
 
 def run_key(cfg: dict, data_file: Path, ex: dict) -> str:
     """Hash of the configuration, how it executes (``builders.execution``), the data and the code."""
+    return key_of(cfg, hashlib.sha256(Path(data_file).read_bytes()).hexdigest(), ex)
+
+
+def key_of(cfg: dict, data_sha256: str, ex: dict) -> str:
+    """``run_key`` from the data file's sha256: lets a results snapshot check its runs without the data."""
     h = hashlib.sha256(json.dumps(cfg | {"execution": ex}, sort_keys=True).encode())
-    h.update(hashlib.sha256(Path(data_file).read_bytes()).digest())
+    h.update(bytes.fromhex(data_sha256))
     code = [Path(p) for p in TRAINING_CODE] + [Path(f"pipeline/models/{cfg['arch']}.py")]
     if ex.get("stack"):  # trained as a member of a stacked model
         code += [Path(p) for p in STACKING_CODE] + sorted(Path("pipeline/models").glob("stacked_*.py"))
@@ -90,8 +96,12 @@ def open_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict) ->
     ex = execution(train_cfg, device, cfg["arch"], stackable=stackable(cfg))
     key = run_key(cfg, prepared.paths(cfg["dataset"])[0], ex)
     done = run_dir / "metrics.json"
-    if done.exists() and read_json(done).get("key") == key and (run_dir / "model.pt").exists():
-        return key, ex, read_json(done) | {"reused": True}
+    if done.exists() and (m := read_json(done)).get("key") == key:
+        problem = damaged(run_dir, m.get("files"))
+        if problem is None:
+            return key, ex, m | {"reused": True}
+        print(f"{describe(cfg)}: not reused, {problem}; training it again")
+        shutil.rmtree(run_dir)
     if run_dir.exists() and not (run_dir / "state.pt").exists():
         shutil.rmtree(run_dir)  # leftovers of another configuration
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +148,8 @@ def save_run(run_dir: Path, model, data: dict, cfg: dict, key: str, ex: dict, hi
     write_json(run_dir / "curve.json", history)
     # Only deterministic content here (no wall time), so identical runs give identical bytes.
     metrics = {"key": key, "config": cfg, "execution": ex, "test_acc": test["acc"], "test_nll": test["nll"],
-               "val_acc": val["acc"], "val_nll": val["nll"], "final_train_loss": history[-1]["loss"]}
+               "val_acc": val["acc"], "val_nll": val["nll"], "final_train_loss": history[-1]["loss"],
+               "files": output_digests(run_dir)}  # checked before the run is ever reused
     write_json(run_dir / "metrics.json", metrics)  # last: marks the run complete
     (run_dir / "state.pt").unlink(missing_ok=True)
     return metrics

@@ -1,0 +1,82 @@
+"""A finished run is trusted only if its files are the ones it wrote; one process trains a folder at a time.
+
+``save_run`` records the sha256 of every file of a run folder in its
+``metrics.json`` (written last). ``damaged`` recomputes them before a run is
+reused: a truncated ``logits.pt`` or a missing snapshot makes the run count as
+unfinished, so it is retrained rather than passed on to calibration or DVC.
+
+``run_locks`` takes an exclusive lock per run folder for as long as a stage
+trains it (``fcntl.flock`` on ``<run>.run-lock`` beside the folder; DVC ignores
+these files, see .dvcignore). A second process asking for a folder that is
+being trained stops at once with a message naming the folder and the other
+process, instead of writing the same files concurrently.
+
+None of this changes what a run computes, so this file is not part of any run key.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+# Files of a run folder that are not results: the completion mark itself and the resumable state.
+NOT_RECORDED = {"metrics.json", "state.pt"}
+
+
+class RunBusyError(RuntimeError):
+    """Another process is training this run folder."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def output_digests(run_dir: Path) -> dict[str, str]:
+    """{relative path: sha256} of every result file in ``run_dir`` (snapshots included)."""
+    run_dir = Path(run_dir)
+    return {p.relative_to(run_dir).as_posix(): _sha256(p) for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and p.name not in NOT_RECORDED and not p.name.startswith(".")}
+
+
+def damaged(run_dir: Path, recorded: dict | None) -> str | None:
+    """Why the finished run in ``run_dir`` cannot be trusted, or None if every recorded file is intact."""
+    if not recorded:
+        return "its metrics.json records no file digests"
+    run_dir = Path(run_dir)
+    for name, digest in sorted(recorded.items()):
+        f = run_dir / name
+        if not f.is_file():
+            return f"{f} is missing"
+        if _sha256(f) != digest:
+            return f"{f} does not match the sha256 recorded when it was written"
+    return None
+
+
+@contextmanager
+def run_locks(run_dirs: list[Path]):
+    """Hold an exclusive lock on each run folder (sorted, so two stages cannot deadlock)."""
+    held = []
+    try:
+        for d in sorted({Path(d).resolve() for d in run_dirs}):
+            d.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(d.parent / f"{d.name}.run-lock", os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RunBusyError(f"run folder {d} is being trained by another process (pid {other}); "
+                                   "wait for it to finish or stop it, then run again") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            held.append(fd)
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)  # closing releases the lock
