@@ -51,7 +51,7 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
     x, y = data["train_x"], data["train_y"]
     if b["max_train_examples"]:
         x, y = x[:b["max_train_examples"]], y[:b["max_train_examples"]]
-    beta, seeds = setup["beta"], b["seeds"]
+    beta, seeds = setup["beta"], b["distill_seeds"]
     scale = student_loss_scale(p, setup)
     teachers = SWEEP_TEACHERS / figure
     # Every student of the figure, then one call that trains them (same-shaped FCNs stack on CUDA).

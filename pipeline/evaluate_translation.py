@@ -71,7 +71,7 @@ def main() -> int:
     data = {s: to_device(v, device) for s, v in load_tensors(TOKENIZED / "multi30k.pt").items()}
     references = read_json(TOKENIZED / "multi30k.json")["references"]["test"]
     tok_de = tk.load(TOKENIZERS / "de.json", "de")
-    seeds, alphas = p["budget"]["seeds"], alphas_to_train(p, "transformer")
+    seeds, alphas = p["budget"]["translation"]["seeds"], alphas_to_train(p, "transformer")
     metrics, token_rows, bleu_rows, reliability, written = {}, [], [], [], set()
     for a in alphas:
         runs, tokens, bleus = [], [], []

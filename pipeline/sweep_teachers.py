@@ -21,7 +21,7 @@ def main() -> int:
     device = resolve_device(p["train"]["device"])
     figures = distill_figures(p)
     for figure, setup in figures.items():
-        runs = [(a, seed) for a in p["budget"]["distill_alphas"] for seed in p["budget"]["seeds"]]
+        runs = [(a, seed) for a in p["budget"]["distill_alphas"] for seed in p["budget"]["distill_seeds"]]
         jobs = [Job(SWEEP_TEACHERS / figure / f"{alpha_key(a)}_seed_{seed}", sweep_teacher_config(p, setup, a, seed))
                 for a, seed in runs]
         for (a, seed), m in zip(runs, train_runs(jobs, device, p["train"])):  # FCN teachers stack on CUDA

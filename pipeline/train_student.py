@@ -36,7 +36,7 @@ def main() -> int:
     if t4["compare_probabilities"] and t4["regress_on"] != "probabilities":
         variants.append("probabilities")
     device = resolve_device(p["train"]["device"])
-    seeds = p["budget"]["seeds"]
+    seeds = p["budget"]["distill_seeds"]
     tdirs = {seed: TEACHERS / name / f"seed_{seed}" for seed in seeds}
     teachers = [read_json(tdirs[seed] / "metrics.json") for seed in seeds]
     runs = [(seed, v) for seed in seeds for v in variants]

@@ -26,7 +26,7 @@ def main() -> int:
         raise ParamError("distill.table4.teachers", name, "one of " + ", ".join(d["table4"]["teachers"]))
     t = d["table4"]["teachers"][name]
     device = resolve_device(p["train"]["device"])
-    seeds = p["budget"]["seeds"]
+    seeds = p["budget"]["distill_seeds"]
     jobs = [Job(TEACHERS / name / f"seed_{seed}",
                 fcn_run_config(p, d["dataset"], seed, hidden=d["teacher_hidden"], dropout=t["dropout"],
                                max_shift=d["teacher_max_shift"], loss=label_smoothing(t["alpha"])))

@@ -32,7 +32,7 @@ def main() -> int:
     data_file = TOKENIZED / "multi30k.pt"
     summary, curves, keep = {}, [], set()
     for alpha in alphas_to_train(p, "transformer"):
-        for seed in p["budget"]["seeds"]:
+        for seed in p["budget"]["translation"]["seeds"]:
             cfg = translation_config(p, alpha, seed, meta["vocab"], meta["stats"]["train"]["pairs"])
             d = translation_run_dir(alpha, seed)
             keep.add(d.name)
