@@ -1,0 +1,140 @@
+"""Reference results: run a profile at scale in pieces, and keep each piece as a snapshot under results/<profile>/.
+
+    python tools/results.py run PROFILE [--commit]   # every piece of results/PROFILE/plan.yaml not yet done
+    python tools/results.py snapshot PROFILE         # rewrite the snapshot from the work tree's outputs
+    python tools/results.py status [PROFILE]         # which snapshot runs today's code and params would retrain
+
+The profile runs in its own git work tree, `.results/<profile>/` (ignored), checked
+out at the commit the snapshot started from, so the default results in the
+workspace are never touched. A piece is one `dvc repro` of the profile with the
+piece's params (pieces are cumulative: the last one is the whole profile); finished
+runs are reused by key, so each piece trains only what it adds, and an interrupted
+piece resumes where it stopped. After each piece the snapshot is rewritten and, with
+--commit, committed on its own: a stop loses at most one piece.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def sh(cmd: list[str], cwd: Path, env: dict | None = None, log=None) -> int:
+    return subprocess.run(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT if log else None).returncode
+
+
+def work_tree(profile: str, commit: str | None) -> Path:
+    """`.results/<profile>`: a detached work tree at ``commit`` (created once; later pieces reuse it)."""
+    work = ROOT / ".results" / profile
+    if not work.exists():
+        work.parent.mkdir(exist_ok=True)
+        rev = commit or subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
+        if sh(["git", "worktree", "add", "--detach", str(work), rev], ROOT) != 0:
+            sys.exit("error: could not create the work tree " + str(work))
+    return work
+
+
+def piece_params(base: dict, profile: str, pieces: list[dict], upto: int) -> dict:
+    """params.yaml for piece ``upto``: the profile with the overrides of pieces 0..upto applied in order."""
+    p = copy.deepcopy(base)
+    p["profile"] = profile
+    for piece in pieces[:upto + 1]:
+        p["profiles"][profile].update(copy.deepcopy(piece.get("set", {})))
+    return p
+
+
+def machine() -> dict:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    import torch
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def run(profile: str, commit_each: bool) -> int:
+    out = ROOT / "results" / profile
+    plan = yaml.safe_load((out / "plan.yaml").read_text())
+    prov_file = out / "provenance.json"
+    prov = json.loads(prov_file.read_text()) if prov_file.exists() else {}
+    work = work_tree(profile, prov.get("commit"))
+    commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=work, text=True).strip()
+    base = yaml.safe_load(subprocess.check_output(["git", "show", f"{commit}:params.yaml"], cwd=ROOT, text=True))
+    prov.setdefault("commit", commit)
+    prov.setdefault("pieces", {})
+    env = {**os.environ, "PIPELINE_RUN_LOG": str(work / "run_times.jsonl"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for i, piece in enumerate(plan["pieces"]):
+        name = piece["name"]
+        if prov["pieces"].get(name, {}).get("done"):
+            continue
+        params = piece_params(base, profile, plan["pieces"], i)
+        (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        print(f"[{dt.datetime.now():%H:%M}] piece {name}: dvc repro in {work}", flush=True)
+        t0 = time.time()
+        with open(work / f"piece_{name}.log", "a") as log:
+            rc = sh(["dvc", "repro"], work, env, log)
+        seconds = round(time.time() - t0)
+        prev = prov["pieces"].get(name, {})
+        prov["pieces"][name] = {"done": rc == 0, "seconds": prev.get("seconds", 0) + seconds,
+                                "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                                "set": piece.get("set", {})}
+        prov |= {"profile": profile, "machine": machine(),
+                 "params": params, "complete": False,
+                 "total_seconds": sum(p["seconds"] for p in prov["pieces"].values())}
+        if rc != 0:
+            prov_file.write_text(json.dumps(prov, indent=2) + "\n")
+            print(f"error: piece {name} failed (exit {rc}); see {work / f'piece_{name}.log'}", file=sys.stderr)
+            return 2
+        if params["profiles"][profile] == base["profiles"][profile]:
+            prov["complete"] = True
+        prov_file.write_text(json.dumps(prov, indent=2) + "\n")
+        # a fresh process: the snapshot code may have changed while the pieces ran
+        if sh([sys.executable, str(Path(__file__).resolve()), "snapshot", profile], ROOT) != 0:
+            print(f"warning: the snapshot of piece {name} failed; rerun `tools/results.py snapshot {profile}`")
+        print(f"[{dt.datetime.now():%H:%M}] piece {name} done in {seconds} s; snapshot in {out}", flush=True)
+        if commit_each:
+            subprocess.run(["git", "add", str(out)], cwd=ROOT, check=True)
+            subprocess.run(["git", "commit", "-q", "-m", f"results/{profile}: piece {name} ({seconds} s)", "--",
+                            str(out)], cwd=ROOT, check=False)
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("profile")
+    r.add_argument("--commit", action="store_true", help="commit results/<profile> after each piece")
+    s = sub.add_parser("snapshot")
+    s.add_argument("profile")
+    st = sub.add_parser("status")
+    st.add_argument("profile", nargs="?")
+    a = ap.parse_args()
+    if a.cmd == "run":
+        return run(a.profile, a.commit)
+    from tools.snapshot import write_snapshot
+    from tools.staleness import status_table
+    if a.cmd == "snapshot":
+        out = ROOT / "results" / a.profile
+        write_snapshot(ROOT / ".results" / a.profile, out, json.loads((out / "provenance.json").read_text()))
+        return 0
+    profiles = [a.profile] if a.profile else sorted(p.name for p in (ROOT / "results").iterdir() if p.is_dir())
+    for prof in profiles:
+        print(status_table(ROOT / "results" / prof))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
