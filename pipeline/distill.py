@@ -16,9 +16,8 @@ and plots/figures/distillation.png (one panel per figure).
 """
 from __future__ import annotations
 
-from .checkpoints import load_run_model
 from .config import load_params
-from .data import inputs, prepared, registry
+from .data import prepared, registry
 from .distillation import smoothness_index
 from .figures import distillation_figure
 from .io import prune, read_json, write_json
@@ -28,8 +27,8 @@ from .runs import distill_figures, label_smoothing, soft_targets, student_config
 from .seeds import mean_std
 from .stage import run
 from .training.builders import resolve_device
-from .training.loop import predict
 from .training.many import Job, train_runs
+from .training.run import teacher_logits
 
 
 def point(curve: str, setting: dict, gammas: list[float], accs: list[float]) -> dict:
@@ -74,15 +73,10 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
               + (" (reused)" if m["reused"] else ""))
     acc = {k: m["test_acc"] for k, m in done.items()}
 
-    teacher_logits = {}  # (alpha, seed) -> the teacher's logits on its test-time view of the training set
-
     def gamma(a: float, seed: int, temperature: float) -> float:
-        if (a, seed) not in teacher_logits:
-            model, meta = load_run_model(teachers / f"{alpha_key(a)}_seed_{seed}", device)
-            tin = meta["config"]["input"]
-            teacher_logits[(a, seed)] = predict(model, lambda s: inputs.eval_batch(x[s].to(device), tin), len(x),
-                                                p["train"]["eval_batch_size"])
-        return smoothness_index(teacher_logits[(a, seed)], y.cpu(), temperature)
+        z = teacher_logits(teachers / f"{alpha_key(a)}_seed_{seed}", setup["dataset"], x, device,
+                           p["train"]["eval_batch_size"])  # the students' pass, cached
+        return smoothness_index(z.cpu(), y.cpu(), temperature)
 
     curves = []
     for a in b["distill_alphas"]:

@@ -128,12 +128,33 @@ def teacher_targets(cfg: dict, teacher_dir: Path | None, x: torch.Tensor, device
     """
     if not cfg.get("teacher"):
         return None
-    teacher, tmeta = load_run_model(teacher_dir, device)
-    if tmeta["key"] != cfg["teacher"]:
-        raise RuntimeError(f"teacher in {teacher_dir} has key {tmeta['key']}, the student expects "
-                           f"{cfg['teacher']}: rerun the teacher's stage first")
-    tin = tmeta["config"]["input"]
-    return predict(teacher, lambda s: inputs.eval_batch(x[s], tin), len(x), train_cfg["eval_batch_size"]).to(device)
+    if read_json(Path(teacher_dir) / "metrics.json")["key"] != cfg["teacher"]:
+        raise RuntimeError(f"teacher in {teacher_dir} is not the run with key {cfg['teacher']} the student "
+                           "expects: rerun the teacher's stage first")
+    return teacher_logits(teacher_dir, cfg["dataset"], x, device, train_cfg["eval_batch_size"])
+
+
+_TEACHER_LOGITS: dict[tuple, torch.Tensor] = {}
+
+
+def teacher_logits(teacher_dir: Path, dataset: str, x: torch.Tensor, device: torch.device,
+                   batch_size: int) -> torch.Tensor:
+    """A finished run's logits on ``x`` (``dataset``'s training split, or its first len(x) examples) in
+    the run's own test-time view, computed once per process.
+
+    Every student of a teacher (and the smoothness index γ) needs the same
+    logits over the whole training set; for a ResNet-56 teacher that pass costs
+    more than a short student run, so it is cached by the teacher's key, the
+    dataset and the number of examples.
+    """
+    key = read_json(Path(teacher_dir) / "metrics.json")["key"]
+    memo = (key, dataset, tuple(x.shape), str(device))
+    if memo not in _TEACHER_LOGITS:
+        teacher, tmeta = load_run_model(teacher_dir, device)
+        tin = tmeta["config"]["input"]
+        _TEACHER_LOGITS[memo] = predict(teacher, lambda s: inputs.eval_batch(x[s].to(device), tin), len(x),
+                                        batch_size).to(device)
+    return _TEACHER_LOGITS[memo]
 
 
 def save_run(run_dir: Path, model, data: dict, cfg: dict, key: str, ex: dict, history: list[dict],
