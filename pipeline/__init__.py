@@ -5,3 +5,7 @@ packages beside them (``data``, ``models``, ``training``) and the formula
 modules (``losses``) are shared by the stages. Data flows one way: a stage
 imports the shared library, never another stage.
 """
+
+from .allocator import keep_freed_memory
+
+keep_freed_memory()
