@@ -28,6 +28,8 @@ TRANSLATION_METRICS = Path("metrics/translation.json")
 TRANSLATION_CURVES = Path("plots/translation_train.csv")
 TRANSLATION_PLOTS = Path("plots/translation")
 TRANSLATIONS = Path("models/translations")     # decoded test sets, for rescoring: alpha_<a>_seed_<s>.<decoder>.de
+# Every folder that holds classifier runs: a run with the same key in one is adopted by another.
+RUN_ROOTS = [CLASSIFIERS, TEACHERS, STUDENTS, SWEEP_TEACHERS, DISTILLED]
 TABLES_MD = Path("metrics/tables.md")
 TABLES_JSON = Path("metrics/tables.json")
 

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from pipeline.compat import import_torchvision
 
@@ -40,3 +41,20 @@ def mirror() -> Path:
 def data_source() -> Path | None:
     """Where the pipeline tests get data: the mirror if there is one, else the internet."""
     return _mirror()
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch, root):
+    """A small prepared dataset in a temporary project (the run key hashes the training code)."""
+    from pipeline.io import save_tensors, write_json
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipeline").symlink_to(root / "pipeline")
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (3 * 160,), generator=g)
+    # Class-dependent blobs so that training moves the accuracy, plus uint8 noise.
+    x = (torch.rand(3 * 160, 8, 8, generator=g) * 120 + (y[:, None, None] * 30)).to(torch.uint8)
+    split = {f"{s}_{k}": v[i * 160:(i + 1) * 160] for i, s in enumerate(("train", "val", "test"))
+             for k, v in (("x", x), ("y", y))}
+    save_tensors(tmp_path / "data/prepared/toy.pt", split)
+    write_json(tmp_path / "data/prepared/toy.json", {"num_classes": 4, "image_shape": [8, 8]})
+    return tmp_path

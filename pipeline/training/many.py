@@ -28,9 +28,11 @@ from pathlib import Path
 import torch
 
 from ..data import inputs
+from ..io import read_json
+from ..layout import RUN_ROOTS
 from ..models import build_model
 from .builders import build_schedule, prepare_model
-from .integrity import run_locks
+from .integrity import adopt_identical_run, run_locks
 from .loop import DivergenceError, EpochBatches, LoopSpec, StateFile, fit
 from .run import build_loss, describe, open_run, save_run, teacher_targets, train_run, training_data
 from .stacking import member_state, stack_models, stacked_optimizer, stacked_state
@@ -77,6 +79,9 @@ def _train_runs(jobs: list[Job], device: torch.device, train_cfg: dict) -> list[
     groups: dict[tuple[str, int], list[tuple[int, str, dict]]] = {}
     for i, job in enumerate(jobs):
         key, ex, finished = open_run(job.run_dir, job.cfg, device, train_cfg)
+        if finished is None and (src := adopt_identical_run(job.run_dir, key, RUN_ROOTS)) is not None:
+            print(f"{describe(job.cfg)}: the same run (same key) is in {src}; copied")
+            finished = read_json(Path(job.run_dir) / "metrics.json") | {"reused": True}
         if finished is not None:
             results[i] = finished
         elif ex["stack"]:

@@ -1,0 +1,99 @@
+"""A finished run is reused only if its files are the ones it wrote; one process trains a run folder at a time."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.test_many import BASE, CPU, cfg, ls
+
+
+def train(run_dir, seed=0):
+    from pipeline.training.run import train_run
+    return train_run(run_dir, cfg(seed, ls(0.1)), CPU, BASE)
+
+
+def test_every_file_of_a_run_is_recorded(toy):
+    from pipeline.io import read_json
+    from pipeline.training.integrity import output_digests
+    train(toy / "r")
+    m = read_json(toy / "r/metrics.json")
+    assert set(m["files"]) == {"model.pt", "logits.pt", "curve.json"}
+    assert m["files"] == output_digests(toy / "r")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "flip"])
+def test_a_damaged_finished_run_is_retrained_not_reused(toy, capsys, damage):
+    first = train(toy / "r")
+    f = toy / "r/logits.pt"
+    good = f.read_bytes()
+    if damage == "truncate":
+        f.write_bytes(good[:1000])
+    elif damage == "delete":
+        f.unlink()
+    else:
+        f.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    again = train(toy / "r")
+    assert not again["reused"], "a damaged run was reused"
+    assert "logits.pt" in capsys.readouterr().out
+    assert f.read_bytes() == good and again["test_acc"] == first["test_acc"]  # retrained to the same bytes
+    assert train(toy / "r")["reused"]  # and an intact run is reused
+
+
+def test_a_finished_run_with_another_key_is_not_reused(toy):
+    from pipeline.io import read_json, write_json
+    train(toy / "r")
+    m = read_json(toy / "r/metrics.json")
+    write_json(toy / "r/metrics.json", m | {"key": "0" * 16})
+    assert not train(toy / "r")["reused"]
+
+
+def test_the_run_key_hashes_the_data_file(toy):
+    from pipeline.training.run import run_key
+    ex = {"precision": "fp32", "channels_last": False, "compile": False, "stack": False}
+    data = toy / "data/prepared/toy.pt"
+    before = run_key(cfg(0, ls(0.1)), data, ex)
+    split = torch.load(data, weights_only=True)
+    split["train_y"][0] = (split["train_y"][0] + 1) % 4
+    from pipeline.io import save_tensors
+    save_tensors(data, split)
+    assert run_key(cfg(0, ls(0.1)), data, ex) != before
+
+
+def test_a_second_process_on_a_locked_run_folder_stops_with_a_clear_message(toy):
+    from pipeline.training.integrity import RunBusyError, run_locks
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; sys.path.insert(0, '.');"
+        "from pipeline.training.integrity import run_locks\n"
+        "with run_locks(['r']):\n    print('held', flush=True); time.sleep(30)")],
+        cwd=toy, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        busy = rf"run folder .*r is being trained by another process \(pid {holder.pid}\)"
+        with pytest.raises(RunBusyError, match=busy):
+            with run_locks([toy / "r"]):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with run_locks([toy / "r"]):  # released when its holder dies
+        pass
+
+
+def test_a_run_with_the_same_key_elsewhere_is_adopted_not_retrained(toy, monkeypatch):
+    from pipeline import layout
+    from pipeline.training.many import Job, train_runs
+    monkeypatch.setattr("pipeline.training.many.RUN_ROOTS", [toy / "a", toy / "b"])
+    first = train_runs([Job(toy / "a" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
+    assert not first["reused"] and layout.RUN_ROOTS  # the stages' roots exist
+    copy = train_runs([Job(toy / "b" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
+    assert copy["reused"] and copy["key"] == first["key"]
+    for f in ("model.pt", "logits.pt", "curve.json", "metrics.json"):
+        assert (toy / "b/r" / f).read_bytes() == (toy / "a/r" / f).read_bytes()
+    for donor in ("a", "b"):  # a damaged donor is never adopted
+        (toy / donor / "r/model.pt").write_bytes(b"damaged")
+    monkeypatch.setattr("pipeline.training.many.RUN_ROOTS", [toy / "a", toy / "b", toy / "c"])
+    other = train_runs([Job(toy / "c" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
+    assert not other["reused"] and other["key"] == first["key"]  # trained, not copied
