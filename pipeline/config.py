@@ -396,10 +396,27 @@ def validate(params: dict) -> dict:
     return out
 
 
+class ParamsFileError(ValueError):
+    """params.yaml is missing or is not YAML."""
+
+
 def load_params(path: str | Path = "params.yaml") -> dict:
-    with open(path) as f:
-        raw = yaml.safe_load(f)
-    return validate(raw if raw is not None else {})
+    """Validated params with the active profile under ``budget``; also checks that the device asked for exists."""
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f)
+    except OSError as e:
+        raise ParamsFileError(f"cannot read {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise ParamsFileError(f"{path} is not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
+    p = validate(raw if raw is not None else {})
+    if p["train"]["device"] == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise ParamError("train.device", "cuda", "auto or cpu: no CUDA device is visible on this machine")
+    return p
 
 
 def alphas_to_train(p: dict, arch: str = "fcn") -> list[float]:

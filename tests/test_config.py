@@ -108,3 +108,60 @@ def test_a_stage_refuses_bad_params_before_any_work(tmp_path, root, params):
 def test_load_params_reads_a_file(tmp_path, params):
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
     assert load_params(tmp_path / "p.yaml")["alpha"] == params["alpha"]
+
+
+def _stage(tmp_path, root, module="pipeline.download"):
+    return subprocess.run([sys.executable, "-m", module], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(root), "PATH": ""})
+
+
+def test_malformed_params_file_is_one_line_and_exit_2(tmp_path, root):
+    (tmp_path / "params.yaml").write_text("profile: default\nalpha: [0.1\nsweep: x\n")
+    r = _stage(tmp_path, root)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("error: params.yaml is not valid YAML at line") and r.stderr.count("\n") == 1
+
+
+def test_cuda_on_a_machine_without_cuda_is_refused_before_any_work(tmp_path, root, params):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    p = copy.deepcopy(params)
+    p["train"]["device"] = "cuda"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    r = _stage(tmp_path, root)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "train.device = 'cuda'" in r.stderr and "no CUDA device" in r.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_misspelled_profile_names_the_profiles_that_exist(tmp_path, root, params):
+    p = copy.deepcopy(params)
+    p["profile"] = "defualt"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    r = _stage(tmp_path, root)
+    assert r.returncode == 2 and "profile = 'defualt'" in r.stderr
+    assert all(name in r.stderr for name in params["profiles"])
+
+
+def test_an_unwritable_output_folder_is_one_line_and_keeps_the_old_files(tmp_path, root, params):
+    import os
+    if os.geteuid() == 0:  # root writes through read-only permissions; an unwritable path stands in
+        pytest.skip("running as root: permissions do not stop root")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "raw").mkdir(mode=0o555)
+    r = _stage(tmp_path, root)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "cannot write" in r.stderr
+
+
+def test_a_permission_error_in_a_stage_is_one_line_and_exit_2(capsys):
+    from pipeline.stage import run
+
+    def main():
+        raise PermissionError(13, "Permission denied", "metrics/train.json")
+    with pytest.raises(SystemExit) as e:
+        run(main)
+    assert e.value.code == 2
+    assert capsys.readouterr().err == ("error: cannot write metrics/train.json: Permission denied "
+                                       "(make the folder writable and run again)\n")
