@@ -8,6 +8,22 @@ number of this project's own is computed by the pipeline.
 """
 from __future__ import annotations
 
+from .data import registry
+
+# The papers' numbers for a dataset we can only approximate: the offline JPEG copy of CIFAR-10.
+REFERENCE_DATASET = {"cifar10_jpeg": "cifar10"}
+
+
+def reference_values(table: dict, ds: str, arch: str):
+    """A paper's numbers for ``ds`` (or for the data it stands in for) and ``arch``, or None."""
+    return table.get((REFERENCE_DATASET.get(ds, ds), arch))
+
+
+def reference_title(ds: str) -> str:
+    """The papers' rows name the data the papers used (the official CIFAR-10 beside the JPEG stand-in)."""
+    title = registry.get(REFERENCE_DATASET.get(ds, ds)).title
+    return f"{title} (official)" if ds in REFERENCE_DATASET else title
+
 TABLE2_ACCURACY = {
     "muller": {
         ("cifar10", "alexnet"): {0.0: 86.8, 0.1: 86.7},

@@ -1,8 +1,10 @@
 """DVC stage `tables`: our numbers beside the papers', as Markdown and flat JSON.
 
 Usage: python -m pipeline.tables
-Reads metrics/train.json and writes metrics/tables.md (for people) and
-metrics/tables.json (flat keys, for `dvc metrics diff`).
+Reads the metrics of the train, calibrate, project, student, distill,
+mutual_information and evaluate_translation stages and writes
+metrics/tables.md (for people) and metrics/tables.json (flat keys, for
+`dvc metrics diff`).
 """
 from __future__ import annotations
 
@@ -25,21 +27,16 @@ from .layout import (
 from .markdown import fmt as _fmt
 from .markdown import md_table
 from .models import title
-from .reference import TABLE2_ACCURACY, TABLE3_ECE, TABLE4_DISTILLATION
+from .reference import TABLE2_ACCURACY, TABLE3_ECE, TABLE4_DISTILLATION, reference_title, reference_values
 from .runs import distill_figures
 from .stage import run
 from .text.report import translation_section
 
-# The papers' numbers for a dataset we can only approximate: the offline JPEG copy of CIFAR-10.
-REFERENCE_DATASET = {"cifar10_jpeg": "cifar10"}
-
-
-def _ref(table: dict, ds: str, arch: str):
-    return table.get((REFERENCE_DATASET.get(ds, ds), arch))
-
 
 def _title(ds: str) -> str:
     return registry.get(ds).title
+
+
 
 
 def profile_line(p: dict) -> str:
@@ -66,15 +63,15 @@ def table2(p: dict, train: dict) -> tuple[str, dict]:
         alphas = alphas_to_train(p, arch)
         rows = []
         for source, ref in TABLE2_ACCURACY.items():
-            vals = _ref(ref, ds, arch)
+            vals = reference_values(ref, ds, arch)
             if vals:
-                rows.append([_title(ds), title(arch), source] + [_fmt(vals.get(a)) for a in alphas])
+                rows.append([reference_title(ds), title(arch), source] + [_fmt(vals.get(a)) for a in alphas])
         ours = [train[arch][ds][alpha_key(a)] for a in alphas]
         rows.append([_title(ds), title(arch), "**ours**"] + [_fmt(m["test_acc"], m["test_acc_std"]) for m in ours])
         for a, m in zip(alphas, ours):
             key = f"table2/{ds}/{arch}/alpha={a:g}"
             flat[f"{key}/acc"] = m["test_acc"]
-            ref = (_ref(TABLE2_ACCURACY["replication"], ds, arch) or {}).get(a)
+            ref = (reference_values(TABLE2_ACCURACY["replication"], ds, arch) or {}).get(a)
             if ref is not None:
                 flat[f"{key}/minus_replication"] = round(m["test_acc"] - ref, 4)
         blocks.append((alphas, rows))
@@ -87,13 +84,15 @@ def table2(p: dict, train: dict) -> tuple[str, dict]:
 
 
 def head_to_head(p: dict, train: dict) -> tuple[str, dict]:
-    rows, flat = [], {}
+    rows, flat, n = [], {}, len(p["budget"]["seeds"])
     for arch, ds in classifiers(p):
-        h = train[arch][ds]["head_to_head"]
-        rows.append([_title(ds), title(arch), _fmt(h["hard_test_acc"]), _fmt(h["ls_test_acc"]),
-                     f"{h['delta']:+.2f}"])
+        h, m0, m1 = (train[arch][ds][k] for k in ("head_to_head", alpha_key(0.0), alpha_key(p["alpha"])))
+        rows.append([_title(ds), title(arch), _fmt(h["hard_test_acc"], m0["test_acc_std"]),
+                     _fmt(h["ls_test_acc"], m1["test_acc_std"]), f"{h['delta']:+.2f}", str(n)])
         flat[f"head_to_head/{ds}/{arch}/delta"] = h["delta"]
-    return md_table(["dataset", "model", "hard labels", f"α={p['alpha']:g}", "Δ"], rows), flat
+    note = ("" if n > 1 else "\n\nOne seed: Δ has no error bar, and seed-to-seed differences of short runs are of "
+            "this size; it is not evidence for or against the papers. Seeds and verdicts: `results/reference/`.")
+    return md_table(["dataset", "model", "hard labels", f"α={p['alpha']:g}", "Δ", "seeds"], rows) + note, flat
 
 
 def _ece(v: float | None, std: float | None = None) -> str:
@@ -107,10 +106,10 @@ def table3(p: dict, cal: dict) -> tuple[str, dict]:
     rows, flat = [], {}
     for arch, ds in classifiers(p):
         for source, ref in TABLE3_ECE.items():
-            r = _ref(ref, ds, arch)
+            r = reference_values(ref, ds, arch)
             if r:
-                rows.append([_title(ds), title(arch), source, _ece(r["ts"][0]), f"{r['ts'][1]:g}", _ece(r["hard"])]
-                            + [_ece(r["ls"].get(a)) for a in sweep])
+                rows.append([reference_title(ds), title(arch), source, _ece(r["ts"][0]), f"{r['ts'][1]:g}",
+                             _ece(r["hard"])] + [_ece(r["ls"].get(a)) for a in sweep])
         ours = cal[arch][ds]
         hard = ours[alpha_key(0.0)]
         rows.append([_title(ds), title(arch), "**ours**", _ece(hard["test_ece_ts"], hard.get("test_ece_ts_std")),
