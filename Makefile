@@ -7,7 +7,9 @@ STAMP  := $(VENV)/.installed
 # DVC runs each stage's `python -m pipeline.<stage>` through PATH: the venv's must come first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test venv paper lint vendor-vega clean-venv
+PROFILE ?= reference
+
+.PHONY: demo test smoke results results-status venv paper lint vendor-vega clean-venv
 
 demo: $(STAMP)  ## run the whole pipeline on the default profile
 	$(BIN)/dvc repro
@@ -15,6 +17,15 @@ demo: $(STAMP)  ## run the whole pipeline on the default profile
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest -q tests
+
+smoke: $(STAMP)  ## every stage on tiny settings in a throwaway copy (for code changes)
+	tools/smoke.sh
+
+results: $(STAMP)  ## run or extend results/$(PROFILE)/ piece by piece, committing each piece
+	$(BIN)/python tools/results.py run $(PROFILE) --commit
+
+results-status: $(STAMP)  ## which snapshot runs today's code or params would retrain
+	$(BIN)/python tools/results.py status
 
 paper: $(STAMP)  ## the paper profile as a DVC experiment (GPU-sized)
 	$(BIN)/dvc exp run -S profile=paper

@@ -69,9 +69,6 @@ def run(profile: str, commit_each: bool) -> int:
     prov_file = out / "provenance.json"
     prov = json.loads(prov_file.read_text()) if prov_file.exists() else {}
     work = work_tree(profile, prov.get("commit"))
-    commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=work, text=True).strip()
-    base = yaml.safe_load(subprocess.check_output(["git", "show", f"{commit}:params.yaml"], cwd=ROOT, text=True))
-    prov.setdefault("commit", commit)
     prov.setdefault("pieces", {})
     env = {**os.environ, "PIPELINE_RUN_LOG": str(work / "run_times.jsonl"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -79,6 +76,10 @@ def run(profile: str, commit_each: bool) -> int:
         name = piece["name"]
         if prov["pieces"].get(name, {}).get("done"):
             continue
+        # the work tree's commit: moved forward by hand (git -C .results/<profile> checkout) only when
+        # the training code's run keys are unchanged, so every piece's runs stay valid
+        commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=work, text=True).strip()
+        base = yaml.safe_load(subprocess.check_output(["git", "show", f"{commit}:params.yaml"], cwd=ROOT, text=True))
         params = piece_params(base, profile, plan["pieces"], i)
         (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         print(f"[{dt.datetime.now():%H:%M}] piece {name}: dvc repro in {work}", flush=True)
@@ -89,8 +90,8 @@ def run(profile: str, commit_each: bool) -> int:
         prev = prov["pieces"].get(name, {})
         prov["pieces"][name] = {"done": rc == 0, "seconds": prev.get("seconds", 0) + seconds,
                                 "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                                "set": piece.get("set", {})}
-        prov |= {"profile": profile, "machine": machine(),
+                                "set": piece.get("set", {}), "commit": commit}
+        prov |= {"profile": profile, "machine": machine(), "commit": commit,
                  "params": params, "complete": False,
                  "total_seconds": sum(p["seconds"] for p in prov["pieces"].values())}
         if rc != 0:
@@ -104,11 +105,36 @@ def run(profile: str, commit_each: bool) -> int:
         if sh([sys.executable, str(Path(__file__).resolve()), "snapshot", profile], ROOT) != 0:
             print(f"warning: the snapshot of piece {name} failed; rerun `tools/results.py snapshot {profile}`")
         print(f"[{dt.datetime.now():%H:%M}] piece {name} done in {seconds} s; snapshot in {out}", flush=True)
+        paths = [str(out)]
+        clean = sh(["git", "diff", "--quiet", "--", "README.md"], ROOT) == 0
+        if clean and sh([sys.executable, str(Path(__file__).resolve()), "readme", profile], ROOT) == 0:
+            paths.append("README.md")  # its results block, regenerated (skipped while README has other edits)
         if commit_each:
-            subprocess.run(["git", "add", str(out)], cwd=ROOT, check=True)
+            subprocess.run(["git", "add", *paths], cwd=ROOT, check=True)
             subprocess.run(["git", "commit", "-q", "-m", f"results/{profile}: piece {name} ({seconds} s)", "--",
-                            str(out)], cwd=ROOT, check=False)
+                            *paths], cwd=ROOT, check=False)
     return 0
+
+
+def readme_block(profile: str) -> str:
+    from tools.claims import summary
+    from tools.staleness import status_table
+    snap = ROOT / "results" / profile
+    flat = json.loads((snap / "claims.json").read_text())
+    return (f"<!-- results:{profile}:begin (generated: python tools/results.py readme {profile}) -->\n"
+            + summary(flat, profile) + "\n\n" + status_table(snap) + f"\n<!-- results:{profile}:end -->")
+
+
+def update_readme(profile: str) -> bool:
+    """Replace README.md's generated block for ``profile``; False if the README has no such block."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    begin, end = f"<!-- results:{profile}:begin", f"<!-- results:{profile}:end -->"
+    if begin not in text or end not in text:
+        return False
+    i, j = text.index(begin), text.index(end) + len(end)
+    readme.write_text(text[:i] + readme_block(profile) + text[j:])
+    return True
 
 
 def main() -> int:
@@ -121,7 +147,11 @@ def main() -> int:
     s.add_argument("profile")
     st = sub.add_parser("status")
     st.add_argument("profile", nargs="?")
+    rd = sub.add_parser("readme", help="regenerate README.md's block for a snapshot (claims and status)")
+    rd.add_argument("profile")
     a = ap.parse_args()
+    if a.cmd == "readme":
+        return 0 if update_readme(a.profile) else 2
     if a.cmd == "run":
         return run(a.profile, a.commit)
     from tools.snapshot import write_snapshot

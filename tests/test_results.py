@@ -1,0 +1,58 @@
+"""Results snapshots: the verdict rule, staleness by recomputed run keys, and the README's generated block."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from tools.claims import compare, summary, verdict
+
+
+def test_verdict_rule_against_hand_computed_cases():
+    c = compare([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], +1)  # d = 3, SE = sqrt(1/3 + 1/3) = 0.8165
+    assert c["effect"] == 3.0 and math.isclose(c["se"], math.sqrt(2 / 3))
+    assert c["verdict"] == "reproduced"
+    assert compare([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], -1)["verdict"] == "not reproduced"
+    # d = 1.5 < 2·SE = 1.633: inconclusive whichever way the claim points
+    assert compare([1.0, 2.0, 3.0], [2.5, 3.5, 4.5], +1)["verdict"] == "inconclusive"
+    assert verdict(1.7, 0.8165, +1) == "reproduced"
+
+
+def test_single_seeds_are_inconclusive_unless_a_seed_spread_is_borrowed():
+    assert compare([1.0], [2.0], +1)["verdict"] == "inconclusive"
+    c = compare([1.0], [2.0], +1, proxy_std=0.3)  # SE = sqrt(0.09 + 0.09) = 0.424; d = 1 > 0.849
+    assert c["borrowed_std"] and math.isclose(c["se"], math.sqrt(0.18)) and c["verdict"] == "reproduced"
+    assert compare([1.0], [1.5], +1, proxy_std=0.3)["verdict"] == "inconclusive"
+
+
+def test_a_snapshot_run_is_stale_exactly_when_its_key_would_change(tmp_path, root):
+    from pipeline.training.run import key_of
+    from tools.staleness import stale_runs
+    params = __import__("yaml").safe_load((root / "params.yaml").read_text())
+    cfg = {"arch": "fcn", "dataset": "mnist", "seed": 0, "loss": {"kind": "label_smoothing", "alpha": 0.1}}
+    ex = {"precision": "bf16", "channels_last": False, "compile": False, "stack": False}
+    sha = "ab" * 32
+    import os
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        key = key_of(cfg, sha, ex)
+    finally:
+        os.chdir(here)
+    rec = {"run": "models/classifiers/fcn/mnist/alpha_0.1_seed_0", "config": cfg, "execution": ex,
+           "data_sha256": sha}
+    (tmp_path / "runs.json").write_text(json.dumps([rec | {"key": key}, rec | {"key": "0" * 16}]))
+    (tmp_path / "provenance.json").write_text(json.dumps({"params": params, "profile": "default",
+                                                          "complete": True, "commit": "x", "pieces": {}}))
+    stale, changed, n = stale_runs(tmp_path)
+    assert n == 2 and [r["key"] for r in stale] == ["0" * 16] and changed == []
+
+
+def test_the_readme_claims_block_is_generated_from_the_committed_snapshot(root):
+    snap = root / "results" / "reference" / "claims.json"
+    if not snap.exists():
+        pytest.skip("no reference snapshot committed yet")
+    readme = (root / "README.md").read_text()
+    table = summary(json.loads(snap.read_text()), "reference")
+    assert table in readme, "README's results block is stale: python tools/results.py readme reference"

@@ -1,0 +1,97 @@
+"""A results snapshot: what a profile's run produced, copied out of its work tree with one record per run.
+
+results/<profile>/
+  tables.md, tables.json    the pipeline's tables (tables.json: flat, declared as DVC metrics)
+  figures/*.png              the pipeline's figures
+  runs.json                  one record per run: key, configuration, metrics, execution, wall time
+  claims.md, claims.json     Müller et al.'s claims with this snapshot's numbers and a verdict (tools/claims.py)
+  provenance.json            commit, params, machine, date, pieces and wall times (tools/results.py)
+  plan.yaml                  the pieces (hand-written)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from pipeline import calibration as cal
+from pipeline.io import load_tensors, read_json, write_json, write_text
+
+RUN_ROOTS = ("models/classifiers", "models/teachers", "models/students", "models/sweep_teachers",
+             "models/distilled")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def wall_times(work: Path) -> dict[str, dict]:
+    """{run folder: last log line} from the run-time log the pieces wrote."""
+    log = work / "run_times.jsonl"
+    out = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                out[row["run_dir"]] = row
+    return out
+
+
+def run_record(work: Path, run: Path, times: dict, data_sha: dict, n_bins: int) -> dict:
+    m = read_json(run / "metrics.json")
+    rel = run.relative_to(work).as_posix()
+    logits = load_tensors(run / "logits.pt")
+    zt, yt, zv, yv = logits["test_logits"], logits["test_labels"], logits["val_logits"], logits["val_labels"]
+    t = cal.fit_temperature(zv.double(), yv).temperature
+    ds = m["config"]["dataset"]
+    if ds not in data_sha:
+        data_sha[ds] = _sha256(work / "data" / "prepared" / f"{ds}.pt")
+    conf, correct = cal.top_label(zt, yt)
+    timing = times.get(rel, {})
+    return {"run": rel, "key": m["key"], "config": m["config"], "execution": m["execution"],
+            "data_sha256": data_sha[ds],
+            "test_acc": round(m["test_acc"], 4), "test_nll": round(m["test_nll"], 5),
+            "val_acc": round(m["val_acc"], 4),
+            "test_ece": round(cal.ece_from_logits(zt, yt, 1.0, n_bins), 5),
+            "temperature": round(t, 5), "test_ece_ts": round(cal.ece_from_logits(zt, yt, t, n_bins), 5),
+            "test_nll_ts": round(cal.nll(zt.double(), yt, t), 5),
+            "test_confidence_gap": round((conf.mean() - correct.mean()).item(), 5),  # < 0: under-confident
+            "seconds": timing.get("seconds"), "device": timing.get("device"), "torch": timing.get("torch")}
+
+
+def collect_runs(work: Path, n_bins: int) -> list[dict]:
+    times, data_sha, records = wall_times(work), {}, []
+    for root in RUN_ROOTS:
+        for mfile in sorted((work / root).rglob("metrics.json")):
+            records.append(run_record(work, mfile.parent, times, data_sha, n_bins))
+    return records
+
+
+def write_snapshot(work: Path, out: Path, prov: dict) -> None:
+    """Rewrite ``out`` from the work tree ``work`` (after a piece of the profile has run there)."""
+    from tools.claims import claims  # after pipeline imports: claims reads the records
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "tables.md", (work / "metrics" / "tables.md").read_text())
+    write_json(out / "tables.json", read_json(work / "metrics" / "tables.json"))
+    figs = out / "figures"
+    if figs.exists():
+        shutil.rmtree(figs)
+    shutil.copytree(work / "plots" / "figures", figs)
+    n_bins = prov["params"]["calibrate"]["n_bins"]
+    with torch.no_grad():
+        records = collect_runs(work, n_bins)
+    write_json(out / "runs.json", records)
+    proj = read_json(work / "metrics" / "projection.json")
+    distill = read_json(work / "metrics" / "distill.json")
+    md, flat = claims(records, proj, distill, prov)
+    write_text(out / "claims.md", md)
+    write_json(out / "claims.json", flat)
+    write_json(out / "provenance.json", prov)

@@ -1,0 +1,61 @@
+"""Which runs of a results snapshot today's code and params would train differently.
+
+A run's key hashes its configuration, its execution, the prepared data and the
+training code (pipeline/training/run.py). Each snapshot record keeps the first
+three, so the key can be recomputed with today's code without the data: a run
+whose recomputed key differs is *stale* (a training file changed). Separately,
+the profile's params at the snapshot's commit are compared with today's
+params.yaml: a changed value means some runs would be configured differently.
+Staleness is reported, never an error: a snapshot stays a faithful record of
+the commit it names.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("alpha", "sweep", "data", "fcn", "convnets", "calibrate", "project", "distill", "train", "translation")
+
+
+def _diff(a, b, path="") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _diff(a.get(k), b.get(k), f"{path}.{k}".lstrip("."))]
+    return [] if a == b else [path]
+
+
+def stale_runs(snapshot: Path) -> tuple[list[dict], list[str], int]:
+    """(stale records, changed param keys, number of runs) of one snapshot."""
+    from pipeline.training.run import key_of
+
+    records = json.loads((snapshot / "runs.json").read_text())
+    prov = json.loads((snapshot / "provenance.json").read_text())
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # the key hashes the training files by their repository paths
+    try:
+        stale = [r for r in records if key_of(r["config"], r["data_sha256"], r["execution"]) != r["key"]]
+    finally:
+        os.chdir(cwd)
+    today = yaml.safe_load((ROOT / "params.yaml").read_text())
+    then, profile = prov["params"], prov["profile"]
+    changed = [k for s in SECTIONS for k in _diff({s: then.get(s)}, {s: today.get(s)})]
+    changed += _diff({f"profiles.{profile}": then["profiles"][profile]},
+                     {f"profiles.{profile}": today["profiles"].get(profile)})
+    if not prov.get("complete"):  # pieces set the profile's params; only the whole profile must match today's
+        changed = [k for k in changed if not k.startswith(f"profiles.{profile}")]
+    return stale, changed, len(records)
+
+
+def status_table(snapshot: Path) -> str:
+    stale, changed, n = stale_runs(snapshot)
+    prov = json.loads((snapshot / "provenance.json").read_text())
+    state = "complete" if prov.get("complete") else "partial (pieces: " + ", ".join(prov["pieces"]) + ")"
+    lines = [f"`results/{snapshot.name}`: {n} runs, {state}, commit `{prov['commit'][:10]}`: "
+             + ("**every run matches today's training code**" if not stale else
+                f"**{len(stale)} of {n} runs are stale** (their key changed with the training code)")
+             + ("; params unchanged." if not changed else "; params changed since: " + ", ".join(changed[:8])
+                + (" …" if len(changed) > 8 else "") + ".")]
+    return "\n".join(lines)
