@@ -87,8 +87,8 @@ def fcn_flops_per_sample(model: FCN) -> float:
     return 3 * 2 * sum(m.in_features * m.out_features for m in model.linear_layers())
 
 
-def matmul_peak(device: torch.device, n: int = 2048) -> float:
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_peak(device: torch.device, n: int = 2048, dtype: torch.dtype = torch.float32) -> float:
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
     sync(device)
@@ -140,7 +140,9 @@ def replication_style(raw_dir: Path, device, args) -> float:
         return timed(step, device, args.steps, args.repeats, args.warmup)
 
 
-def project_path(raw_dir: Path, device, args) -> tuple[float, float]:
+def project_path(raw_dir: Path, device, args, half: bool | None = None) -> tuple[float, float]:
+    """(b); ``half``: bf16 autocast on or off (None: what the stages resolve on this device)."""
+    half = bf16(device) if half is None else half
     (x, y), _ = read_idx(raw_dir)
     x, y = x.to(device), y.to(device)
     model, opt, sched = make_model(device)
@@ -156,7 +158,7 @@ def project_path(raw_dir: Path, device, args) -> tuple[float, float]:
         idx = state["perm"][i * BATCH:(i + 1) * BATCH]
         state["i"] += 1
         xb = random_shift(x[idx], 2, gen).float().div_(255)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16(device)):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
             loss = label_smoothing_ce(model(xb), y[idx], 0.1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -269,6 +271,9 @@ def main() -> int:
         a = replication_style(raw, device, args)
         b, flops = project_path(raw, device, args)
         rows.append(("FCN-1200", a, b, stacked_path(raw, device, args), flops, "samples"))
+        # (b) in each precision, whatever the stages resolve here: the CPU bf16 rows of docs/speed.md
+        for half, tag in ((False, "fp32"), (True, "bf16")):
+            rows.append((f"FCN-1200 (b) {tag}", a, project_path(raw, device, args, half)[0], None, flops, "samples"))
     for arch, name in (("alexnet", "AlexNet"), ("resnet56", "ResNet-56")):
         if arch in models:
             sa, sb, sc, bs, flops = zoo.convnet_steps(arch, device, args.workers, args.log_every, args.stack)
@@ -287,8 +292,10 @@ def main() -> int:
         cs = f"{c:>13.0f}/s {c / a:>7.2f}x" if c else f"{'—':>15} {'—':>8}"
         print(f"{name:<22} {a:>14.0f}/s {b:>10.0f}/s {b / a:>7.2f}x {cs} "
               f"{flops / 1e6:>9.1f} M {b * flops / 1e9:>8.1f} GF/s {b * flops / peak:>14.0%}  ({unit})")
-    print(f"\nmatmul peak measured here: {peak / 1e9:.0f} GFLOP/s (fp32, {2048}^3)")
-    per_seed, rate = paper_samples_per_seed(load_params()), {r[0].split()[0].lower().replace("-", ""): r for r in rows}
+    print(f"\nmatmul peak measured here: {peak / 1e9:.0f} GFLOP/s (fp32, {2048}^3), "
+          f"{matmul_peak(device, dtype=torch.bfloat16) / 1e9:.0f} GFLOP/s (bf16)")
+    per_seed = paper_samples_per_seed(load_params())
+    rate = {r[0].split()[0].lower().replace("-", ""): r for r in rows if "(b)" not in r[0]}
     total_b = total_a = 0.0
     for key, name in (("fcn", "fcn1200"), ("alexnet", "alexnet"), ("resnet56", "resnet56"),
                       ("transformer", "transformer")):
