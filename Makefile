@@ -12,6 +12,7 @@ PROFILE ?= reference
 .PHONY: demo test smoke results results-status venv paper lint vendor-vega clean-venv
 
 demo: $(STAMP)  ## run the whole pipeline on the default profile
+	$(BIN)/python -m pipeline.config
 	$(BIN)/dvc repro
 	@echo; cat metrics/tables.md
 

@@ -429,3 +429,13 @@ def alphas_to_train(p: dict, arch: str = "fcn") -> list[float]:
 def classifiers(p: dict) -> list[tuple[str, str]]:
     """(model, dataset) of every Table 2/3 row of the active profile, in params order."""
     return [(arch, ds) for arch, datasets in p["budget"]["classifiers"].items() for ds in datasets]
+
+
+if __name__ == "__main__":  # `python -m pipeline.config`: check params.yaml without running anything
+    from .stage import run
+
+    def _check() -> int:
+        p = load_params()
+        print(f"params.yaml is valid; profile {p['profile']!r} (profiles: {', '.join(p['profiles'])})")
+        return 0
+    run(_check)
