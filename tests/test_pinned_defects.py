@@ -1,0 +1,122 @@
+"""Defects a one-line bug would bring back, each pinned against a value worked out independently."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from pipeline import calibration as cal
+
+
+def _calibrated_set(t_true: float, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits z and labels drawn from softmax(z / t_true): the NLL-optimal temperature is ≈ t_true."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, 10, generator=g, dtype=torch.float64) * 3
+    y = torch.multinomial(torch.softmax(z / t_true, 1), 1, generator=g).squeeze(1)
+    return z, y
+
+
+def test_temperature_is_fitted_on_validation_never_on_the_reported_split():
+    from pipeline.calibrate import calibrate_run
+    zv, yv = _calibrated_set(2.0, 20000, 0)
+    zt, yt = _calibrated_set(0.7, 20000, 1)
+    assert abs(cal.fit_temperature(zt, yt).temperature - 0.7) < 0.05  # the two splits' optima differ
+    m = calibrate_run({"val_logits": zv, "val_labels": yv, "test_logits": zt, "test_labels": yt},
+                      {"n_bins": 15, "t_grid_min": 0.25, "t_grid_max": 5.0, "t_grid_steps": 96})
+    assert abs(m["temperature"] - 2.0) < 0.05 and abs(m["temperature_ece_grid"] - 2.0) < 0.1
+    assert m["test_ece_ts"] == cal.ece_from_logits(zt, yt, m["temperature"], 15)
+
+
+def test_nll_before_is_at_t_1_and_the_fit_lowers_validation_nll():
+    z, y = _calibrated_set(2.0, 5000, 2)
+    fit = cal.fit_temperature(z, y)
+    assert fit.nll_before == cal.nll(z, y, 1.0)
+    assert fit.nll_after < fit.nll_before - 1e-3  # T = 2 is far from 1: a strict decrease is guaranteed here
+    assert math.isclose(fit.nll_after, cal.nll(z, y, fit.temperature), rel_tol=1e-9)
+
+
+def test_cluster_metrics_against_hand_computed_values():
+    from pipeline.projection import cluster_metrics
+    offsets = torch.tensor([[1.0, 0], [-1, 0], [0, 2], [0, -2]])  # distances 1, 1, 2, 2: RMS √2.5, mean 1.5
+    cents = torch.tensor([[0.0, 0], [4, 0], [0, 3]])                # centroid distances 4, 3, 5
+    xy = torch.cat([c + offsets for c in cents])
+    labels = torch.arange(3).repeat_interleave(4)
+    m = cluster_metrics(xy, labels)
+    assert math.isclose(m["separation"], 4.0, rel_tol=1e-6)
+    assert math.isclose(m["spread"], math.sqrt(2.5), rel_tol=1e-6)          # RMS, not the mean distance 1.5
+    assert math.isclose(m["tightness"], math.sqrt(2.5) / 4, rel_tol=1e-6)
+    assert math.isclose(m["equidistance"], math.sqrt(2 / 3) / 4, rel_tol=1e-6)  # population std; unbiased: 1/4
+
+
+def test_random_shift_draws_every_offset_including_the_largest():
+    from pipeline.data.augment import random_shift
+    x = torch.zeros(2000, 1, 9, 9)
+    x[:, 0, 4, 4] = 1  # a dot in the centre: where it lands is the shift
+    out = random_shift(x, 2, torch.Generator().manual_seed(0))
+    pos = out[:, 0].flatten(1).argmax(1)
+    shifts = {(int(p) // 9 - 4, int(p) % 9 - 4) for p in pos}
+    assert shifts == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}
+
+
+def test_random_crop_draws_every_offset_including_the_last():
+    from pipeline.data.augment import random_crop
+    x = torch.arange(32 * 32, dtype=torch.float32).reshape(1, 1, 32, 32).repeat(3000, 1, 1, 1)
+    out = random_crop(x, 24, torch.Generator().manual_seed(0))
+    corner = out[:, 0, 0, 0].long()
+    offsets = {(int(c) // 32, int(c) % 32) for c in corner}
+    assert offsets == {(top, left) for top in range(9) for left in range(9)}
+
+
+def test_alexnet_pooling_pads_right_and_bottom_as_tensorflow_same():
+    from pipeline.models.alexnet import SamePool
+    n = 24
+    img = torch.arange(n * n, dtype=torch.float32).reshape(1, 1, n, n)
+    out = SamePool()(img)[0, 0]
+    # TF SAME, 3x3 stride 2 on 24: 12 outputs, 1 padding row/column, all of it after (right, bottom)
+    want = torch.tensor([[float(min(2 * i + 2, n - 1) * n + min(2 * j + 2, n - 1)) for j in range(12)]
+                         for i in range(12)])
+    assert torch.equal(out, want)
+
+
+def test_epoch_batches_depend_on_their_seed_and_only_on_it():
+    from pipeline.training.loop import EpochBatches
+    a, b = EpochBatches(1000, 100, 0, torch.device("cpu")), EpochBatches(1000, 100, 1, torch.device("cpu"))
+    assert not torch.equal(a(0), b(0)) and not torch.equal(a(10), b(10))
+    assert torch.equal(a(3), EpochBatches(1000, 100, 0, torch.device("cpu"))(3))
+    assert sorted(torch.cat([a(i) for i in range(10)]).tolist()) == list(range(1000))
+
+
+@pytest.mark.parametrize("lo, hi", [(1.0, 1.0), (2.0, 1.0)])
+def test_an_empty_temperature_grid_is_refused(root, lo, hi):
+    import yaml
+
+    from pipeline.config import ParamError, validate
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["calibrate"].update(t_grid_min=lo, t_grid_max=hi)
+    with pytest.raises(ParamError, match="calibrate.t_grid_max"):
+        validate(p)
+
+
+def test_the_paper_profile_resolves_to_the_papers_settings(root):
+    import yaml
+
+    from pipeline.config import alphas_to_train, validate
+    from pipeline.runs import convnet_config, label_smoothing
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["profile"] = "paper"
+    p = validate(p)
+    b = p["budget"]
+    assert b["seeds"] == [0, 1, 2, 3, 4] and b["distill_seeds"] == [0, 1, 2, 3, 4] and b["fcn_epochs"] == 100
+    assert p["fcn"]["batch_size"] == 512 and p["fcn"]["lr"] == [1.0, 1.0, 0.1]
+    assert alphas_to_train(p, "fcn") == [0.0, 0.05, 0.1, 0.15, 0.3]
+    assert b["distill_alphas"] == [0.0, 0.15, 0.3, 0.45, 0.6, 0.75] and 3 in b["distill_temperatures"]
+    assert b["distill_temperatures"] == [1, 2, 3, 4, 8, 12, 16]
+    assert p["distill"]["figure8"]["beta"] == 1.0 and p["distill"]["figure7"]["beta"] == 0.6
+    assert p["distill"]["table4"]["ce_weight"] == 0.4 and b["mi_examples_per_class"] * 2 == 600
+    alex = convnet_config(p, "alexnet", "cifar10", 0, label_smoothing(0.0, 3.0))
+    assert alex["steps"] == 390_000 and alex["schedule"]["milestones"] == [130_000, 260_000]
+    res = convnet_config(p, "resnet56", "cifar100", 0, label_smoothing(0.0, 3.0))
+    assert res["steps"] == 64_000 and res["schedule"]["milestones"] == [32_000, 48_000]
+    assert res["snapshot_every"] == 4000 and res["model"]["stem_kernel"] == 3  # Müller's 3×3 stem on CIFAR-100
+    assert res["loss"] == {"kind": "label_smoothing", "alpha": 0.0, "scale": 3.0}
