@@ -159,7 +159,9 @@ SCHEMA = section({
         "distill_alphas": list_of(ALPHA, min_len=1, unique=True),
         "distill_temperatures": list_of(number(0, lo_open=True), min_len=1, unique=True),
         "figure8_dataset": nullable(choice(*IMAGE_DATASETS)),
+        "figure8_teacher": choice(*CONVNETS),
         "mi_dataset": nullable(choice(*IMAGE_DATASETS)),
+        "mi_model": choice(*CONVNETS),
         "mi_examples_per_class": number(2, integer=True),
         "translation": section({
             "model": section({"d_model": POS_INT, "heads": POS_INT, "enc_layers": POS_INT, "dec_layers": POS_INT,
@@ -215,10 +217,9 @@ SCHEMA = section({
             "compare_probabilities": boolean,
         }),
         "figure7": section({"beta": number(0, 1)}),
-        "figure8": section({"teacher": choice(*CONVNETS), "student": choice(*CONVNETS), "beta": number(0, 1)}),
+        "figure8": section({"student": choice(*CONVNETS), "beta": number(0, 1)}),
     }),
     "mutual_information": section({
-        "model": choice(*CONVNETS),
         "classes": list_of(lambda k, v: None, min_len=2, unique=True),
         "augmentations": number(2, integer=True),
         "evaluated": choice("fresh", "one_of_l"),
@@ -304,15 +305,16 @@ def _check_figure8(p: dict) -> None:
 def _check_mutual_information(p: dict) -> None:
     """The MI stage reads snapshots of runs the active profile trains."""
     m, prof, name = p["mutual_information"], p["profiles"][p["profile"]], p["profile"]
+    model = prof["mi_model"]
     ds = prof["mi_dataset"]
     if ds is None:  # this profile runs no Figure 6
         return
-    if ds not in prof["classifiers"][m["model"]]:
+    if ds not in prof["classifiers"][model]:
         raise ParamError(f"profiles.{name}.mi_dataset", ds,
-                         f"a dataset profile {name!r} trains {m['model']} on: "
-                         + (", ".join(prof["classifiers"][m["model"]]) or "none"))
-    if not prof["schedules"][m["model"]]["snapshot_every"]:
-        raise ParamError(f"profiles.{name}.schedules.{m['model']}.snapshot_every", None,
+                         f"a dataset profile {name!r} trains {model} (mi_model) on: "
+                         + (", ".join(prof["classifiers"][model]) or "none"))
+    if not prof["schedules"][model]["snapshot_every"]:
+        raise ParamError(f"profiles.{name}.schedules.{model}.snapshot_every", None,
                          "a number of steps: the mutual-information stage needs snapshots")
     classes = REGISTRY[ds].classes
     if len(m["classes"]) != 2 or any(c not in classes for c in m["classes"]):

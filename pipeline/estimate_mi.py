@@ -3,7 +3,7 @@
 Usage: python -m pipeline.estimate_mi
 Takes the weight snapshots that the `train` stage saves every
 `schedules.<model>.snapshot_every` steps for the α = 0 and α = `alpha` runs
-(first seed) of `mutual_information.model` on the profile's `mi_dataset`.
+(first seed) of the profile's `mi_model` on its `mi_dataset`.
 X is one of N training examples (`mi_examples_per_class` of each of the two
 `classes`, drawn with `sample_seed`); Y is the difference of the two classes'
 logits under the model's own training augmentation (crop and flip). For each
@@ -84,6 +84,7 @@ def main() -> int:
         write_json(MI_METRICS, {"skipped": why})
         return 0
     data, meta = prepared.load(dataset)
+    model_name = p["budget"]["mi_model"]
     classes = [meta["classes"].index(c) for c in m["classes"]]
     idx = sample_examples(data["train_y"], classes, p["budget"]["mi_examples_per_class"], m["sample_seed"])
     x, n = data["train_x"][idx], len(idx)
@@ -92,18 +93,18 @@ def main() -> int:
                      "classes": m["classes"], "indices": idx.tolist()}
     rows = []
     for a in sorted({0.0, float(p["alpha"])}):
-        pts = curve(run_dir(m["model"], dataset, a, seed0), x, classes, m, p["train"]["eval_batch_size"])
+        pts = curve(run_dir(model_name, dataset, a, seed0), x, classes, m, p["train"]["eval_batch_size"])
         if not pts:
-            raise RuntimeError(f"no snapshots for {m['model']} on {dataset}: set "
-                               f"profiles.{p['profile']}.schedules.{m['model']}.snapshot_every")
+            raise RuntimeError(f"no snapshots for {model_name} on {dataset}: set "
+                               f"profiles.{p['profile']}.schedules.{model_name}.snapshot_every")
         metrics[alpha_key(a)] = {"final_mi": pts[-1]["mi"], "max_mi": max(q["mi"] for q in pts),
                                  "final_step": pts[-1]["step"], "curve": pts}
         label = "hard labels" if a == 0 else f"label smoothing α={a:g}"
         rows += [{"step": q["step"], "mi": q["mi"], "curve": label} for q in pts]
-        print(f"mutual_information: {m['model']} alpha={a:g}: Î = "
+        print(f"mutual_information: {model_name} alpha={a:g}: Î = "
               + ", ".join(f"{q['mi']:.3f}@{q['step']}" for q in pts))
     write_json(MI_PLOTS / "curve.json", rows)
-    mutual_information_figure(rows, n, f"{title(m['model'])} on {registry.get(dataset).title}: "
+    mutual_information_figure(rows, n, f"{title(model_name)} on {registry.get(dataset).title}: "
                               f"{' vs '.join(m['classes'])}, N = {n}, L = {m['augmentations']}",
                               FIGURES / "mutual_information.png")
     write_json(MI_METRICS, metrics)

@@ -107,7 +107,7 @@ def distill_figures(p: dict) -> dict[str, dict]:
     out = {"figure7": {"dataset": d["dataset"], "teacher": "fcn", "student": "fcn", "beta": d["figure7"]["beta"]}}
     if p["budget"]["figure8_dataset"]:
         f8 = d["figure8"]
-        out["figure8"] = {"dataset": p["budget"]["figure8_dataset"], "teacher": f8["teacher"],
+        out["figure8"] = {"dataset": p["budget"]["figure8_dataset"], "teacher": p["budget"]["figure8_teacher"],
                           "student": f8["student"], "beta": f8["beta"]}
     return out
 
