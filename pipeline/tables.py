@@ -212,7 +212,8 @@ def mutual_information_table(p: dict) -> tuple[str, dict]:
     mi, m = read_json(MI_METRICS), p["mutual_information"]
     if "skipped" in mi:
         return f"Not run: {mi['skipped']}.", {}
-    about = (f"{title(m['model'])} on {_title(p['budget']['mi_dataset'])}, classes {' / '.join(m['classes'])}: "
+    about = (f"{title(p['budget']['mi_model'])} on {_title(p['budget']['mi_dataset'])}, "
+             f"classes {' / '.join(m['classes'])}: "
              f"Î (nats) between the example's identity and logit[{m['classes'][0]}] − logit[{m['classes'][1]}] "
              f"under the training augmentation, L = {m['augmentations']} draws per example, evaluated on "
              f"{'a fresh draw' if m['evaluated'] == 'fresh' else 'the first of the L draws'}, σ² pooled over "
