@@ -244,8 +244,20 @@ def test_channels_last_trains_the_same_weights_and_bf16_is_a_different_run(tmp_p
     assert runs["channels_last"]["execution"]["channels_last"] and runs["bf16"]["execution"]["precision"] == "bf16"
     assert len({r["key"] for r in runs.values()}) == 3      # how a run executes is part of its identity
     plain, cl = load_tensors(tmp_path / "plain/model.pt"), load_tensors(tmp_path / "channels_last/model.pt")
-    for k in plain:   # another memory format: the same training up to float summation order
-        torch.testing.assert_close(cl[k].contiguous(), plain[k], atol=2e-4, rtol=1e-3)
+    # Another memory format: the same training up to float summation order. Four steps of a batch-norm
+    # ResNet at lr 0.1 amplify last-bit differences to ~1e-3 in single weights (which convolution kernels
+    # oneDNN picks differs between CPUs), so measure the distance between the two trained networks against
+    # how far training moved them from their shared initialisation (the step-0 snapshot).
+    init = load_tensors(tmp_path / "plain/snapshots/step_0000000.pt")
+    keys = [k for k in plain if plain[k].is_floating_point()]
+
+    def dist(a, b):
+        return math.sqrt(sum(float((a[k].contiguous() - b[k].contiguous()).pow(2).sum()) for k in keys))
+    ratio = dist(cl, plain) / dist(plain, init)
+    assert ratio < 0.01, ratio
+    for k in plain:
+        if not plain[k].is_floating_point():  # BN's step counters
+            assert torch.equal(cl[k], plain[k])
     assert math.isfinite(runs["bf16"]["final_train_loss"])
     assert abs(runs["bf16"]["final_train_loss"] - runs["plain"]["final_train_loss"]) < 0.1
 
