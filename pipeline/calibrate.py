@@ -33,6 +33,7 @@ def calibrate_run(logits: dict, cfg: dict) -> dict:
     return {"test_ece": cal.ece_from_logits(zt, yt, 1.0, bins),
             "temperature": fit.temperature,
             "test_ece_ts": cal.ece_from_logits(zt, yt, fit.temperature, bins),
+            "val_nll": fit.nll_before, "val_nll_ts": fit.nll_after,  # the fit's guarantee: after ≤ before
             "val_ece": cal.ece_from_logits(zv, yv, 1.0, bins),
             "val_ece_ts": cal.ece_from_logits(zv, yv, fit.temperature, bins),
             "test_nll": cal.nll(zt, yt), "test_nll_ts": cal.nll(zt, yt, fit.temperature),

@@ -11,11 +11,13 @@ def calibration(root):
     return json.loads((root / "metrics/calibration.json").read_text())
 
 
-def test_fitted_temperature_never_worsens_validation_ece(calibration):
+def test_fitted_temperature_never_worsens_validation_nll(calibration):
+    # What the NLL fit guarantees. Validation ECE usually falls too, but not always: on near-calibrated
+    # sets the NLL-optimal T can raise ECE slightly, so ECE is reported, not asserted.
     for arch, per_ds in calibration.items():
         for ds, runs in per_ds.items():
             for alpha, m in runs.items():
-                assert m["val_ece_ts"] <= m["val_ece"] + 1e-9, (arch, ds, alpha)
+                assert m["val_nll_ts"] <= m["val_nll"] + 1e-12, (arch, ds, alpha)
 
 
 def test_every_committed_run_has_calibration_and_accuracy(root, calibration):
@@ -29,9 +31,12 @@ def test_every_committed_run_has_calibration_and_accuracy(root, calibration):
 def test_committed_mutual_information_lies_within_its_bounds(root):
     mi = json.loads((root / "metrics/mutual_information.json").read_text())
     assert mi["n_examples"] == len(mi["indices"]) == len(set(mi["indices"]))
+    assert mi["pool"] == "evaluated"  # the lower bound below is for this pooling
     for key in (k for k in mi if k.startswith("alpha_")):
         for q in mi[key]["curve"]:
-            assert -0.05 <= q["mi"] <= mi["log_n"] + 1e-9, (key, q)
+            # With σ² pooled over the evaluated residuals, each term is ≥ −d²/(2σ²), whose mean is −½
+            # (pipeline/mutual_information.py); above, every term is ≤ log N.
+            assert -0.5 - 1e-9 <= q["mi"] <= mi["log_n"] + 1e-9, (key, q)
 
 
 def test_committed_translation_results_cover_the_profile(root):

@@ -85,7 +85,7 @@ def test_repro_builds_every_stage_and_writes_results(repo):
     assert (d / "models/classifiers/alexnet/cifar10_jpeg/alpha_0_seed_0/snapshots/step_0000030.pt").exists()
     tables = (d / "metrics/tables.md").read_text()
     assert "MNIST" in tables and "| CIFAR-10 (lossy JPEG stand-in) | AlexNet | **ours** |" in tables
-    assert "| CIFAR-10 (lossy JPEG stand-in) | AlexNet | replication |" in tables
+    assert "| CIFAR-10 (official) | AlexNet | replication |" in tables  # the papers ran the official files
     assert (d / "plots/train/fcn_mnist.csv").read_text().startswith("step,loss,run")
     # Every FCN without dropout trained stacked; the dropout teacher and the convnets alone.
     runs = {q.parent.relative_to(d / "models").as_posix(): json.loads(q.read_text())["execution"]["stack"]
@@ -118,8 +118,8 @@ def test_calibrate_stage_reports_ece_and_a_validation_fitted_temperature(repo):
     for key in ("alpha_0", "alpha_0.1"):
         m = cal["fcn"]["mnist"][key]
         assert 0 <= m["test_ece"] <= 1 and m["temperature"] > 0
-        # the NLL fit on validation data must not worsen validation ECE
-        assert m["val_ece_ts"] <= m["val_ece"] + 1e-9
+        # the NLL fit on validation data must not worsen validation NLL (ECE can rise slightly)
+        assert m["val_nll_ts"] <= m["val_nll"] + 1e-12
     rows = json.loads((d / "plots/reliability/mnist_fcn.json").read_text())
     assert {r["curve"].split(",")[0] for r in rows} == {"hard labels", "label smoothing α=0.1"}
     assert len({r["curve"] for r in rows}) == 3
