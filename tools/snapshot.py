@@ -15,8 +15,6 @@ import json
 import shutil
 from pathlib import Path
 
-import torch
-
 from pipeline import calibration as cal
 from pipeline.io import load_tensors, read_json, write_json, write_text
 
@@ -86,8 +84,7 @@ def write_snapshot(work: Path, out: Path, prov: dict) -> None:
         shutil.rmtree(figs)
     shutil.copytree(work / "plots" / "figures", figs)
     n_bins = prov["params"]["calibrate"]["n_bins"]
-    with torch.no_grad():
-        records = collect_runs(work, n_bins)
+    records = collect_runs(work, n_bins)  # not under no_grad: the temperature fit differentiates
     write_json(out / "runs.json", records)
     proj = read_json(work / "metrics" / "projection.json")
     distill = read_json(work / "metrics" / "distill.json")
