@@ -10,24 +10,15 @@ results/<profile>/
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
 from pipeline import calibration as cal
-from pipeline.io import load_tensors, read_json, write_json, write_text
+from pipeline.io import file_digests, load_tensors, read_json, write_json, write_text
 
 RUN_ROOTS = ("models/classifiers", "models/teachers", "models/students", "models/sweep_teachers",
              "models/distilled")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def wall_times(work: Path) -> dict[str, dict]:
@@ -50,7 +41,7 @@ def run_record(work: Path, run: Path, times: dict, data_sha: dict, n_bins: int) 
     t = cal.fit_temperature(zv.double(), yv).temperature
     ds = m["config"]["dataset"]
     if ds not in data_sha:
-        data_sha[ds] = _sha256(work / "data" / "prepared" / f"{ds}.pt")
+        data_sha[ds] = file_digests(work / "data" / "prepared" / f"{ds}.pt")["sha256"]
     conf, correct = cal.top_label(zt, yt)
     timing = times.get(rel, {})
     return {"run": rel, "key": m["key"], "config": m["config"], "execution": m["execution"],

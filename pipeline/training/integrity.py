@@ -16,12 +16,13 @@ None of this changes what a run computes, so this file is not part of any run ke
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
+
+from ..io import file_digests
 
 # Files of a run folder that are not results: the completion mark itself and the resumable state.
 NOT_RECORDED = {"metrics.json", "state.pt"}
@@ -31,18 +32,10 @@ class RunBusyError(RuntimeError):
     """Another process is training this run folder."""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def output_digests(run_dir: Path) -> dict[str, str]:
     """{relative path: sha256} of every result file in ``run_dir`` (snapshots included)."""
     run_dir = Path(run_dir)
-    return {p.relative_to(run_dir).as_posix(): _sha256(p) for p in sorted(run_dir.rglob("*"))
+    return {p.relative_to(run_dir).as_posix(): file_digests(p)["sha256"] for p in sorted(run_dir.rglob("*"))
             if p.is_file() and p.name not in NOT_RECORDED and not p.name.startswith(".")}
 
 
@@ -55,7 +48,7 @@ def damaged(run_dir: Path, recorded: dict | None) -> str | None:
         f = run_dir / name
         if not f.is_file():
             return f"{f} is missing"
-        if _sha256(f) != digest:
+        if file_digests(f)["sha256"] != digest:
             return f"{f} does not match the sha256 recorded when it was written"
     return None
 
