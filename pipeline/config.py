@@ -231,6 +231,7 @@ SCHEMA = section({
         "vocab_size": number(100, integer=True),
         "batch_size": POS_INT,
         "dropout": number(0, 1, hi_open=True),
+        "init": choice("xavier", "pytorch"),
         "adam": section({"betas": list_of(number(0, 1, hi_open=True), min_len=2), "eps": number(0, lo_open=True)}),
         "eval_batch_size": POS_INT,
         "beam": POS_INT,

@@ -120,3 +120,45 @@ def test_the_paper_profile_resolves_to_the_papers_settings(root):
     assert res["steps"] == 64_000 and res["schedule"]["milestones"] == [32_000, 48_000]
     assert res["snapshot_every"] == 4000 and res["model"]["stem_kernel"] == 3  # Müller's 3×3 stem on CIFAR-100
     assert res["loss"] == {"kind": "label_smoothing", "alpha": 0.0, "scale": 3.0}
+
+
+def test_the_transformer_is_built_as_the_replications_get_model(root):
+    """Xavier-uniform on every matrix, embeddings and output projection included, and dropout 0,
+    reached through the config the translation stages use (sdwagner/re-labelsmoothing, getModel)."""
+    import yaml
+
+    from pipeline.config import validate
+    from pipeline.text.run import build, translation_config
+    p = validate(yaml.safe_load((root / "params.yaml").read_text()))
+    cfg = translation_config(p, 0.1, 0, {"en": 300, "de": 200}, 1000)
+    assert cfg["model"]["dropout"] == 0.0 and cfg["model"]["init"] == "xavier"
+    torch.manual_seed(0)
+    model = build(cfg)
+    assert all(m.p == 0.0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    d = cfg["model"]["d_model"]
+    for name, w, fans in [("src_emb", model.src_emb.weight, (d, 300)), ("tgt_emb", model.tgt_emb.weight, (d, 200)),
+                          ("head", model.head.weight, (d, 200))]:
+        bound = math.sqrt(6 / sum(fans))  # xavier_uniform_: U(-b, b), b = √(6 / (fan_in + fan_out))
+        assert w.abs().max() <= bound, name
+        assert w.abs().max() > 0.95 * bound, name  # N(0, 1) or kaiming would exceed or miss it by far
+    # the modules' defaults, kept under init: pytorch, are not Xavier (N(0, 1) embeddings)
+    torch.manual_seed(0)
+    plain = build(cfg | {"model": cfg["model"] | {"init": "pytorch"}})
+    assert plain.src_emb.weight.std() > 0.9
+
+
+def test_transformer_temperature_is_fitted_on_validation_never_on_test(monkeypatch):
+    """evaluate_run gets validation and test tokens whose NLL-optimal temperatures differ (2.0, 0.7)."""
+    from pipeline.text import evaluate as ev
+    zv, yv = _calibrated_set(2.0, 20000, 3)
+    zt, yt = _calibrated_set(0.7, 20000, 4)
+    val = {"src": {"ids": torch.zeros(3, 2, dtype=torch.long), "len": torch.ones(3)}}
+    test = {"src": {"ids": torch.zeros(3, 2, dtype=torch.long), "len": torch.ones(3)}}
+    monkeypatch.setattr(ev, "teacher_forced_logits", lambda model, split, bs: (zv, yv) if split is val else (zt, yt))
+    monkeypatch.setattr(ev, "decode_text", lambda *a, **k: ["ein hund läuft"] * 3)
+    t = {"eval_batch_size": 8, "bleu_temperatures": [1.0], "token_temperatures": {"min": 0.5, "max": 2.0, "steps": 4},
+         "beam": 4}
+    r = ev.evaluate_run(None, {"val": val, "test": test}, ["ein hund läuft"] * 3, None, t, None, 15)
+    m = r["metrics"]
+    assert abs(m["temperature"] - 2.0) < 0.05
+    assert m["val_nll"] == cal.nll(zv, yv, 1.0) and m["test_nll_ts"] == cal.nll(zt, yt, m["temperature"])

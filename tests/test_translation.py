@@ -79,7 +79,7 @@ def test_sequence_label_smoothing_spreads_alpha_over_the_whole_vocabulary():
 def _tiny_model():
     torch.manual_seed(0)
     return build_model("transformer", (), 11, {"src_vocab": 13, "d_model": 16, "heads": 2, "enc_layers": 1,
-                                               "dec_layers": 1, "ffn": 32, "dropout": 0.0})
+                                               "dec_layers": 1, "ffn": 32, "dropout": 0.0, "init": "xavier"})
 
 
 def test_beam_one_equals_greedy_and_greedy_ignores_the_temperature():

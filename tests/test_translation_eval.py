@@ -54,7 +54,7 @@ def test_training_batches_cover_every_pair_once_per_epoch_cut_to_their_longest_s
 def _tiny(vocab=6, seed=0):
     torch.manual_seed(seed)
     return build_model("transformer", (), vocab, {"src_vocab": 9, "d_model": 8, "heads": 2, "enc_layers": 1,
-                                                  "dec_layers": 1, "ffn": 16, "dropout": 0.0}).eval()
+                                                  "dec_layers": 1, "ffn": 16, "dropout": 0.0, "init": "xavier"}).eval()
 
 
 def _exhaustive(model, src, max_len, lp):
@@ -150,7 +150,7 @@ def test_detokenised_references_are_the_raw_references(mirror):
 def test_evaluation_fits_t_on_validation_and_adds_it_to_the_temperature_curve():
     torch.manual_seed(0)
     model = build_model("transformer", (), 11, {"src_vocab": 13, "d_model": 16, "heads": 2, "enc_layers": 1,
-                                               "dec_layers": 1, "ffn": 32, "dropout": 0.0})
+                                               "dec_layers": 1, "ffn": 32, "dropout": 0.0, "init": "xavier"})
     split, _, _ = _split(n=12, seed=5)
     tok = T.train([" ".join(f"w{i}" for i in range(k)) for k in range(1, 30)], 40, "de")
     refs = ["w1 w2 w3"] * 12
@@ -170,7 +170,7 @@ def test_evaluation_fits_t_on_validation_and_adds_it_to_the_temperature_curve():
 def test_incremental_decoding_gives_the_full_decoders_logits_at_every_position():
     torch.manual_seed(0)
     model = build_model("transformer", (), 11, {"src_vocab": 13, "d_model": 16, "heads": 2, "enc_layers": 2,
-                                               "dec_layers": 2, "ffn": 32, "dropout": 0.3}).eval()
+                                               "dec_layers": 2, "ffn": 32, "dropout": 0.3, "init": "xavier"}).eval()
     src = torch.randint(4, 13, (3, 6), generator=torch.Generator().manual_seed(1))
     src[1, 4:] = T.PAD
     tgt = torch.cat([torch.full((3, 1), T.BOS), torch.randint(4, 11, (3, 7), generator=torch.Generator())], 1)

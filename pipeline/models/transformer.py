@@ -5,6 +5,11 @@
 ``forward((src, tgt_in))`` gives logits [B, T, V] under teacher forcing; ``encode`` and the
 incremental ``step`` serve greedy and beam search (pipeline/text/decoding.py). PAD (id 0) is masked as a
 key everywhere; the decoder is causal.
+
+Initialisation (``init``): ``"xavier"`` applies ``xavier_uniform_`` to every parameter with more than
+one dimension, embeddings and output projection included, as the replication's ``getModel`` does;
+``"pytorch"`` keeps the modules' own defaults (``nn.Embedding``'s N(0, 1): after the ×√d_model scaling
+an embedding coordinate has std √d_model, against a positional-encoding rms of 0.71).
 """
 from __future__ import annotations
 
@@ -31,7 +36,7 @@ class PositionalEncoding(nn.Module):
 
 class Seq2SeqTransformer(nn.Module):
     def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 512, heads: int = 8, enc_layers: int = 3,
-                 dec_layers: int = 3, ffn: int = 512, dropout: float = 0.1):
+                 dec_layers: int = 3, ffn: int = 512, dropout: float = 0.0, init: str = "xavier"):
         super().__init__()
         self.d_model = d_model
         self.src_emb, self.tgt_emb = nn.Embedding(src_vocab, d_model), nn.Embedding(tgt_vocab, d_model)
@@ -40,6 +45,12 @@ class Seq2SeqTransformer(nn.Module):
         # padded batches stay dense (no nested-tensor fast path): the same numbers in train and eval mode
         self.core.encoder.enable_nested_tensor = self.core.encoder.use_nested_tensor = False
         self.head = nn.Linear(d_model, tgt_vocab)
+        if init == "xavier":
+            for w in self.parameters():
+                if w.dim() > 1:
+                    nn.init.xavier_uniform_(w)
+        elif init != "pytorch":
+            raise ValueError(f"unknown Transformer init {init!r} (xavier or pytorch)")
 
     def _embed(self, emb: nn.Embedding, ids: torch.Tensor) -> torch.Tensor:
         return self.drop(self.pos(emb(ids) * math.sqrt(self.d_model)))
@@ -88,4 +99,5 @@ class Seq2SeqTransformer(nn.Module):
 def build(in_shape, num_classes: int, cfg: dict) -> Seq2SeqTransformer:
     """``in_shape`` is unused; ``num_classes`` is the target vocabulary; cfg holds the sizes."""
     return Seq2SeqTransformer(cfg["src_vocab"], num_classes, cfg["d_model"], cfg["heads"], cfg["enc_layers"],
-                              cfg["dec_layers"], cfg["ffn"], cfg["dropout"])
+                              cfg["dec_layers"], cfg["ffn"], cfg["dropout"],
+                              cfg["init"])

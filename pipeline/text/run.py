@@ -37,7 +37,7 @@ def translation_config(p: dict, alpha: float, seed: int, vocab: dict, train_pair
     return {"arch": "transformer", "dataset": "multi30k", "alpha": float(alpha), "seed": seed,
             "epochs": prof["epochs"], "steps": prof["epochs"] * per_epoch, "batch_size": t["batch_size"],
             "eval_batch_size": t["eval_batch_size"],
-            "model": {**prof["model"], "dropout": t["dropout"], "src_vocab": vocab["en"]},
+            "model": {**prof["model"], "dropout": t["dropout"], "init": t["init"], "src_vocab": vocab["en"]},
             "tgt_vocab": vocab["de"], "optim": {"lr": prof["lr"], **t["adam"]}}
 
 
