@@ -19,7 +19,7 @@ from pipeline.data import prepared
 from pipeline.data.fetch import fetch_dataset, mirror_root
 from pipeline.data.inputs import train_batch
 from pipeline.data.registry import get
-from pipeline.download import RAW_DIR
+from pipeline.layout import RAW
 from pipeline.losses import label_smoothing_ce
 from pipeline.models import build_model
 from pipeline.runs import convnet_config, label_smoothing
@@ -43,7 +43,7 @@ def _cifar(dataset: str) -> dict:
     pt, _ = prepared.paths(dataset)
     if not pt.exists():
         from pipeline.preprocess import prepare
-        fetch_dataset(get(dataset), RAW_DIR / dataset, mirror_root())
+        fetch_dataset(get(dataset), RAW / dataset, mirror_root())
         p = load_params()
         prepare(dataset, p["data"]["val_size"], p["data"]["split_seed"], p["data"]["cifar_report"])
     return prepared.load(dataset)[0]
@@ -161,12 +161,12 @@ def transformer_steps(device: torch.device, workers: int, log_every: int, profil
     """(a) tutorial-style and (b) pipeline step closures for the Transformer of ``profile``."""
     p = load_params()
     t, m = p["translation"], p["profiles"][profile]["translation"]["model"]
-    raw = RAW_DIR / "multi30k"
+    raw = RAW / "multi30k"
     fetch_dataset(get("multi30k"), raw, mirror_root())
     en, de = corpus.read_split(raw, "train")
     tok_en, tok_de = tk.train(en, t["vocab_size"], "en"), tk.train(de, t["vocab_size"], "de")
     bs = t["batch_size"]
-    cfg = {**m, "dropout": t["dropout"], "src_vocab": tok_en.get_vocab_size()}
+    cfg = {**m, "dropout": t["dropout"], "init": t["init"], "src_vocab": tok_en.get_vocab_size()}
 
     def model_and_opt():
         torch.manual_seed(0)

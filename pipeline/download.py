@@ -6,15 +6,12 @@ Writes data/raw/<dataset>/; folders of datasets no longer in the profile are pru
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from .config import load_params
 from .data import registry
 from .data.fetch import fetch_dataset, mirror_root
 from .io import prune
+from .layout import RAW
 from .stage import run
-
-RAW_DIR = Path("data/raw")
 
 
 def main() -> int:
@@ -23,9 +20,9 @@ def main() -> int:
     mirror = mirror_root()
     print(f"download: {', '.join(wanted)} from {mirror or 'the official sources'}")
     for name in wanted:
-        files = fetch_dataset(registry.get(name), RAW_DIR / name, mirror)
+        files = fetch_dataset(registry.get(name), RAW / name, mirror)
         print(f"  {name}: {len(files)} file(s) verified")
-    prune(RAW_DIR, set(wanted))
+    prune(RAW, set(wanted))
     return 0
 
 

@@ -12,8 +12,8 @@ import shutil
 
 from .config import load_params
 from .data import prepared, readers, registry, splits
-from .download import RAW_DIR
 from .io import file_digests, save_tensors, write_json
+from .layout import RAW
 from .stage import run
 
 CIFAR = ("cifar10", "cifar100", "cifar10_jpeg")
@@ -22,7 +22,7 @@ CIFAR_HELDOUT = 10_000   # Müller's reported split: 10k of the 50k official tra
 
 def prepare(name: str, val_size: int, split_seed: int, cifar_report: str = "heldout") -> dict:
     spec = registry.get(name)
-    (train_x, train_y), (test_x, test_y) = readers.READERS[spec.fmt](RAW_DIR / name, spec)
+    (train_x, train_y), (test_x, test_y) = readers.READERS[spec.fmt](RAW / name, spec)
     n_official = len(train_x)
     if spec.name in CIFAR and cifar_report == "heldout":
         # Müller: train on 40k, report on the other 10k of the official training set; the official
@@ -42,7 +42,7 @@ def prepare(name: str, val_size: int, split_seed: int, cifar_report: str = "held
             "classes": list(spec.classes), "image_shape": list(train_x.shape[1:]),
             "sizes": {split: len(xy[0]) for split, xy in parts.items()} | {"official_train": n_official},
             **origin, "split_seed": split_seed,
-            "raw_sha256": {f.name: file_digests(RAW_DIR / name / f.name)["sha256"] for f in spec.files}}
+            "raw_sha256": {f.name: file_digests(RAW / name / f.name)["sha256"] for f in spec.files}}
     write_json(meta_path, meta)
     return meta
 

@@ -11,21 +11,28 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from .calibration import CalibrationError
-from .config import ParamError, ParamsFileError
-from .data.fetch import DatasetError
-from .training.integrity import RunBusyError
-from .training.loop import DivergenceError
+# The user's errors, by the module that raises each. They are looked up among the modules the stage
+# has imported rather than imported here: a stage that never loaded the training loop cannot diverge,
+# and importing it here would make every stage's code (its dvc.yaml deps) include the training loop.
+USER_ERRORS = {"pipeline.config": ("ParamError", "ParamsFileError"), "pipeline.data.fetch": ("DatasetError",),
+               "pipeline.training.loop": ("DivergenceError",), "pipeline.calibration": ("CalibrationError",),
+               "pipeline.training.integrity": ("RunBusyError",)}
+
+
+def user_errors() -> tuple[type, ...]:
+    return tuple(getattr(sys.modules[m], n) for m, names in USER_ERRORS.items() if m in sys.modules for n in names)
 
 
 def run(main: Callable[[], int]) -> None:
     try:
         code = main()
-    except (ParamError, ParamsFileError, DatasetError, DivergenceError, CalibrationError, RunBusyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        code = 2
     except PermissionError as e:  # outputs are written atomically: the previous files are still intact
         print(f"error: cannot write {e.filename}: {e.strerror} (make the folder writable and run again)",
               file=sys.stderr)
+        code = 2
+    except Exception as e:  # noqa: BLE001 - re-raised unless it is the user's to fix
+        if not isinstance(e, user_errors()):
+            raise
+        print(f"error: {e}", file=sys.stderr)
         code = 2
     sys.exit(code)

@@ -13,9 +13,8 @@ re-tokenised text) and the raw files' checksums.
 from __future__ import annotations
 
 from .config import load_params
-from .download import RAW_DIR
 from .io import file_digests, save_tensors, write_json
-from .layout import TOKENIZED, TOKENIZERS
+from .layout import RAW, TOKENIZED, TOKENIZERS
 from .stage import run
 from .text import corpus
 from .text import tokenizer as tk
@@ -26,7 +25,7 @@ DATASET = "multi30k"
 
 def main() -> int:
     p = load_params()
-    raw = RAW_DIR / DATASET
+    raw = RAW / DATASET
     splits = {s: corpus.read_split(raw, s) for s in corpus.SPLITS}
     en_train, de_train = splits["train"]
     toks = {"en": tk.train(en_train, p["translation"]["vocab_size"], "en"),

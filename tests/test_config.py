@@ -165,3 +165,23 @@ def test_a_permission_error_in_a_stage_is_one_line_and_exit_2(capsys):
     assert e.value.code == 2
     assert capsys.readouterr().err == ("error: cannot write metrics/train.json: Permission denied "
                                        "(make the folder writable and run again)\n")
+
+
+@pytest.mark.parametrize("module, name", [(m, n) for m, names in __import__("pipeline.stage", fromlist=["x"])
+                                          .USER_ERRORS.items() for n in names])
+def test_every_user_error_is_one_line_and_exit_2_and_other_errors_keep_their_traceback(module, name, capsys):
+    import importlib
+
+    from pipeline.stage import run
+    err = getattr(importlib.import_module(module), name)
+
+    def main():
+        raise err.__new__(err)  # construct without the class's own arguments
+    with pytest.raises(SystemExit) as e:
+        run(main)
+    assert e.value.code == 2 and capsys.readouterr().err.startswith("error: ")
+
+    def bug():
+        raise KeyError("a bug")
+    with pytest.raises(KeyError):
+        run(bug)
