@@ -160,11 +160,12 @@ def _stacked_convnet(arch, cfg, x, y, device, stack: int, ex: dict, loss, log_ev
 def transformer_steps(device: torch.device, workers: int, log_every: int, profile: str):
     """(a) tutorial-style and (b) pipeline step closures for the Transformer of ``profile``."""
     p = load_params()
-    t, m = p["translation"], p["profiles"][profile]["translation"]["model"]
+    t, prof = p["translation"], p["profiles"][profile]["translation"]
+    m = prof["model"]
     raw = RAW / "multi30k"
     fetch_dataset(get("multi30k"), raw, mirror_root())
     en, de = corpus.read_split(raw, "train")
-    tok_en, tok_de = tk.train(en, t["vocab_size"], "en"), tk.train(de, t["vocab_size"], "de")
+    tok_en, tok_de = tk.train(en, prof["vocab_size"], "en"), tk.train(de, prof["vocab_size"], "de")
     bs = t["batch_size"]
     cfg = {**m, "dropout": t["dropout"], "init": t["init"], "src_vocab": tok_en.get_vocab_size()}
 

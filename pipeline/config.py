@@ -164,12 +164,14 @@ SCHEMA = section({
         "mi_model": choice(*CONVNETS),
         "mi_examples_per_class": number(2, integer=True),
         "translation": section({
+            "vocab_size": number(100, integer=True),
             "model": section({"d_model": POS_INT, "heads": POS_INT, "enc_layers": POS_INT, "dec_layers": POS_INT,
                               "ffn": POS_INT}),
             "epochs": POS_INT,
             "seeds": list_of(number(0, integer=True), min_len=1, unique=True),
             "lr": number(0, lo_open=True),
             "bleu_sentences": number(1, integer=True, nullable=True),
+            "token_sentences": number(1, integer=True, nullable=True),
         }),
     })),
     "data": section({
@@ -228,7 +230,6 @@ SCHEMA = section({
         "augment_seed": number(0, integer=True),
     }),
     "translation": section({
-        "vocab_size": number(100, integer=True),
         "batch_size": POS_INT,
         "dropout": number(0, 1, hi_open=True),
         "init": choice("xavier", "pytorch"),

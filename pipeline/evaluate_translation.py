@@ -71,13 +71,15 @@ def main() -> int:
     data = {s: to_device(v, device) for s, v in load_tensors(TOKENIZED / "multi30k.pt").items()}
     references = read_json(TOKENIZED / "multi30k.json")["references"]["test"]
     tok_de = tk.load(TOKENIZERS / "de.json", "de")
-    seeds, alphas = p["budget"]["translation"]["seeds"], alphas_to_train(p, "transformer")
+    prof = p["budget"]["translation"]
+    seeds, alphas = prof["seeds"], alphas_to_train(p, "transformer")
     metrics, token_rows, bleu_rows, reliability, written = {}, [], [], [], set()
     for a in alphas:
         runs, tokens, bleus = [], [], []
         for s in seeds:
             model, _ = load_model(translation_run_dir(a, s), device)
-            r = evaluate_run(model, data, references, tok_de, t, p["budget"]["translation"]["bleu_sentences"], n_bins)
+            r = evaluate_run(model, data, references, tok_de, t, prof["bleu_sentences"], n_bins,
+                             prof["token_sentences"])
             runs.append(r["metrics"])
             tokens.append(r["tokens"])
             bleus.append(r["bleu"])

@@ -2,7 +2,7 @@
 
 Usage: python -m pipeline.tokenize
 Trains one BPE tokeniser per language on the *training* split only
-(translation.vocab_size entries each, specials PAD/BOS/EOS/UNK = 0..3) and
+(profiles.<p>.translation.vocab_size entries each, specials PAD/BOS/EOS/UNK = 0..3) and
 writes models/tokenizers/{en,de}.json. Encodes train/val/test
 (test = test_2016_flickr) into data/tokenized/multi30k.pt (padded int32 ids and
 lengths: source = sentence + EOS, target = BOS + sentence + EOS) and writes
@@ -28,8 +28,8 @@ def main() -> int:
     raw = RAW / DATASET
     splits = {s: corpus.read_split(raw, s) for s in corpus.SPLITS}
     en_train, de_train = splits["train"]
-    toks = {"en": tk.train(en_train, p["translation"]["vocab_size"], "en"),
-            "de": tk.train(de_train, p["translation"]["vocab_size"], "de")}
+    toks = {"en": tk.train(en_train, p["budget"]["translation"]["vocab_size"], "en"),
+            "de": tk.train(de_train, p["budget"]["translation"]["vocab_size"], "de")}
     for lang, tok in toks.items():
         tk.save(tok, TOKENIZERS / f"{lang}.json")
     tensors, stats = {}, {}

@@ -165,6 +165,10 @@ def test_evaluation_fits_t_on_validation_and_adds_it_to_the_temperature_curve():
     fitted = next(row for row in r["tokens"] if row["fitted"])
     assert fitted["nll"] == pytest.approx(min(row["nll"] for row in r["tokens"]), abs=1e-6)  # val is test here
     assert m["tokens"] == int(split["tgt"]["len"].sum() - 12)   # every real target token, EOS included, no BOS
+    few = evaluate_run(model, {"val": split, "test": split}, refs, tok, t, bleu_sentences=7, n_bins=15,
+                       token_sentences=4)["metrics"]
+    assert few["tokens"] == int(split["tgt"]["len"][:4].sum() - 4)  # the first 4 pairs only
+    assert few["bleu_sentences"] == 7 and few["test_nll"] != m["test_nll"]
 
 
 def test_incremental_decoding_gives_the_full_decoders_logits_at_every_position():

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make smoke`: every stage on the `smoke` profile (about 5 minutes on 2 cores), in a throwaway copy of the working tree
+# `make smoke`: every stage on the `smoke` profile (about 100 s on 2 cores), in a throwaway copy of the working tree
 # (uncommitted changes included), so the workspace's results are never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."

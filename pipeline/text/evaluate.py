@@ -47,12 +47,13 @@ def token_grid(t: dict) -> list[float]:
 
 
 def evaluate_run(model, data: dict, references: list[str], tok_de, t: dict, bleu_sentences: int | None,
-                 n_bins: int) -> dict:
-    """All numbers of one model; ``t`` is params ``translation``. Returns the metrics, the token
+                 n_bins: int, token_sentences: int | None = None) -> dict:
+    """All numbers of one model; ``t`` is params ``translation``; token metrics and the temperature fit
+    on the first ``token_sentences`` validation and test pairs (None: all). Returns the metrics, the token
     curve (NLL, ECE on the fine grid), the BLEU curve (beam search at ``bleu_temperatures``), the
     test translations at T = 1 (beam and greedy) and the test logits."""
-    zv, yv = teacher_forced_logits(model, data["val"], t["eval_batch_size"])
-    zt, yt = teacher_forced_logits(model, data["test"], t["eval_batch_size"])
+    zv, yv = teacher_forced_logits(model, head(data["val"], token_sentences), t["eval_batch_size"])
+    zt, yt = teacher_forced_logits(model, head(data["test"], token_sentences), t["eval_batch_size"])
     fit = cal.fit_temperature(zv, yv)
     del zv, yv
     tokens = {r["temperature"]: r for r in token_curve(zt, yt, sorted(set(token_grid(t)) | {fit.temperature}),

@@ -43,10 +43,11 @@ def translation_section(p: dict, tr: dict, alphas: list[float]) -> tuple[str, di
                    "BLEU beam at fitted T", "token acc. (%)", "NLL (T=1)", "NLL (fitted T)", "ECE (T=1)",
                    "ECE (fitted T)"], rows)
     about = (f"Ours: Multi30k task 1 EN→DE (train 29,000 / val 1,014 / test_2016_flickr 1,000), BPE "
-             f"{t['vocab_size']} per language; Transformer {m['enc_layers']}+{m['dec_layers']} layers, d_model "
+             f"{b['vocab_size']} per language; Transformer {m['enc_layers']}+{m['dec_layers']} layers, d_model "
              f"{m['d_model']}, {m['heads']} heads, FFN {m['ffn']}; Adam lr {b['lr']:g}, batch {t['batch_size']}, "
-             f"{b['epochs']} epochs; seeds {p['budget']['seeds']}. Token metrics under teacher forcing on the "
-             f"{first['tokens']} real test tokens (PAD excluded); T fitted by NLL on validation. BLEU on "
+             f"{b['epochs']} epochs, init {t['init']}, dropout {t['dropout']:g}; seeds {b['seeds']}. Token metrics "
+             f"under teacher forcing on the {first['tokens']} real test tokens (PAD excluded); T fitted by NLL on "
+             f"validation. BLEU on "
              f"{'all' if first['bleu_sentences'] == 1000 else 'the first ' + str(first['bleu_sentences'])} test "
              f"sentences, beam {t['beam']} (length penalty {t['length_penalty']:g}), detokenised, against the raw "
              f"references. Müller's row is WMT14 EN-DE with a far larger model: compare trends, not values.")
