@@ -15,7 +15,7 @@ from typing import Any, Callable
 import yaml
 
 from .data.inputs import AUGMENTS, STANDARDIZE
-from .data.registry import FCN_DATASETS, REGISTRY
+from .data.registry import CIFAR, FCN_DATASETS, REGISTRY
 
 Check = Callable[[str, Any], None]
 
@@ -284,6 +284,26 @@ def _check_classifiers(p: dict) -> None:
                 raise ParamError(f"{key}.snapshot_every", s["snapshot_every"], "null unless unit is steps")
 
 
+def _check_val_size(p: dict) -> None:
+    """The validation split must fit the split it is drawn from and leave most of the training data:
+    checked against the official sizes before any stage deletes or writes anything."""
+    d = p["data"]
+    for name in sorted({ds for prof in p["profiles"].values() for ds in prof["datasets"]}):
+        spec = REGISTRY[name]
+        if not spec.num_classes:
+            continue  # text: the tokenize stage keeps the official splits
+        size = d["val_size_by_dataset"].get(name, d["val_size"])
+        key = f"data.val_size_by_dataset.{name}" if name in d["val_size_by_dataset"] else "data.val_size"
+        n_train, n_test = spec.sizes
+        if name in CIFAR and d["cifar_report"] == "heldout":  # Müller's protocol: val from the official test split
+            if size >= n_test:
+                raise ParamError(key, size, f"below {n_test}: {name}'s validation images come from its official "
+                                            f"test split of {n_test} (data.cifar_report: heldout)")
+        elif size > n_train // 2:
+            raise ParamError(key, size, f"at most {n_train // 2}: it is held out of {name}'s {n_train} official "
+                                        f"training examples and must leave at least half of them for training")
+
+
 def _check_subset(p: dict) -> None:
     """``max_train_examples`` keeps a prefix of the training split; image-folder datasets are stored
     in class order (file names), so a prefix would hold only the first classes."""
@@ -393,6 +413,7 @@ def validate(params: dict) -> dict:
     _check_mutual_information(params)
     _check_figure8(params)
     _check_subset(params)
+    _check_val_size(params)
     _check_projection_classes(params)
     _check_distill(params)
     out = copy.deepcopy(params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 RAW = Path("data/raw")                         # download: raw/<dataset>/<official file names>
+QUARANTINE = Path("data/quarantine")           # files that failed verification: <dataset>/<name>.bad (no output)
 # (the prepared tensors' folder, data/prepared, is pipeline/data/prepared.py's PREPARED_DIR)
 CLASSIFIERS = Path("models/classifiers")      # Tables 2/3: classifiers/<arch>/<dataset>/alpha_<a>_seed_<s>
 TRAIN_METRICS = Path("metrics/train.json")

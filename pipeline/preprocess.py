@@ -12,17 +12,21 @@ import shutil
 
 from .config import load_params
 from .data import prepared, readers, registry, splits
+from .data.fetch import DatasetError, verify_dataset
 from .io import file_digests, save_tensors, write_json
 from .layout import RAW
 from .stage import run
 
-CIFAR = ("cifar10", "cifar100", "cifar10_jpeg")
-CIFAR_HELDOUT = 10_000   # Müller's reported split: 10k of the 50k official training images
+CIFAR, CIFAR_HELDOUT = registry.CIFAR, registry.CIFAR_HELDOUT  # Müller's reported split: 10k of the 50k
 
 
 def prepare(name: str, val_size: int, split_seed: int, cifar_report: str = "heldout") -> dict:
     spec = registry.get(name)
+    verify_dataset(spec, RAW / name)  # also when the stage runs outside DVC
     (train_x, train_y), (test_x, test_y) = readers.READERS[spec.fmt](RAW / name, spec)
+    if (len(train_x), len(test_x)) != spec.sizes:
+        raise DatasetError(f"{RAW / name} holds {len(train_x)} training and {len(test_x)} test examples of "
+                           f"{spec.title}, not the official {spec.sizes[0]} and {spec.sizes[1]}")
     n_official = len(train_x)
     if spec.name in CIFAR and cifar_report == "heldout":
         # Müller: train on 40k, report on the other 10k of the official training set; the official

@@ -13,6 +13,8 @@ re-tokenised text) and the raw files' checksums.
 from __future__ import annotations
 
 from .config import load_params
+from .data import registry
+from .data.fetch import verify_dataset
 from .io import file_digests, save_tensors, write_json
 from .layout import RAW, TOKENIZED, TOKENIZERS
 from .stage import run
@@ -26,6 +28,7 @@ DATASET = "multi30k"
 def main() -> int:
     p = load_params()
     raw = RAW / DATASET
+    verify_dataset(registry.get(DATASET), raw)  # also when the stage runs outside DVC
     splits = {s: corpus.read_split(raw, s) for s in corpus.SPLITS}
     en_train, de_train = splits["train"]
     toks = {"en": tk.train(en_train, p["budget"]["translation"]["vocab_size"], "en"),

@@ -49,6 +49,9 @@ def _bad(params, path: str, value):
     ("train.device", "tpu", "train.device"),
     ("profile", "huge", "profile"),
     ("data.val_size", 0, "data.val_size"),
+    ("data.val_size", 60000, "data.val_size"),                 # all of MNIST's training split
+    ("data.val_size", 30001, "data.val_size"),                 # leaves less than half for training
+    ("data.val_size_by_dataset.cub200", 3000, "data.val_size_by_dataset.cub200"),  # of 5,994 (paper profile)
     ("project.classes.mnist", ["0", "1", "ten"], "project.classes.mnist"),
     ("project.classes.mnist", ["0", "1"], "project.classes.mnist"),
     ("project.heldout_split", "train", "project.heldout_split"),

@@ -30,7 +30,7 @@ def test_good_file_from_mirror_is_verified_and_placed(tmp_path):
     data = b"hello label smoothing"
     mirror, f = _remote(tmp_path, data, md5=hashlib.md5(data).hexdigest(),
                         sha256=hashlib.sha256(data).hexdigest())
-    out = fetch_file(f, tmp_path / "raw", mirror, "ds")
+    out = fetch_file(f, tmp_path / "raw", mirror, "ds", tmp_path / "q")
     assert out.read_bytes() == data
     assert not list((tmp_path / "raw").glob("*.part"))
 
@@ -39,18 +39,19 @@ def test_corrupted_file_is_refused_named_and_moved_aside(tmp_path):
     good = b"the real bytes"
     mirror, f = _remote(tmp_path, b"the real bytez", sha256=hashlib.sha256(good).hexdigest())
     with pytest.raises(ChecksumError) as e:
-        fetch_file(f, tmp_path / "raw", mirror, "ds")
+        fetch_file(f, tmp_path / "raw", mirror, "ds", tmp_path / "q")
     msg = str(e.value)
     assert "f.bin" in msg and hashlib.sha256(good).hexdigest() in msg
     assert hashlib.sha256(b"the real bytez").hexdigest() in msg
     assert not (tmp_path / "raw" / "f.bin").exists()          # never placed where it would be used
-    assert (tmp_path / "raw" / "f.bin.part.bad").exists()     # kept aside for inspection
+    assert (tmp_path / "q" / "f.bin.part.bad").exists()       # kept aside for inspection, outside the output
+    assert not list((tmp_path / "raw").iterdir())
 
 
 def test_md5_is_checked_when_it_is_the_only_checksum(tmp_path):
     mirror, f = _remote(tmp_path, b"abc", md5=hashlib.md5(b"abd").hexdigest())
     with pytest.raises(ChecksumError, match="md5"):
-        fetch_file(f, tmp_path / "raw", mirror, "ds")
+        fetch_file(f, tmp_path / "raw", mirror, "ds", tmp_path / "q")
 
 
 def test_damaged_local_copy_is_replaced(tmp_path):
@@ -58,9 +59,10 @@ def test_damaged_local_copy_is_replaced(tmp_path):
     mirror, f = _remote(tmp_path, data, sha256=hashlib.sha256(data).hexdigest())
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "f.bin").write_bytes(b"truncat")
-    fetch_file(f, tmp_path / "raw", mirror, "ds")
+    fetch_file(f, tmp_path / "raw", mirror, "ds", tmp_path / "q")
     assert (tmp_path / "raw" / "f.bin").read_bytes() == data
-    assert (tmp_path / "raw" / "f.bin.bad").read_bytes() == b"truncat"
+    assert (tmp_path / "q" / "f.bin.bad").read_bytes() == b"truncat"
+    assert [p.name for p in (tmp_path / "raw").iterdir()] == ["f.bin"]  # DVC hashes the output folder
 
 
 def test_missing_mirror_file_says_what_to_put_where(tmp_path):
@@ -114,3 +116,29 @@ def test_fetch_mnist_from_the_mirror(tmp_path, mirror):
     assert len(paths) == 4
     with gzip.open(paths[1]) as g:
         assert int.from_bytes(g.read(8)[4:], "big") == 60000  # idx label count
+
+
+def test_a_stage_reading_an_altered_file_refuses_it_and_names_it(tmp_path, monkeypatch, mirror):
+    """preprocess verifies the raw files where it reads them, so a run outside DVC never trains on an
+    altered file (here MNIST's training labels with one byte changed)."""
+    import shutil
+
+    from pipeline.preprocess import prepare
+    raw = tmp_path / "data" / "raw" / "mnist"
+    raw.mkdir(parents=True)
+    for f in registry.get("mnist").files:
+        shutil.copyfile(mirror / f.mirror_path, raw / f.name)
+    labels = raw / "train-labels-idx1-ubyte.gz"
+    with gzip.open(labels) as g:
+        data = bytearray(g.read())
+    data[100] = (data[100] + 1) % 10
+    with gzip.open(labels, "wb") as g:
+        g.write(bytes(data))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ChecksumError, match="train-labels-idx1-ubyte.gz"):
+        prepare("mnist", 5000, 0)
+    shutil.copyfile(mirror / registry.get("mnist").files[1].mirror_path, labels)
+    (raw / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(MissingDatasetError, match="t10k-images-idx3-ubyte.gz.*dvc repro download"):
+        prepare("mnist", 5000, 0)
+    assert not (tmp_path / "data" / "prepared").exists()

@@ -49,9 +49,9 @@ def repo(tmp_path_factory, root, data_source):
                    "resnet50": steps},
         distill_alphas=[0.0, 0.3], distill_temperatures=[1, 4], figure8_dataset=None,
         mi_dataset="cifar10_jpeg", mi_model="alexnet", mi_examples_per_class=8,
-        translation={"vocab_size": 400, "model": {"d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32},
-                     "epochs": 1, "seeds": [0], "lr": 0.003, "bleu_sentences": 24,
-                     "token_sentences": None})
+        translation={"vocab_size": 400,
+                     "model": {"d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32},
+                     "epochs": 1, "seeds": [0], "lr": 0.003, "bleu_sentences": 24, "token_sentences": None})
     p["translation"].update(bleu_temperatures=[0.5, 1.0, 2.0], beam=2,
                             token_temperatures={"min": 0.5, "max": 2.0, "steps": 4})
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1

@@ -5,8 +5,11 @@
 from there and the network is never touched (air-gapped clusters). Either way
 every file is written to a temporary name, its checksums are checked, and only
 then is it renamed into place. A file that fails is moved aside with a
-``.bad`` suffix, never used, and the error names the file, both hashes and
-the fix. A file already in place is re-verified and kept if it matches.
+``.bad`` suffix into a quarantine folder outside the stage's output
+(``data/quarantine/<dataset>/``), never used, and the error names the file,
+both hashes and the fix. A file already in place is re-verified and kept if it
+matches. ``verify_dataset`` checks the files again where a stage reads them, so a
+stage run outside DVC never reads an altered file either.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..io import file_digests
+from ..layout import QUARANTINE
 from .registry import DatasetSpec, RemoteFile
 
 
@@ -49,9 +53,11 @@ def _mismatch(f: RemoteFile, path: Path) -> tuple[str, str, str] | None:
     return None
 
 
-def _move_aside(path: Path) -> Path:
-    bad = path.with_name(path.name + ".bad")
-    os.replace(path, bad)
+def _move_aside(path: Path, quarantine: Path) -> Path:
+    """Move a file that failed verification out of the output folder (DVC would otherwise hash it)."""
+    quarantine.mkdir(parents=True, exist_ok=True)
+    bad = quarantine / (path.name + ".bad")
+    shutil.move(path, bad)
     return bad
 
 
@@ -72,12 +78,12 @@ def _download(url: str, dest: Path) -> None:
             f"(see the registry's mirror_path).") from e
 
 
-def fetch_file(f: RemoteFile, dest_dir: Path, mirror: Path | None, dataset: str) -> Path:
+def fetch_file(f: RemoteFile, dest_dir: Path, mirror: Path | None, dataset: str, quarantine: Path) -> Path:
     dest = Path(dest_dir) / f.name
     if dest.exists():
         if _mismatch(f, dest) is None:
             return dest
-        _move_aside(dest)  # a stale or damaged copy: keep it for inspection, fetch again
+        _move_aside(dest, quarantine)  # a stale or damaged copy: keep it for inspection, fetch again
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     if mirror is not None:
@@ -99,7 +105,7 @@ def fetch_file(f: RemoteFile, dest_dir: Path, mirror: Path | None, dataset: str)
     bad = _mismatch(f, part)
     if bad is not None:
         algo, want, got = bad
-        kept = _move_aside(part)
+        kept = _move_aside(part, quarantine)
         raise ChecksumError(
             f"checksum mismatch for {f.name} of dataset {dataset!r} (from {origin}): "
             f"expected {algo} {want}, got {got}. The file was moved aside to {kept} and not used. "
@@ -118,6 +124,19 @@ def verify(f: RemoteFile, path: Path, dataset: str) -> None:
                             f"got {got}. Delete it and rerun `dvc repro download`.")
 
 
-def fetch_dataset(spec: DatasetSpec, dest_dir: Path, mirror: Path | None = None) -> list[Path]:
-    """Fetch and verify every file of a dataset into dest_dir; return their paths."""
-    return [fetch_file(f, dest_dir, mirror, spec.name) for f in spec.files]
+def fetch_dataset(spec: DatasetSpec, dest_dir: Path, mirror: Path | None = None,
+                  quarantine: Path | None = None) -> list[Path]:
+    """Fetch and verify every file of a dataset into dest_dir; return their paths. Files that fail go to
+    ``quarantine`` (default ``data/quarantine/<dataset>``)."""
+    q = QUARANTINE / spec.name if quarantine is None else quarantine
+    return [fetch_file(f, dest_dir, mirror, spec.name, q) for f in spec.files]
+
+
+def verify_dataset(spec: DatasetSpec, folder: Path) -> None:
+    """Before a stage reads a dataset: every file present and matching the registry's checksums."""
+    for f in spec.files:
+        path = Path(folder) / f.name
+        if not path.is_file():
+            raise MissingDatasetError(f"dataset {spec.name!r} needs {path}, which is missing: run "
+                                      f"`dvc repro download` (offline: with DATA_MIRROR set)")
+        verify(f, path, spec.name)

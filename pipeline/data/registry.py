@@ -28,6 +28,7 @@ class DatasetSpec:
     files: tuple[RemoteFile, ...]
     note: str = ""
     classes: tuple[str, ...] = ()   # class names in label order (empty: not a classification set)
+    sizes: tuple[int, int] = (0, 0)  # examples in the official training and test splits (readers check them)
 
 
 _MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -45,6 +46,9 @@ lizard lobster man maple_tree motorcycle mountain mouse mushroom oak_tree orange
 pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray road rocket rose sea seal shark
 shrew skunk skyscraper snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone
 television tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm""".split())
+# Müller's CIFAR protocol: train on 40k of the 50k official training images, report on the other 10k
+CIFAR = ("cifar10", "cifar100", "cifar10_jpeg")
+CIFAR_HELDOUT = 10_000
 _IDX = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
@@ -62,7 +66,7 @@ REGISTRY: dict[str, DatasetSpec] = {d.name: d for d in [
         ["440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
          "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
          "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-         "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"]), classes=_DIGITS),
+         "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"]), classes=_DIGITS, sizes=(60000, 10000)),
     DatasetSpec("fashion_mnist", "Fashion-MNIST", "idx", 10, _idx_files(
         _FASHION_URL, "FashionMNIST",
         ["8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
@@ -70,29 +74,33 @@ REGISTRY: dict[str, DatasetSpec] = {d.name: d for d in [
         ["3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
          "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
          "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-         "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"]), classes=_FASHION),
+         "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"]), classes=_FASHION, sizes=(60000, 10000)),
     DatasetSpec("emnist", "EMNIST (balanced)", "emnist_zip", 47, (
         RemoteFile("gzip.zip", "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip",
                    "EMNIST/gzip.zip", md5="58c8d27c78d21e728a6bc7b3cc06412e"),),
-        note="only the balanced split (112,800 / 18,800) is read from the archive", classes=_EMNIST_BALANCED),
+        note="only the balanced split (112,800 / 18,800) is read from the archive", classes=_EMNIST_BALANCED,
+        sizes=(112800, 18800)),
     DatasetSpec("cifar10", "CIFAR-10", "cifar_python", 10, (
         RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                   "cifar10/cifar-10-python.tar.gz", md5="c58f30108f718f92721af3b95e74349a"),), classes=_CIFAR10),
+                   "cifar10/cifar-10-python.tar.gz", md5="c58f30108f718f92721af3b95e74349a"),), classes=_CIFAR10,
+        sizes=(50000, 10000)),
     DatasetSpec("cifar100", "CIFAR-100", "cifar_python", 100, (
         RemoteFile("cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
                    "cifar100/cifar-100-python.tar.gz", md5="eb9058c3a382ffc7106e4002c42a8d85"),),
-                classes=_CIFAR100),
+                classes=_CIFAR100, sizes=(50000, 10000)),
     DatasetSpec("cifar10_jpeg", "CIFAR-10 (lossy JPEG stand-in)", "image_folder_tar", 10, (
         RemoteFile("cifar10-jpeg.tar.gz", None, "cifar10-jpeg/cifar10-jpeg.tar.gz",
                    sha256="097287809041e0a666355dfce11470ba1b3f2631fe910d8793c716253f10b297"),),
         note="not official: a public JPEG re-encoding of CIFAR-10, used offline as a stand-in "
-             "and labelled as such in every table", classes=_CIFAR10),
+             "and labelled as such in every table", classes=_CIFAR10, sizes=(50000, 10000)),
     DatasetSpec("cub200", "CUB-200-2011", "cub_tgz", 200, (
         RemoteFile("CUB_200_2011.tgz", "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz",
-                   "CUB_200_2011/CUB_200_2011.tgz", md5="97eceeb196236b17998738112f37df78"),)),
+                   "CUB_200_2011/CUB_200_2011.tgz", md5="97eceeb196236b17998738112f37df78"),),
+        sizes=(5994, 5794)),
     DatasetSpec("tiny_imagenet", "Tiny ImageNet", "tiny_imagenet_zip", 200, (
         RemoteFile("tiny-imagenet-200.zip", "http://cs231n.stanford.edu/tiny-imagenet-200.zip",
-                   "tiny-imagenet/tiny-imagenet-200.zip", md5="90528d7ca1a48142e341f4ef8d21d0de"),)),
+                   "tiny-imagenet/tiny-imagenet-200.zip", md5="90528d7ca1a48142e341f4ef8d21d0de"),),
+        sizes=(100000, 10000)),
     DatasetSpec("multi30k", "Multi30k task 1 (EN-DE)", "multi30k", 0, tuple(
         RemoteFile(f"{split}.{lang}.gz", f"{_MULTI30K_URL}{split}.{lang}.gz",
                    f"multi30k/task1/raw/{split}.{lang}.gz", sha256=sha)
