@@ -36,6 +36,12 @@ def sample(labels: torch.Tensor, classes: list[int], n: int, gen: torch.Generato
         raise ParamError("project.examples_per_class", n, str(e)) from None
 
 
+def model_view(x: torch.Tensor, icfg: dict, split: str, train_augmented: bool, gen: torch.Generator) -> torch.Tensor:
+    """The examples as the model sees them: its test-time view, or for the training split with
+    ``train_augmented`` the training augmentation drawn from ``gen``."""
+    return inputs.train_batch(x, icfg, gen) if split == "train" and train_augmented else inputs.eval_batch(x, icfg)
+
+
 @torch.no_grad()
 def main() -> int:
     p = load_params()
@@ -59,9 +65,7 @@ def main() -> int:
             t_xy = pj.project(tmpl, basis)
             out[alpha_key(a)] = {}
             for split, idx in splits.items():
-                x = data[f"{split}_x"][idx]
-                x = (inputs.train_batch(x, icfg, aug_gen) if split == "train" and pc["train_augmented"]
-                     else inputs.eval_batch(x, icfg))
+                x = model_view(data[f"{split}_x"][idx], icfg, split, pc["train_augmented"], aug_gen)
                 xy = pj.project(pj.lift(model.features(x)), basis)
                 labels = data[f"{split}_y"][idx]
                 out[alpha_key(a)][split] = {k: round(v, 5) for k, v in pj.cluster_metrics(xy, labels).items()}

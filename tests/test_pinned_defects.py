@@ -162,3 +162,46 @@ def test_transformer_temperature_is_fitted_on_validation_never_on_test(monkeypat
     m = r["metrics"]
     assert abs(m["temperature"] - 2.0) < 0.05
     assert m["val_nll"] == cal.nll(zv, yv, 1.0) and m["test_nll_ts"] == cal.nll(zt, yt, m["temperature"])
+
+
+def test_epoch_schedules_convert_with_the_real_training_split(root, tmp_path, monkeypatch):
+    """The paper profile's ResNet-34 on CUB and ResNet-50 on Tiny ImageNet: epochs become
+    ⌈(official training split − validation) / batch⌉ steps: 22 a CUB epoch (5,394 / 256),
+    743 a Tiny ImageNet epoch (95,000 / 128), never an assumed size."""
+    import json
+
+    import yaml
+
+    from pipeline import runs
+    from pipeline.config import validate
+    from pipeline.data import registry
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["profile"] = "paper"
+    p = validate(p)
+    d = p["data"]
+    for name in ("cub200", "tiny_imagenet"):  # the sizes preprocess writes for these splits
+        n = registry.get(name).sizes[0] - d["val_size_by_dataset"].get(name, d["val_size"])
+        (tmp_path / f"{name}.json").write_text(json.dumps({"sizes": {"train": n}}))
+    monkeypatch.setattr(runs.prepared, "paths", lambda ds: (tmp_path / f"{ds}.pt", tmp_path / f"{ds}.json"))
+    monkeypatch.setattr(runs, "_channel_stats", lambda ds: ([0.5] * 3, [0.25] * 3))  # needs the images, not here
+    for arch, ds, per_epoch in (("resnet34", "cub200", 22), ("resnet50", "tiny_imagenet", 743)):
+        s = p["budget"]["schedules"][arch]
+        cfg = runs.convnet_config(p, arch, ds, 0, runs.label_smoothing(0.0))
+        assert s["unit"] == "epochs"
+        assert cfg["steps"] == s["length"] * per_epoch, arch
+        assert cfg["schedule"]["milestones"] == [m * per_epoch for m in s["milestones"]], arch
+
+
+def test_figure2_examples_are_drawn_without_augmentation_unless_the_param_says_so():
+    from pipeline.data import inputs
+    from pipeline.project import model_view
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8)
+    icfg = {"augment": "shift", "max_shift": 2, "standardize": "none"}
+    plain = inputs.eval_batch(x, icfg)
+    for split in ("train", "test"):
+        assert torch.equal(model_view(x, icfg, split, False, torch.Generator().manual_seed(1)), plain)
+    assert torch.equal(model_view(x, icfg, "test", True, torch.Generator().manual_seed(1)), plain)
+    shifted = model_view(x, icfg, "train", True, torch.Generator().manual_seed(1))
+    assert torch.equal(shifted, inputs.train_batch(x, icfg, torch.Generator().manual_seed(1)))
+    assert not torch.equal(shifted, plain)  # a fixed (seeded) draw of 64 shifts, not all (0, 0)
