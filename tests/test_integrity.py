@@ -97,3 +97,23 @@ def test_a_run_with_the_same_key_elsewhere_is_adopted_not_retrained(toy, monkeyp
     monkeypatch.setattr("pipeline.training.many.RUN_ROOTS", [toy / "a", toy / "b", toy / "c"])
     other = train_runs([Job(toy / "c" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
     assert not other["reused"] and other["key"] == first["key"]  # trained, not copied
+
+
+def test_a_student_follows_its_teacher_and_refuses_a_replaced_one(toy):
+    """The teacher's key is part of the student's config (the stages read it from the teacher's run), so a
+    retrained teacher gives the student a new key: retrained, never reused. A student that is to be
+    trained against a teacher folder holding another run than its config names is refused."""
+    from pipeline.io import read_json
+    from pipeline.training.run import train_run
+    soft = {"kind": "soft_targets", "beta": 0.6, "temperature": 2.0}
+    train_run(toy / "teacher", cfg(9, ls(0.0)), CPU, BASE)
+    old = read_json(toy / "teacher/metrics.json")["key"]
+    first = train_run(toy / "student", cfg(0, soft, old), CPU, BASE, toy / "teacher")
+    assert train_run(toy / "student", cfg(0, soft, old), CPU, BASE, toy / "teacher")["reused"]
+    train_run(toy / "teacher", cfg(9, ls(0.3)), CPU, BASE)  # the teacher's stage reran with another α
+    new = read_json(toy / "teacher/metrics.json")["key"]
+    assert new != old
+    with pytest.raises(RuntimeError, match="is not the run with key"):
+        train_run(toy / "student_of_old", cfg(0, soft, old), CPU, BASE, toy / "teacher")
+    again = train_run(toy / "student", cfg(0, soft, new), CPU, BASE, toy / "teacher")
+    assert not again["reused"] and again["key"] != first["key"]
