@@ -23,6 +23,7 @@ from .layout import (
 from .stage import run
 from .text.run import train_translation, translation_config
 from .training.builders import resolve_device
+from .training.integrity import run_locks
 
 
 def main() -> int:
@@ -36,7 +37,8 @@ def main() -> int:
             cfg = translation_config(p, alpha, seed, meta["vocab"], meta["stats"]["train"]["pairs"])
             d = translation_run_dir(alpha, seed)
             keep.add(d.name)
-            m = train_translation(d, cfg, data_file, device, p["train"])
+            with run_locks([d]):  # one process trains a run folder at a time
+                m = train_translation(d, cfg, data_file, device, p["train"])
             curves.append((f"alpha={alpha:g} seed={seed}", read_json(d / "curve.json")))
             summary.setdefault(alpha_key(alpha), {})[f"seed_{seed}"] = {
                 "test_token_acc": round(m["test"]["acc"], 4), "test_nll": round(m["test"]["nll"], 5),

@@ -117,3 +117,29 @@ def test_a_student_follows_its_teacher_and_refuses_a_replaced_one(toy):
         train_run(toy / "student_of_old", cfg(0, soft, old), CPU, BASE, toy / "teacher")
     again = train_run(toy / "student", cfg(0, soft, new), CPU, BASE, toy / "teacher")
     assert not again["reused"] and again["key"] != first["key"]
+
+
+def test_a_damaged_transformer_run_is_retrained_not_reused(toy, capsys):
+    """The Transformer's runs follow the classifiers' integrity rules: every file's sha256 is recorded
+    and checked before the run is reused."""
+    from pipeline.io import read_json, save_tensors
+    from pipeline.text.run import train_translation
+    from tests.test_translation_eval import _split
+    data = toy / "tokenized.pt"
+    save_tensors(data, {s: _split(n=20, seed=i)[0] for i, s in enumerate(("train", "val", "test"))})
+    tcfg = {"arch": "transformer", "dataset": "multi30k", "alpha": 0.1, "seed": 0, "epochs": 1, "steps": 6,
+            "batch_size": 8, "eval_batch_size": 16, "tgt_vocab": 11, "optim": {"lr": 1e-3, "betas": [0.9, 0.98],
+                                                                               "eps": 1e-9},
+            "model": {"src_vocab": 13, "d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32,
+                      "dropout": 0.0, "init": "xavier"}}
+    train_cfg = BASE | {"device": "cpu", "precision": "fp32", "channels_last": False, "compile": False,
+                        "stack": False}
+    first = train_translation(toy / "t", tcfg, data, CPU, train_cfg)
+    assert set(first["files"]) == {"model.pt", "curve.json"}
+    assert train_translation(toy / "t", tcfg, data, CPU, train_cfg)["reused"]
+    good = (toy / "t/model.pt").read_bytes()
+    (toy / "t/model.pt").write_bytes(good[:1000])
+    again = train_translation(toy / "t", tcfg, data, CPU, train_cfg)
+    assert not again["reused"] and "model.pt" in capsys.readouterr().out
+    assert (toy / "t/model.pt").read_bytes() == good  # retrained to the same bytes
+    assert read_json(toy / "t/metrics.json")["files"] == first["files"]

@@ -6,13 +6,13 @@ guard, atomic resumable states); only the batches, the loss and the optimiser
 (Adam, as in the PyTorch translation tutorial the replication used) differ.
 A run's key hashes its configuration, the encoded data and the code below, so
 an unchanged run is reused and an interrupted one resumes (as in
-pipeline/training/run.py).
+pipeline/training/run.py), with the same integrity rules (pipeline/training/integrity.py):
+every output file's sha256 is recorded and checked before a run is reused.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import torch
 from ..io import load_tensors, read_json, save_tensors, tree_digest, write_json
 from ..models import build_model
 from ..training.builders import build_schedule, execution, prepare_model
+from ..training.integrity import output_digests, reuse_or_clear
 from ..training.loop import LoopSpec, fit
 from . import batches as B
 from .metrics import sequence_ce, teacher_forced_logits, token_metrics
@@ -72,13 +73,10 @@ def train_translation(run_dir: Path, cfg: dict, data_file: Path, device: torch.d
     run_dir = Path(run_dir)
     ex = execution(train_cfg, device, "transformer")
     key = run_key(cfg, data_file, ex)
-    done = run_dir / "metrics.json"
-    if done.exists() and read_json(done).get("key") == key and (run_dir / "model.pt").exists():
-        return read_json(done) | {"reused": True}
+    finished = reuse_or_clear(run_dir, key, describe(cfg))
+    if finished is not None:
+        return finished | {"reused": True}
     state = run_dir / "state.pt"
-    if run_dir.exists() and not state.exists():
-        shutil.rmtree(run_dir)  # leftovers of another configuration
-    run_dir.mkdir(parents=True, exist_ok=True)
 
     t0 = time.time()
     data = {s: B.to_device(v, device) for s, v in load_tensors(data_file).items()}
@@ -98,7 +96,7 @@ def train_translation(run_dir: Path, cfg: dict, data_file: Path, device: torch.d
     save_tensors(run_dir / "model.pt", {k: v.cpu() for k, v in model.state_dict().items()})
     write_json(run_dir / "curve.json", history)
     metrics = {"key": key, "config": cfg, "execution": ex, "val": evals["val"], "test": evals["test"],
-               "final_train_loss": history[-1]["loss"]}
-    write_json(done, metrics)  # last: marks the run complete
+               "final_train_loss": history[-1]["loss"], "files": output_digests(run_dir)}
+    write_json(run_dir / "metrics.json", metrics)  # last: marks the run complete
     state.unlink(missing_ok=True)
     return metrics | {"reused": False, "seconds": round(time.time() - t0, 1)}

@@ -77,6 +77,24 @@ def run_locks(run_dirs: list[Path]):
             os.close(fd)  # closing releases the lock
 
 
+def reuse_or_clear(run_dir: Path, key: str, label: str) -> dict | None:
+    """The metrics of the intact finished run with ``key`` in ``run_dir``, else None, with the folder
+    made ready to train: a damaged run or another configuration's files are removed, a resumable
+    state of this configuration (its key is checked when it is loaded) is kept."""
+    run_dir = Path(run_dir)
+    done = run_dir / "metrics.json"
+    if done.exists() and (m := json.loads(done.read_text())).get("key") == key:
+        problem = damaged(run_dir, m.get("files"))
+        if problem is None:
+            return m
+        print(f"{label}: not reused, {problem}; training it again")
+        shutil.rmtree(run_dir)
+    if run_dir.exists() and not (run_dir / "state.pt").exists():
+        shutil.rmtree(run_dir)  # leftovers of another configuration
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return None
+
+
 def adopt_identical_run(run_dir: Path, key: str, roots: list[Path]) -> Path | None:
     """Copy an intact finished run with this ``key`` from another folder under ``roots`` into ``run_dir``.
 
