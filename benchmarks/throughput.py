@@ -12,7 +12,7 @@ For each model it measures training samples/s of
   (c) several FCNs or AlexNets (the α sweep, the distillation students) trained at
       once as one stacked model (pipeline/models/stacked_*.py), each on its own batches
       and augmentation draws, as pipeline/training/many.py trains them in the stages
-      (train.stack); samples/s counts every member's samples;
+      (execution.stack); samples/s counts every member's samples;
 and prints (b)/(a) and (c)/(a). Also: training FLOPs per sample (counted from the layer
 shapes), the achieved FLOP/s, the device's measured matmul peak for
 reference, and the paper profile's estimated wall time from (b).
@@ -301,7 +301,7 @@ def main() -> int:
                       ("transformer", "transformer")):
         if name in rate:
             _, a, b, c, *_ = rate[name]
-            # The stages stack FCNs and AlexNets where train.stack resolves to true (auto: CUDA): rate (c).
+            # The stages stack FCNs and AlexNets where execution.stack resolves to true (auto: CUDA): rate (c).
             ours, path = (c, "(c)") if c and device.type == "cuda" else (b, "(b)")
             total_b, total_a = total_b + per_seed[key] / ours, total_a + per_seed[key] / a
             size = f" (timed at the {args.transformer_profile} profile's size)" if key == "transformer" else ""

@@ -22,7 +22,7 @@ from pipeline.data.registry import get
 from pipeline.layout import RAW
 from pipeline.losses import label_smoothing_ce
 from pipeline.models import build_model
-from pipeline.runs import convnet_config, label_smoothing
+from pipeline.run_configs import convnet_config, label_smoothing
 from pipeline.text import batches as TB
 from pipeline.text import corpus
 from pipeline.text import tokenizer as tk
@@ -42,7 +42,7 @@ def train_flops(model, loss_of_batch) -> float:
 def _cifar(dataset: str) -> dict:
     pt, _ = prepared.paths(dataset)
     if not pt.exists():
-        from pipeline.preprocess import prepare
+        from pipeline.stages.preprocess import prepare
         fetch_dataset(get(dataset), RAW / dataset, mirror_root())
         p = load_params()
         prepare(dataset, p["data"]["val_size"], p["data"]["split_seed"], p["data"]["cifar_report"])
@@ -120,7 +120,7 @@ def convnet_steps(arch: str, device: torch.device, workers: int, log_every: int,
     a = _loop(ma, oa, lambda: tuple(t.to(device) for t in next(it)), loss, 1)
 
     x, y = data["train_x"].to(device), data["train_y"].to(device)
-    ex = execution(p["train"], device, arch, stackable=True)
+    ex = execution(p["execution"], device, arch, stackable=True)
     gen = torch.Generator(device=device).manual_seed(0)
     mb, ob = model_and_opt()
     mb = prepare_model(mb, ex)

@@ -15,7 +15,7 @@ from typing import Callable
 # has imported rather than imported here: a stage that never loaded the training loop cannot diverge,
 # and importing it here would make every stage's code (its dvc.yaml deps) include the training loop.
 USER_ERRORS = {"pipeline.config": ("ParamError", "ParamsFileError"), "pipeline.data.fetch": ("DatasetError",),
-               "pipeline.training.loop": ("DivergenceError",), "pipeline.calibration": ("CalibrationError",),
+               "pipeline.training.loop": ("DivergenceError",), "pipeline.formulas.reliability": ("CalibrationError",),
                "pipeline.training.integrity": ("RunBusyError",)}
 
 

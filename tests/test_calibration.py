@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchmetrics.functional.classification import multiclass_calibration_error
 
-from pipeline.calibration import (
+from pipeline.formulas.reliability import (
     CalibrationError,
     bin_index,
     ece,

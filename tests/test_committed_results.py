@@ -35,7 +35,7 @@ def test_committed_mutual_information_lies_within_its_bounds(root):
     for key in (k for k in mi if k.startswith("alpha_")):
         for q in mi[key]["curve"]:
             # With σ² pooled over the evaluated residuals, each term is ≥ −d²/(2σ²), whose mean is −½
-            # (pipeline/mutual_information.py); above, every term is ≤ log N.
+            # (pipeline/formulas/mi_estimator.py); above, every term is ≤ log N.
             assert -0.5 - 1e-9 <= q["mi"] <= mi["log_n"] + 1e-9, (key, q)
 
 
@@ -45,7 +45,7 @@ def test_committed_translation_results_cover_the_profile(root):
     p = load_params(root / "params.yaml")
     tr = json.loads((root / "metrics/translation.json").read_text())
     assert set(tr) == {alpha_key(a) for a in alphas_to_train(p, "transformer")}
-    want = p["budget"]["translation"]["bleu_sentences"] or 1000
+    want = p["active"]["translation"]["bleu_sentences"] or 1000
     for m in tr.values():
         assert m["signature"].startswith("nrefs:1|case:lc|eff:no|tok:13a") and m["bleu_sentences"] == want
         assert 0 < m["test_ece"] < 1 and 0 < m["bleu_greedy"] <= 100 and 0 < m["bleu_beam"] <= 100
@@ -57,6 +57,6 @@ def test_committed_distillation_has_every_figure_the_profile_runs(root):
     from pipeline.config import load_params
     p = load_params(root / "params.yaml")
     figures = json.loads((root / "metrics/distill.json").read_text())
-    assert set(figures) == {"figure7"} | ({"figure8"} if p["budget"]["figure8_dataset"] else set())
+    assert set(figures) == {"figure7"} | ({"figure8"} if p["active"]["figure8_dataset"] else set())
     for curves in figures.values():
         assert {k.split("/")[0] for k in curves} == {"M1", "M2", "M3", "M4"}

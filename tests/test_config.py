@@ -19,7 +19,7 @@ def params(root):
 
 def test_shipped_params_are_valid_and_profile_resolves(params):
     p = validate(params)
-    assert p["budget"] == params["profiles"][params["profile"]]
+    assert p["active"] == params["profiles"][params["profile"]]
     assert set(params["profiles"]) >= {"default", "paper"}
 
 
@@ -46,7 +46,7 @@ def _bad(params, path: str, value):
     ("fcn.batch_size", 0, "fcn.batch_size"),
     ("fcn.lr", [1.0, 1.0], "fcn.lr"),
     ("fcn.dropout", 1.0, "fcn.dropout"),
-    ("train.device", "tpu", "train.device"),
+    ("execution.device", "tpu", "execution.device"),
     ("profile", "huge", "profile"),
     ("data.val_size", 0, "data.val_size"),
     ("data.val_size", 60000, "data.val_size"),                 # all of MNIST's training split
@@ -101,7 +101,7 @@ def test_a_stage_refuses_bad_params_before_any_work(tmp_path, root, params):
     p = copy.deepcopy(params)
     p["alpha"] = 1.5
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
-    r = subprocess.run([sys.executable, "-m", "pipeline.download"], cwd=tmp_path, capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "pipeline.stages.download"], cwd=tmp_path, capture_output=True,
                        text=True, env={"PYTHONPATH": str(root), "PATH": ""})
     assert r.returncode == 2
     assert "alpha = 1.5" in r.stderr and "[0, 1)" in r.stderr and "Traceback" not in r.stderr
@@ -113,7 +113,7 @@ def test_load_params_reads_a_file(tmp_path, params):
     assert load_params(tmp_path / "p.yaml")["alpha"] == params["alpha"]
 
 
-def _stage(tmp_path, root, module="pipeline.download"):
+def _stage(tmp_path, root, module="pipeline.stages.download"):
     return subprocess.run([sys.executable, "-m", module], cwd=tmp_path, capture_output=True, text=True,
                           env={"PYTHONPATH": str(root), "PATH": ""})
 
@@ -130,11 +130,11 @@ def test_cuda_on_a_machine_without_cuda_is_refused_before_any_work(tmp_path, roo
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     p = copy.deepcopy(params)
-    p["train"]["device"] = "cuda"
+    p["execution"]["device"] = "cuda"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
     r = _stage(tmp_path, root)
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "train.device = 'cuda'" in r.stderr and "no CUDA device" in r.stderr
+    assert "execution.device = 'cuda'" in r.stderr and "no CUDA device" in r.stderr
     assert not (tmp_path / "data").exists()
 
 

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pipeline.distillation import smoothness_index
+from pipeline.formulas.smoothness import smoothness_index
 from pipeline.losses import distill_logit_regression, distill_soft_targets, smoothed_targets
 
 

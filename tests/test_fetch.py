@@ -123,7 +123,7 @@ def test_a_stage_reading_an_altered_file_refuses_it_and_names_it(tmp_path, monke
     altered file (here MNIST's training labels with one byte changed)."""
     import shutil
 
-    from pipeline.preprocess import prepare
+    from pipeline.stages.preprocess import prepare
     raw = tmp_path / "data" / "raw" / "mnist"
     raw.mkdir(parents=True)
     for f in registry.get("mnist").files:

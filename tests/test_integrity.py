@@ -123,7 +123,7 @@ def test_a_damaged_transformer_run_is_retrained_not_reused(toy, capsys):
     """The Transformer's runs follow the classifiers' integrity rules: every file's sha256 is recorded
     and checked before the run is reused."""
     from pipeline.io import read_json, save_tensors
-    from pipeline.text.run import train_translation
+    from pipeline.text.translation_run import train_translation
     from tests.test_translation_eval import _split
     data = toy / "tokenized.pt"
     save_tensors(data, {s: _split(n=20, seed=i)[0] for i, s in enumerate(("train", "val", "test"))})

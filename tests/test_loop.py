@@ -132,6 +132,6 @@ def test_prune_keeps_only_the_named_entries(tmp_path):
 
 
 def test_mean_std_over_seeds_is_the_sample_std():
-    from pipeline.seeds import mean_std
+    from pipeline.formulas.spread import mean_std
     assert mean_std([97.0, 98.0, 99.0], 4) == (98.0, 1.0)          # n − 1 in the denominator
     assert mean_std([0.123456], 3) == (0.123, 0.0)                  # one seed: no spread

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pipeline.mutual_information import mi_estimate
+from pipeline.formulas.mi_estimator import mi_estimate
 
 
 def slow_mi(draws: list[list[float]], evaluated: list[float] | None, pool: str) -> float:

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pipeline import calibration as cal
+from pipeline.formulas import reliability as cal
 
 
 def _calibrated_set(t_true: float, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -18,7 +18,7 @@ def _calibrated_set(t_true: float, n: int, seed: int) -> tuple[torch.Tensor, tor
 
 
 def test_temperature_is_fitted_on_validation_never_on_the_reported_split():
-    from pipeline.calibrate import calibrate_run
+    from pipeline.stages.calibrate import calibrate_run
     zv, yv = _calibrated_set(2.0, 20000, 0)
     zt, yt = _calibrated_set(0.7, 20000, 1)
     assert abs(cal.fit_temperature(zt, yt).temperature - 0.7) < 0.05  # the two splits' optima differ
@@ -37,7 +37,7 @@ def test_nll_before_is_at_t_1_and_the_fit_lowers_validation_nll():
 
 
 def test_cluster_metrics_against_hand_computed_values():
-    from pipeline.projection import cluster_metrics
+    from pipeline.formulas.template_plane import cluster_metrics
     offsets = torch.tensor([[1.0, 0], [-1, 0], [0, 2], [0, -2]])  # distances 1, 1, 2, 2: RMS √2.5, mean 1.5
     cents = torch.tensor([[0.0, 0], [4, 0], [0, 3]])                # centroid distances 4, 3, 5
     xy = torch.cat([c + offsets for c in cents])
@@ -102,11 +102,11 @@ def test_the_paper_profile_resolves_to_the_papers_settings(root):
     import yaml
 
     from pipeline.config import alphas_to_train, validate
-    from pipeline.runs import convnet_config, label_smoothing
+    from pipeline.run_configs import convnet_config, label_smoothing
     p = yaml.safe_load((root / "params.yaml").read_text())
     p["profile"] = "paper"
     p = validate(p)
-    b = p["budget"]
+    b = p["active"]
     assert b["seeds"] == [0, 1, 2, 3, 4] and b["distill_seeds"] == [0, 1, 2, 3, 4] and b["fcn_epochs"] == 100
     assert p["fcn"]["batch_size"] == 512 and p["fcn"]["lr"] == [1.0, 1.0, 0.1]
     assert alphas_to_train(p, "fcn") == [0.0, 0.05, 0.1, 0.15, 0.3]
@@ -128,7 +128,7 @@ def test_the_transformer_is_built_as_the_replications_get_model(root):
     import yaml
 
     from pipeline.config import validate
-    from pipeline.text.run import build, translation_config
+    from pipeline.text.translation_run import build, translation_config
     p = validate(yaml.safe_load((root / "params.yaml").read_text()))
     cfg = translation_config(p, 0.1, 0, {"en": 300, "de": 200}, 1000)
     assert cfg["model"]["dropout"] == 0.0 and cfg["model"]["init"] == "xavier"
@@ -172,7 +172,7 @@ def test_epoch_schedules_convert_with_the_real_training_split(root, tmp_path, mo
 
     import yaml
 
-    from pipeline import runs
+    from pipeline import run_configs as runs
     from pipeline.config import validate
     from pipeline.data import registry
     p = yaml.safe_load((root / "params.yaml").read_text())
@@ -185,7 +185,7 @@ def test_epoch_schedules_convert_with_the_real_training_split(root, tmp_path, mo
     monkeypatch.setattr(runs.prepared, "paths", lambda ds: (tmp_path / f"{ds}.pt", tmp_path / f"{ds}.json"))
     monkeypatch.setattr(runs, "_channel_stats", lambda ds: ([0.5] * 3, [0.25] * 3))  # needs the images, not here
     for arch, ds, per_epoch in (("resnet34", "cub200", 22), ("resnet50", "tiny_imagenet", 743)):
-        s = p["budget"]["schedules"][arch]
+        s = p["active"]["schedules"][arch]
         cfg = runs.convnet_config(p, arch, ds, 0, runs.label_smoothing(0.0))
         assert s["unit"] == "epochs"
         assert cfg["steps"] == s["length"] * per_epoch, arch
@@ -194,7 +194,7 @@ def test_epoch_schedules_convert_with_the_real_training_split(root, tmp_path, mo
 
 def test_figure2_examples_are_drawn_without_augmentation_unless_the_param_says_so():
     from pipeline.data import inputs
-    from pipeline.project import model_view
+    from pipeline.stages.project import model_view
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (64, 28, 28), generator=g, dtype=torch.uint8)
     icfg = {"augment": "shift", "max_shift": 2, "standardize": "none"}

@@ -56,7 +56,7 @@ def repo(tmp_path_factory, root, data_source):
                             token_temperatures={"min": 0.5, "max": 2.0, "steps": 4})
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
     p["data"]["val_size"] = 1000
-    p["train"]["stack"] = True   # the stages' stacked-FCN path (CUDA's default), here on the CPU
+    p["execution"]["stack"] = True   # the stages' stacked-FCN path (CUDA's default), here on the CPU
     p["project"]["examples_per_class"] = 50
     (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
@@ -283,7 +283,8 @@ def test_preprocess_output_is_byte_stable(repo):
     d, env, _ = repo
     before = (d / "data/prepared/mnist.pt").read_bytes(), (d / "data/prepared/mnist.json").read_bytes()
     # The stage's own function on MNIST (the whole stage also decodes 60,000 JPEGs: 100 s here).
-    sh([sys.executable, "-c", "from pipeline.preprocess import prepare; prepare('mnist', 1000, 0, 'heldout')"], d, env)
+    sh([sys.executable, "-c", "from pipeline.stages.preprocess import prepare; prepare('mnist', 1000, 0, 'heldout')"],
+       d, env)
     assert ((d / "data/prepared/mnist.pt").read_bytes(), (d / "data/prepared/mnist.json").read_bytes()) == before
 
 
@@ -317,7 +318,7 @@ def test_bad_mirror_file_fails_the_download_stage_with_the_hashes(repo, tmp_path
     target.chmod(0o644)
     target.write_bytes(target.read_bytes()[:-10])  # truncated
     shutil.rmtree(d / "data/raw/mnist")
-    r = sh([sys.executable, "-m", "pipeline.download"], d, {**env, "DATA_MIRROR": str(bad)}, check=False)
+    r = sh([sys.executable, "-m", "pipeline.stages.download"], d, {**env, "DATA_MIRROR": str(bad)}, check=False)
     assert r.returncode == 2
     assert "t10k-labels-idx1-ubyte.gz" in r.stderr and "expected sha256 f7ae60f9" in r.stderr
     assert not (d / "data/raw/mnist/t10k-labels-idx1-ubyte.gz").exists()

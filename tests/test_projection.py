@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pipeline.projection import cluster_metrics, lift, plane_basis, project, templates
+from pipeline.formulas.template_plane import cluster_metrics, lift, plane_basis, project, templates
 
 
 def test_templates_include_the_bias():
@@ -89,7 +89,7 @@ def test_metrics_do_not_depend_on_the_scale_of_the_plot():
 
 def test_sampling_more_examples_than_a_class_has_names_the_parameter():
     from pipeline.config import ParamError
-    from pipeline.project import sample
+    from pipeline.stages.project import sample
     labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 2])
     idx = sample(labels, [0, 2], 2, torch.Generator().manual_seed(0), "toy")
     assert sorted(labels[idx].tolist()) == [0, 0, 2, 2]

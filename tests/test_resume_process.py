@@ -24,7 +24,7 @@ def _workdir(root: Path, dst: Path, env: dict, prepared: Path | None) -> Path:
                                     classifiers={"fcn": ["mnist"], "alexnet": [], "resnet56": [], "resnet34": [],
                                                  "resnet50": []}, mi_dataset=None, figure8_dataset=None)
     p["distill"]["dataset"] = "mnist"
-    p["train"].update(log_every=4, checkpoint_every=8)
+    p["execution"].update(log_every=4, checkpoint_every=8)
     (dst / "params.yaml").write_text(yaml.safe_dump(p))
     if prepared is None:
         for stage in ("download", "preprocess"):
@@ -46,10 +46,10 @@ def env(data_source):
 
 def test_killed_training_resumes_to_the_same_result(tmp_path, root, env):
     ref = _workdir(root, tmp_path / "ref", env, None)
-    subprocess.run([sys.executable, "-m", "pipeline.train"], cwd=ref, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pipeline.stages.train"], cwd=ref, env=env, check=True, capture_output=True)
 
     work = _workdir(root, tmp_path / "work", env, ref / "data" / "prepared")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.train"], cwd=work, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.stages.train"], cwd=work, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = work / RUN / "state.pt"
     deadline = time.time() + 120
@@ -62,7 +62,7 @@ def test_killed_training_resumes_to_the_same_result(tmp_path, root, env):
     killed_at = __import__("torch").load(state, weights_only=True)["step"]
     assert 0 < killed_at < 96
 
-    out = subprocess.run([sys.executable, "-m", "pipeline.train"], cwd=work, env=env, check=True,
+    out = subprocess.run([sys.executable, "-m", "pipeline.stages.train"], cwd=work, env=env, check=True,
                          capture_output=True, text=True)
     assert "(reused)" not in out.stdout
     assert not state.exists()  # removed once the run completed

@@ -84,8 +84,8 @@ def _toy_raw(tmp_path, name, n_train, n_test):
 @pytest.mark.parametrize("report, sizes", [("heldout", {"train": 40_000, "val": 5_000, "test": 10_000}),
                                            ("official_test", {"train": 45_000, "val": 5_000, "test": 10_000})])
 def test_cifar_split_protocols_have_the_papers_sizes_and_are_disjoint(tmp_path, monkeypatch, report, sizes):
-    from pipeline import preprocess
     from pipeline.io import load_tensors
+    from pipeline.stages import preprocess
     monkeypatch.chdir(tmp_path)
     readers, spec, fake = _toy_raw(tmp_path, "cifar10", 50_000, 10_000)
     monkeypatch.setitem(readers.READERS, spec.fmt, lambda raw, s: fake)
@@ -182,7 +182,7 @@ def _toy_convnet(arch, tmp_path, monkeypatch, root):
     """A 4-step run config of ``arch`` on 64 random 32×32 images, with the repository's code."""
     from pipeline.config import load_params
     from pipeline.io import save_tensors, write_json
-    from pipeline.runs import convnet_config, label_smoothing
+    from pipeline.run_configs import convnet_config, label_smoothing
     p = load_params(root / "params.yaml")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pipeline").symlink_to(root / "pipeline")  # the run key hashes the training code
@@ -193,7 +193,7 @@ def _toy_convnet(arch, tmp_path, monkeypatch, root):
                                ("y", torch.randint(0, 10, (64,), generator=g)))})
     write_json(tmp_path / "data/prepared/toy.json", {"num_classes": 10, "image_shape": [3, 32, 32],
                                                      "sizes": {"train": 64}})
-    p["budget"]["schedules"][arch] = {"unit": "steps", "length": 4, "milestones": [2], "snapshot_every": 2}
+    p["active"]["schedules"][arch] = {"unit": "steps", "length": 4, "milestones": [2], "snapshot_every": 2}
     return convnet_config(p, arch, "toy", 0, label_smoothing(0.1, 3.0))
 
 
@@ -278,7 +278,7 @@ def test_params_refuse_a_classifier_dataset_outside_the_profile_and_late_milesto
 
 def test_student_loss_scale_multiplies_the_soft_target_loss():
     from pipeline.losses import distill_soft_targets
-    from pipeline.runs import soft_targets
+    from pipeline.run_configs import soft_targets
     from pipeline.training.run import build_loss
     z, t, y = torch.randn(6, 10), torch.randn(6, 10), torch.randint(0, 10, (6,))
     scaled = build_loss(soft_targets(1.0, 4.0, 3.0))(z, y, t)
@@ -287,7 +287,7 @@ def test_student_loss_scale_multiplies_the_soft_target_loss():
 
 
 def test_mi_logit_gaps_reuse_the_same_augmentations_at_every_snapshot():
-    from pipeline.estimate_mi import logit_gaps, sample_examples
+    from pipeline.stages.mutual_information import logit_gaps, sample_examples
     model = build_model("resnet56", (3, 32, 32), 10, {"depth": 8}).eval()
     x = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
     cfg = {"augment": "pad_crop_flip", "pad": 4, "standardize": "per_image"}

@@ -15,7 +15,7 @@ import math
 import statistics
 from collections import defaultdict
 
-from pipeline.reference import TABLE2_ACCURACY, TABLE3_ECE, TABLE4_DISTILLATION
+from pipeline.reporting.reference import TABLE2_ACCURACY, TABLE3_ECE, TABLE4_DISTILLATION
 
 RULE = ("**Verdict rule.** For an effect d = mean(B) − mean(A) over seeds, SE = √(s_A²/n_A + s_B²/n_B) with "
         "s the sample std over seeds: *reproduced* if d points the way the claim says and |d| > 2·SE; *not "
@@ -147,9 +147,10 @@ def claim_calibration(g: dict) -> tuple[list[str], dict]:
 
 def claim_projection(proj: dict, alpha: float) -> tuple[list[str], dict]:
     lines = ["## 3. Label smoothing tightens the penultimate clusters and makes them equidistant (Figure 2)", "",
-             "Measured on the training examples of the first seed (pipeline/projection.py): tightness = mean "
-             "spread / mean centroid distance, equidistance = std / mean of the three centroid distances; both "
-             "smaller with label smoothing in Müller's figure. One seed, no spread: verdicts by direction only.",
+             "Measured on the training examples of the first seed (pipeline/formulas/template_plane.py): "
+             "tightness = mean spread / mean centroid distance, equidistance = std / mean of the three centroid "
+             "distances; both smaller with label smoothing in Müller's figure. One seed, no spread: verdicts by "
+             "direction only.",
              "", "| dataset | split | tightness α=0 → α | equidistance α=0 → α | verdict (direction only) |",
              "|---|---|---|---|---|"]
     flat = {}

@@ -14,7 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
-from pipeline import calibration as cal
+from pipeline.formulas import reliability as cal
 from pipeline.io import file_digests, load_tensors, read_json, write_json, write_text
 
 RUN_ROOTS = ("models/classifiers", "models/teachers", "models/students", "models/sweep_teachers",

@@ -2,7 +2,7 @@
 
 - Token accuracy, NLL and ECE under teacher forcing on the test split, PAD
   excluded (pipeline/text/metrics.py), at every T of the grid and at the T
-  fitted by NLL on the *validation* split (pipeline/calibration.py, the same
+  fitted by NLL on the *validation* split (pipeline/formulas/reliability.py, the same
   fit as the classifiers').
 - BLEU (sacrebleu, cased and uncased, with signatures) of beam-search
   translations of the test sources at every T, and of greedy translations at
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import calibration as cal
+from ..formulas import reliability as cal
 from . import tokenizer as tk
 from .batches import eval_batches
 from .bleu import corpus_bleu

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..calibration import ece_from_logits, nll
+from ..formulas.reliability import ece_from_logits, nll
 from .batches import eval_batches, teacher_forced
 
 PAD = 0

@@ -2,9 +2,9 @@
 
 The α sweep and the distillation grids are tens of small FCNs and AlexNets that
 cannot fill a GPU one at a time. ``train_runs`` reuses finished runs, trains those whose
-execution says ``stack`` (``train.stack``; auto: on CUDA) in groups that share
+execution says ``stack`` (``execution.stack``; auto: on CUDA) in groups that share
 shape, optimiser, schedule, data, input and start step (at most
-``train.stack_max`` a group), and every other run alone with ``train_run``.
+``execution.stack_max`` a group), and every other run alone with ``train_run``.
 
 A stacked member is the run it would be alone: its own initialisation (its
 seed), epoch order and augmentation draws (its own generator), loss (its α, or

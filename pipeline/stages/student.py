@@ -1,6 +1,6 @@
 """DVC stage `student@<name>`: FCN 800-800 students of one Table 4 teacher.
 
-Usage: python -m pipeline.train_student <name>
+Usage: python -m pipeline.stages.student <name>
 Loss: ce_weight·CE(y, q) + (1−ce_weight)·½·Σ(student logit − teacher logit)²
 (Müller; pipeline/losses.py). With `compare_probabilities`, a second student
 regresses on the teacher's probabilities instead (the replication's defect),
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import sys
 
-from .config import ParamError, load_params
-from .io import prune, read_json, write_json
-from .layout import STUDENTS, TABLE4_METRICS, TEACHERS
-from .runs import fcn_run_config, logit_regression
-from .seeds import mean_std
-from .stage import run
-from .training.builders import resolve_device
-from .training.many import Job, train_runs
+from ..config import ParamError, load_params
+from ..formulas.spread import mean_std
+from ..io import prune, read_json, write_json
+from ..layout import STUDENTS, TABLE4_METRICS, TEACHERS
+from ..run_configs import fcn_run_config, logit_regression
+from ..stage import run
+from ..training.builders import resolve_device
+from ..training.many import Job, train_runs
 
 
 def _err(runs: list[dict]) -> dict:
@@ -35,8 +35,8 @@ def main() -> int:
     variants = [t4["regress_on"]]
     if t4["compare_probabilities"] and t4["regress_on"] != "probabilities":
         variants.append("probabilities")
-    device = resolve_device(p["train"]["device"])
-    seeds = p["budget"]["distill_seeds"]
+    device = resolve_device(p["execution"]["device"])
+    seeds = p["active"]["distill_seeds"]
     tdirs = {seed: TEACHERS / name / f"seed_{seed}" for seed in seeds}
     teachers = [read_json(tdirs[seed] / "metrics.json") for seed in seeds]
     runs = [(seed, v) for seed in seeds for v in variants]
@@ -46,7 +46,7 @@ def main() -> int:
                                teacher=tm["key"], lr=t4["student_lr"]), tdirs[seed])
             for seed, tm in zip(seeds, teachers) for v in variants]
     students = {v: [] for v in variants}
-    for (seed, v), m in zip(runs, train_runs(jobs, device, p["train"])):  # students stack on CUDA
+    for (seed, v), m in zip(runs, train_runs(jobs, device, p["execution"])):  # students stack on CUDA
         students[v].append(m)
         print(f"student of {name} (regress on {v}) seed={seed}: test error {100 - m['test_acc']:.2f}%"
               + (" (reused)" if m["reused"] else ""))

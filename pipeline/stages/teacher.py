@@ -1,6 +1,6 @@
 """DVC stage `teacher@<name>`: one Table 4 teacher (FCN 1200-1200, ±2 px shifts), per seed.
 
-Usage: python -m pipeline.train_teacher <name>   (name: a key of distill.table4.teachers)
+Usage: python -m pipeline.stages.teacher <name>   (name: a key of distill.table4.teachers)
 Writes models/teachers/<name>/seed_<s>/; this folder is the stage's only output,
 so no other stage can overwrite a teacher, and a student can only load a
 teacher that its own dependency produced.
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from .config import ParamError, load_params
-from .io import prune
-from .layout import TEACHERS
-from .runs import fcn_run_config, label_smoothing
-from .stage import run
-from .training.builders import resolve_device
-from .training.many import Job, train_runs
+from ..config import ParamError, load_params
+from ..io import prune
+from ..layout import TEACHERS
+from ..run_configs import fcn_run_config, label_smoothing
+from ..stage import run
+from ..training.builders import resolve_device
+from ..training.many import Job, train_runs
 
 
 def main() -> int:
@@ -25,13 +25,13 @@ def main() -> int:
     if name not in d["table4"]["teachers"]:
         raise ParamError("distill.table4.teachers", name, "one of " + ", ".join(d["table4"]["teachers"]))
     t = d["table4"]["teachers"][name]
-    device = resolve_device(p["train"]["device"])
-    seeds = p["budget"]["distill_seeds"]
+    device = resolve_device(p["execution"]["device"])
+    seeds = p["active"]["distill_seeds"]
     jobs = [Job(TEACHERS / name / f"seed_{seed}",
                 fcn_run_config(p, d["dataset"], seed, hidden=d["teacher_hidden"], dropout=t["dropout"],
                                max_shift=d["teacher_max_shift"], loss=label_smoothing(t["alpha"])))
             for seed in seeds]
-    for seed, m in zip(seeds, train_runs(jobs, device, p["train"])):  # the seeds stack on CUDA (no dropout)
+    for seed, m in zip(seeds, train_runs(jobs, device, p["execution"])):  # the seeds stack on CUDA (no dropout)
         print(f"teacher {name} seed={seed}: test error {100 - m['test_acc']:.2f}%"
               + (" (reused)" if m["reused"] else ""))
     prune(TEACHERS / name, {j.run_dir.name for j in jobs})

@@ -8,7 +8,7 @@ number of this project's own is computed by the pipeline.
 """
 from __future__ import annotations
 
-from .data import registry
+from ..data import registry
 
 # The papers' numbers for a dataset we can only approximate: the offline JPEG copy of CIFAR-10.
 REFERENCE_DATASET = {"cifar10_jpeg": "cifar10"}

@@ -1,22 +1,22 @@
 """DVC stage `download`: fetch and verify the raw files of the profile's datasets.
 
-Usage: python -m pipeline.download
+Usage: python -m pipeline.stages.download
 From the official sources, or from $DATA_MIRROR when it is set.
 Writes data/raw/<dataset>/; folders of datasets no longer in the profile are pruned.
 """
 from __future__ import annotations
 
-from .config import load_params
-from .data import registry
-from .data.fetch import fetch_dataset, mirror_root
-from .io import prune
-from .layout import RAW
-from .stage import run
+from ..config import load_params
+from ..data import registry
+from ..data.fetch import fetch_dataset, mirror_root
+from ..io import prune
+from ..layout import RAW
+from ..stage import run
 
 
 def main() -> int:
     p = load_params()
-    wanted = p["budget"]["datasets"]
+    wanted = p["active"]["datasets"]
     mirror = mirror_root()
     print(f"download: {', '.join(wanted)} from {mirror or 'the official sources'}")
     for name in wanted:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ..layout import alpha_key
-from ..markdown import fmt, md_table
-from ..reference import TABLE3_ECE
+from .markdown import fmt, md_table
+from .reference import TABLE3_ECE
 
 
 def _n(v: float | None, nd: int = 3, std: float | None = None) -> str:
@@ -11,7 +11,7 @@ def _n(v: float | None, nd: int = 3, std: float | None = None) -> str:
 
 
 def translation_section(p: dict, tr: dict, alphas: list[float]) -> tuple[str, dict]:
-    b = p["budget"]["translation"]
+    b = p["active"]["translation"]
     m, t = b["model"], p["translation"]
     first = tr[alpha_key(alphas[0])]
     sweep = sorted({a for a in alphas if a > 0} | {0.1})

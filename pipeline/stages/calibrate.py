@@ -1,6 +1,6 @@
 """DVC stage `calibrate`: ECE, temperature scaling and reliability diagrams (Table 3, Figs. 3 and 9).
 
-Usage: python -m pipeline.calibrate
+Usage: python -m pipeline.stages.calibrate
 Reads the logits every training run saved (never retrains). For every run:
 ECE at T=1 on the test split; one temperature fitted by NLL on the
 *validation* split and the test ECE after scaling; the ECE-optimal T of a grid,
@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import torch
 
-from . import calibration as cal
-from .config import alphas_to_train, classifiers, load_params
-from .data import registry
-from .figures import reliability_figure
-from .io import load_tensors, prune, write_json
-from .layout import CALIBRATION_METRICS, FIGURES, RELIABILITY_PLOTS, alpha_key, run_dir
-from .models import title
-from .seeds import mean_std
-from .stage import run
+from ..config import alphas_to_train, classifiers, load_params
+from ..data import registry
+from ..formulas import reliability as cal
+from ..formulas.spread import mean_std
+from ..io import load_tensors, prune, write_json
+from ..layout import CALIBRATION_METRICS, FIGURES, RELIABILITY_PLOTS, alpha_key, run_dir
+from ..models import title
+from ..reporting.figures import reliability_figure
+from ..stage import run
 
 
 def calibrate_run(logits: dict, cfg: dict) -> dict:
@@ -53,7 +53,7 @@ def summarise(runs: list[dict]) -> dict:
 
 def main() -> int:
     p = load_params()
-    cfg, seeds = p["calibrate"], p["budget"]["seeds"]
+    cfg, seeds = p["calibrate"], p["active"]["seeds"]
     metrics, panels = {}, {}
     for arch, ds in classifiers(p):
         out = metrics.setdefault(arch, {}).setdefault(ds, {})

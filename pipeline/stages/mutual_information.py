@@ -1,13 +1,13 @@
 """DVC stage `mutual_information`: Müller's Figure 6, the information about an example left in its logits.
 
-Usage: python -m pipeline.estimate_mi
+Usage: python -m pipeline.stages.mutual_information
 Takes the weight snapshots that the `train` stage saves every
 `schedules.<model>.snapshot_every` steps for the α = 0 and α = `alpha` runs
 (first seed) of the profile's `mi_model` on its `mi_dataset`.
 X is one of N training examples (`mi_examples_per_class` of each of the two
 `classes`, drawn with `sample_seed`); Y is the difference of the two classes'
 logits under the model's own training augmentation (crop and flip). For each
-snapshot: L augmentations give μ_x, and Î follows pipeline/mutual_information.py
+snapshot: L augmentations give μ_x, and Î follows pipeline/formulas/mi_estimator.py
 with the `evaluated` and `pool` choices of params. The augmentations are the
 same draws at every snapshot (one seeded generator per snapshot), so the curve
 moves only because the weights do. The model runs in eval mode (BatchNorm with
@@ -23,15 +23,15 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import load_run_model
-from .config import ParamError, load_params
-from .data import inputs, prepared, registry, splits
-from .figures import mutual_information_figure, not_run_figure
-from .io import load_tensors, write_json
-from .layout import FIGURES, MI_METRICS, MI_PLOTS, alpha_key, run_dir
-from .models import title
-from .mutual_information import mi_estimate
-from .stage import run
+from ..checkpoints import load_run_model
+from ..config import ParamError, load_params
+from ..data import inputs, prepared, registry, splits
+from ..formulas.mi_estimator import mi_estimate
+from ..io import load_tensors, write_json
+from ..layout import FIGURES, MI_METRICS, MI_PLOTS, alpha_key, run_dir
+from ..models import title
+from ..reporting.figures import mutual_information_figure, not_run_figure
+from ..stage import run
 
 
 def sample_examples(labels: torch.Tensor, classes: list[int], per_class: int, seed: int) -> torch.Tensor:
@@ -75,8 +75,8 @@ def curve(run: Path, x: torch.Tensor, classes: list[int], m: dict, bs: int) -> l
 
 def main() -> int:
     p = load_params()
-    m, seed0 = p["mutual_information"], p["budget"]["seeds"][0]
-    dataset = p["budget"]["mi_dataset"]
+    m, seed0 = p["mutual_information"], p["active"]["seeds"][0]
+    dataset = p["active"]["mi_dataset"]
     if dataset is None:  # the profile runs no Figure 6: say so in every output
         why = f"profiles.{p['profile']}.mi_dataset is null: this profile runs no Figure 6"
         write_json(MI_PLOTS / "curve.json", [])
@@ -84,16 +84,16 @@ def main() -> int:
         write_json(MI_METRICS, {"skipped": why})
         return 0
     data, meta = prepared.load(dataset)
-    model_name = p["budget"]["mi_model"]
+    model_name = p["active"]["mi_model"]
     classes = [meta["classes"].index(c) for c in m["classes"]]
-    idx = sample_examples(data["train_y"], classes, p["budget"]["mi_examples_per_class"], m["sample_seed"])
+    idx = sample_examples(data["train_y"], classes, p["active"]["mi_examples_per_class"], m["sample_seed"])
     x, n = data["train_x"][idx], len(idx)
     metrics: dict = {"n_examples": n, "log_n": round(math.log(n), 5), "log_2": round(math.log(2), 5),
                      "augmentations": m["augmentations"], "evaluated": m["evaluated"], "pool": m["pool"],
                      "classes": m["classes"], "indices": idx.tolist()}
     rows = []
     for a in sorted({0.0, float(p["alpha"])}):
-        pts = curve(run_dir(model_name, dataset, a, seed0), x, classes, m, p["train"]["eval_batch_size"])
+        pts = curve(run_dir(model_name, dataset, a, seed0), x, classes, m, p["execution"]["eval_batch_size"])
         if not pts:
             raise RuntimeError(f"no snapshots for {model_name} on {dataset}: set "
                                f"profiles.{p['profile']}.schedules.{model_name}.snapshot_every")

@@ -1,6 +1,6 @@
 """DVC stage `evaluate_translation`: BLEU, NLL and ECE against temperature (Figs. 4, 5; Table 3's Transformer row).
 
-Usage: python -m pipeline.evaluate_translation
+Usage: python -m pipeline.stages.evaluate_translation
 For every Transformer the train_translation stage left (every α and seed):
 teacher-forced token accuracy / NLL / ECE on the test split with PAD
 excluded, T fitted by NLL on the validation split, beam-search BLEU
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import statistics
 
-from . import calibration as cal
-from .config import alphas_to_train, load_params
-from .figures import reliability_figure, temperature_figure
-from .io import load_tensors, prune, read_json, write_json, write_text
-from .layout import (
+from ..config import alphas_to_train, load_params
+from ..formulas import reliability as cal
+from ..formulas.spread import mean_std
+from ..io import load_tensors, prune, read_json, write_json, write_text
+from ..layout import (
     FIGURES,
     TOKENIZED,
     TOKENIZERS,
@@ -29,13 +29,13 @@ from .layout import (
     alpha_key,
     translation_run_dir,
 )
-from .seeds import mean_std
-from .stage import run
-from .text import tokenizer as tk
-from .text.batches import to_device
-from .text.evaluate import evaluate_run
-from .text.run import load_model
-from .training.builders import resolve_device
+from ..reporting.figures import reliability_figure, temperature_figure
+from ..stage import run
+from ..text import tokenizer as tk
+from ..text.batches import to_device
+from ..text.evaluate import evaluate_run
+from ..text.translation_run import load_model
+from ..training.builders import resolve_device
 
 REPORTED_STD = ("test_ece", "test_ece_ts", "temperature", "bleu_beam", "bleu_greedy", "test_nll")
 
@@ -67,11 +67,11 @@ def mean_curve(curves: list[list[dict]], label: str, keys: tuple[str, ...]) -> l
 def main() -> int:
     p = load_params()
     t, n_bins = p["translation"], p["calibrate"]["n_bins"]
-    device = resolve_device(p["train"]["device"])
+    device = resolve_device(p["execution"]["device"])
     data = {s: to_device(v, device) for s, v in load_tensors(TOKENIZED / "multi30k.pt").items()}
     references = read_json(TOKENIZED / "multi30k.json")["references"]["test"]
     tok_de = tk.load(TOKENIZERS / "de.json", "de")
-    prof = p["budget"]["translation"]
+    prof = p["active"]["translation"]
     seeds, alphas = prof["seeds"], alphas_to_train(p, "transformer")
     metrics, token_rows, bleu_rows, reliability, written = {}, [], [], [], set()
     for a in alphas:

@@ -1,6 +1,6 @@
 """DVC stage `tokenize`: subword tokenisers for Multi30k EN→DE and the encoded splits.
 
-Usage: python -m pipeline.tokenize
+Usage: python -m pipeline.stages.tokenize
 Trains one BPE tokeniser per language on the *training* split only
 (profiles.<p>.translation.vocab_size entries each, specials PAD/BOS/EOS/UNK = 0..3) and
 writes models/tokenizers/{en,de}.json. Encodes train/val/test
@@ -12,15 +12,15 @@ re-tokenised text) and the raw files' checksums.
 """
 from __future__ import annotations
 
-from .config import load_params
-from .data import registry
-from .data.fetch import verify_dataset
-from .io import file_digests, save_tensors, write_json
-from .layout import RAW, TOKENIZED, TOKENIZERS
-from .stage import run
-from .text import corpus
-from .text import tokenizer as tk
-from .text.batches import pack
+from ..config import load_params
+from ..data import registry
+from ..data.fetch import verify_dataset
+from ..io import file_digests, save_tensors, write_json
+from ..layout import RAW, TOKENIZED, TOKENIZERS
+from ..stage import run
+from ..text import corpus
+from ..text import tokenizer as tk
+from ..text.batches import pack
 
 DATASET = "multi30k"
 
@@ -31,8 +31,8 @@ def main() -> int:
     verify_dataset(registry.get(DATASET), raw)  # also when the stage runs outside DVC
     splits = {s: corpus.read_split(raw, s) for s in corpus.SPLITS}
     en_train, de_train = splits["train"]
-    toks = {"en": tk.train(en_train, p["budget"]["translation"]["vocab_size"], "en"),
-            "de": tk.train(de_train, p["budget"]["translation"]["vocab_size"], "de")}
+    toks = {"en": tk.train(en_train, p["active"]["translation"]["vocab_size"], "en"),
+            "de": tk.train(de_train, p["active"]["translation"]["vocab_size"], "de")}
     for lang, tok in toks.items():
         tk.save(tok, TOKENIZERS / f"{lang}.json")
     tensors, stats = {}, {}

@@ -1,36 +1,30 @@
-"""DVC stage `tables`: our numbers beside the papers', as Markdown and flat JSON.
+"""The `tables` stage's document: our numbers beside the papers', as Markdown and flat JSON.
 
-Usage: python -m pipeline.tables
-Reads the metrics of the train, calibrate, project, student, distill,
-mutual_information and evaluate_translation stages and writes
-metrics/tables.md (for people) and metrics/tables.json (flat keys, for
-`dvc metrics diff`).
+Reads the metrics files the other stages wrote (paths in pipeline/layout.py); ``document`` returns
+the Markdown of metrics/tables.md and the flat dict of metrics/tables.json.
 """
 from __future__ import annotations
 
-from .config import alphas_to_train, classifiers, load_params
-from .data import registry
-from .io import read_json, write_json, write_text
-from .layout import (
+from ..config import alphas_to_train, classifiers
+from ..data import registry
+from ..io import read_json
+from ..layout import (
     CALIBRATION_METRICS,
     DISTILL_METRICS,
     DISTILL_PLOTS,
     MI_METRICS,
     PROJECTION_METRICS,
     TABLE4_METRICS,
-    TABLES_JSON,
-    TABLES_MD,
     TRAIN_METRICS,
     TRANSLATION_METRICS,
     alpha_key,
 )
+from ..models import title
+from ..run_configs import distill_figures
 from .markdown import fmt as _fmt
 from .markdown import md_table
-from .models import title
 from .reference import TABLE2_ACCURACY, TABLE3_ECE, TABLE4_DISTILLATION, reference_title, reference_values
-from .runs import distill_figures
-from .stage import run
-from .text.report import translation_section
+from .translation import translation_section
 
 
 def _title(ds: str) -> str:
@@ -40,7 +34,7 @@ def _title(ds: str) -> str:
 
 
 def profile_line(p: dict) -> str:
-    b = p["budget"]
+    b = p["active"]
     subset = f", first {b['max_train_examples']} training examples" if b["max_train_examples"] else ""
     sched = "".join(f"; {title(a)} {s['length']} {s['unit']}" for a, s in b["schedules"].items()
                     if b["classifiers"][a])
@@ -84,7 +78,7 @@ def table2(p: dict, train: dict) -> tuple[str, dict]:
 
 
 def head_to_head(p: dict, train: dict) -> tuple[str, dict]:
-    rows, flat, n = [], {}, len(p["budget"]["seeds"])
+    rows, flat, n = [], {}, len(p["active"]["seeds"])
     for arch, ds in classifiers(p):
         h, m0, m1 = (train[arch][ds][k] for k in ("head_to_head", alpha_key(0.0), alpha_key(p["alpha"])))
         rows.append([_title(ds), title(arch), _fmt(h["hard_test_acc"], m0["test_acc_std"]),
@@ -212,13 +206,13 @@ def mutual_information_table(p: dict) -> tuple[str, dict]:
     mi, m = read_json(MI_METRICS), p["mutual_information"]
     if "skipped" in mi:
         return f"Not run: {mi['skipped']}.", {}
-    about = (f"{title(p['budget']['mi_model'])} on {_title(p['budget']['mi_dataset'])}, "
+    about = (f"{title(p['active']['mi_model'])} on {_title(p['active']['mi_dataset'])}, "
              f"classes {' / '.join(m['classes'])}: "
              f"Î (nats) between the example's identity and logit[{m['classes'][0]}] − logit[{m['classes'][1]}] "
              f"under the training augmentation, L = {m['augmentations']} draws per example, evaluated on "
              f"{'a fresh draw' if m['evaluated'] == 'fresh' else 'the first of the L draws'}, σ² pooled over "
              f"{'the evaluated draws' if m['pool'] == 'evaluated' else 'the L draws'} "
-             "(pipeline/mutual_information.py). Müller's curve rises, then falls, further with label smoothing, "
+             "(pipeline/formulas/mi_estimator.py). Müller's curve rises, then falls, further with label smoothing, "
              "ending slightly above log 2. Figure: `plots/figures/mutual_information.png`.")
     rows, flat = [], {}
     for key in sorted(k for k in mi if k.startswith("alpha_")):
@@ -237,8 +231,8 @@ def t4_loss(p: dict) -> str:
     return f"{w:g}·CE + {1 - w:g}·½·squared error between student and teacher logits"
 
 
-def main() -> int:
-    p = load_params()
+def document(p: dict) -> tuple[str, dict]:
+    """(Markdown, flat metrics) of every table the profile produced."""
     train = read_json(TRAIN_METRICS)
     t2, f2 = table2(p, train)
     hh, fh = head_to_head(p, train)
@@ -286,10 +280,4 @@ def main() -> int:
         "## Translation — Table 3's Transformer row, BLEU and Figure 5 in numbers",
         tr,
     ]) + "\n"
-    write_text(TABLES_MD, md)
-    write_json(TABLES_JSON, {**f2, **fh, **f3, **fp, **f4, **ff7, **fmi, **ftr})
-    return 0
-
-
-if __name__ == "__main__":
-    run(main)
+    return md, {**f2, **fh, **f3, **fp, **f4, **ff7, **fmi, **ftr}

@@ -1,6 +1,6 @@
 """DVC stage `train`: the classifiers of Tables 2 and 3 (FCN, AlexNet, ResNet-56/34/50).
 
-Usage: python -m pipeline.train
+Usage: python -m pipeline.stages.train
 Trains every (model, dataset) of `profiles.<profile>.classifiers`, at every
 alpha of {0} ∪ sweep ∪ {alpha} for the profile's `sweep_models` and at 0 and
 `alpha` for the others, for every seed. Each run keeps its model, val/test
@@ -14,14 +14,14 @@ dataset and alpha, mean ± std over seeds) and plots/train/<model>_<dataset>.csv
 """
 from __future__ import annotations
 
-from .config import alphas_to_train, classifiers, load_params
-from .io import curves_csv, prune, read_json, write_json, write_text
-from .layout import CLASSIFIERS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, run_dir
-from .runs import classifier_config
-from .seeds import mean_std
-from .stage import run
-from .training.builders import resolve_device
-from .training.many import Job, train_runs
+from ..config import alphas_to_train, classifiers, load_params
+from ..formulas.spread import mean_std
+from ..io import curves_csv, prune, read_json, write_json, write_text
+from ..layout import CLASSIFIERS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, run_dir
+from ..run_configs import classifier_config
+from ..stage import run
+from ..training.builders import resolve_device
+from ..training.many import Job, train_runs
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -37,13 +37,13 @@ def summarise(runs: list[dict]) -> dict:
 
 def main() -> int:
     p = load_params()
-    device = resolve_device(p["train"]["device"])
-    seeds = p["budget"]["seeds"]
+    device = resolve_device(p["execution"]["device"])
+    seeds = p["active"]["seeds"]
     runs = [(arch, dataset, alpha, seed) for arch, dataset in classifiers(p)
             for alpha in alphas_to_train(p, arch) for seed in seeds]
     jobs = [Job(run_dir(arch, ds, alpha, seed), classifier_config(p, arch, ds, seed, alpha))
             for arch, ds, alpha, seed in runs]
-    results = dict(zip(runs, train_runs(jobs, device, p["train"])))  # same-shaped FCNs stack on CUDA
+    results = dict(zip(runs, train_runs(jobs, device, p["execution"])))  # same-shaped FCNs stack on CUDA
     summary: dict = {}
     keep = {j.run_dir for j in jobs}
     for arch, dataset in classifiers(p):

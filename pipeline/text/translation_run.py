@@ -26,14 +26,14 @@ from ..training.loop import LoopSpec, fit
 from . import batches as B
 from .metrics import sequence_ce, teacher_forced_logits, token_metrics
 
-CODE = ["pipeline/training/loop.py", "pipeline/training/builders.py", "pipeline/text/run.py",
+CODE = ["pipeline/training/loop.py", "pipeline/training/builders.py", "pipeline/text/translation_run.py",
         "pipeline/text/batches.py", "pipeline/text/metrics.py", "pipeline/models/transformer.py",
         "pipeline/models/__init__.py"]
 
 
 def translation_config(p: dict, alpha: float, seed: int, vocab: dict, train_pairs: int) -> dict:
     """The JSON-able description of one run: shared settings (``translation``) + the profile's sizes."""
-    t, prof = p["translation"], p["budget"]["translation"]
+    t, prof = p["translation"], p["active"]["translation"]
     per_epoch = -(-train_pairs // t["batch_size"])
     return {"arch": "transformer", "dataset": "multi30k", "alpha": float(alpha), "seed": seed,
             "epochs": prof["epochs"], "steps": prof["epochs"] * per_epoch, "batch_size": t["batch_size"],

@@ -1,6 +1,6 @@
 """DVC stage `preprocess`: raw archives -> compact uint8 tensors with written-down splits.
 
-Usage: python -m pipeline.preprocess
+Usage: python -m pipeline.stages.preprocess
 For each image dataset of the profile writes data/prepared/<dataset>.pt (train/val/test
 tensors) and <dataset>.json (sizes, where each split comes from, split seed,
 classes, raw checksums). `test` is always the split the tables report; `val`
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import shutil
 
-from .config import load_params
-from .data import prepared, readers, registry, splits
-from .data.fetch import DatasetError, verify_dataset
-from .io import file_digests, save_tensors, write_json
-from .layout import RAW
-from .stage import run
+from ..config import load_params
+from ..data import prepared, readers, registry, splits
+from ..data.fetch import DatasetError, verify_dataset
+from ..io import file_digests, save_tensors, write_json
+from ..layout import RAW
+from ..stage import run
 
 CIFAR, CIFAR_HELDOUT = registry.CIFAR, registry.CIFAR_HELDOUT  # Müller's reported split: 10k of the 50k
 
@@ -55,7 +55,7 @@ def main() -> int:
     p = load_params()
     if prepared.PREPARED_DIR.exists():
         shutil.rmtree(prepared.PREPARED_DIR)
-    for name in p["budget"]["datasets"]:
+    for name in p["active"]["datasets"]:
         if registry.get(name).fmt not in readers.READERS:
             continue  # text (Multi30k): the tokenize stage prepares it
         d = p["data"]

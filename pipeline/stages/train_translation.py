@@ -1,6 +1,6 @@
 """DVC stage `train_translation`: Transformers for Multi30k EN→DE, with and without label smoothing.
 
-Usage: python -m pipeline.train_translation
+Usage: python -m pipeline.stages.train_translation
 Trains one model per α of {0} ∪ {alpha} (∪ sweep when `transformer` is in the
 profile's sweep_models) and per seed, in the generic training loop, and keeps
 each under models/translation/alpha_<a>_seed_<s>/ (model.pt, curve.json,
@@ -10,9 +10,9 @@ metrics/translation_train.json and plots/translation_train.csv.
 """
 from __future__ import annotations
 
-from .config import alphas_to_train, load_params
-from .io import curves_csv, prune, read_json, write_json, write_text
-from .layout import (
+from ..config import alphas_to_train, load_params
+from ..io import curves_csv, prune, read_json, write_json, write_text
+from ..layout import (
     TOKENIZED,
     TRANSLATION,
     TRANSLATION_CURVES,
@@ -20,25 +20,25 @@ from .layout import (
     alpha_key,
     translation_run_dir,
 )
-from .stage import run
-from .text.run import train_translation, translation_config
-from .training.builders import resolve_device
-from .training.integrity import run_locks
+from ..stage import run
+from ..text.translation_run import train_translation, translation_config
+from ..training.builders import resolve_device
+from ..training.integrity import run_locks
 
 
 def main() -> int:
     p = load_params()
-    device = resolve_device(p["train"]["device"])
+    device = resolve_device(p["execution"]["device"])
     meta = read_json(TOKENIZED / "multi30k.json")
     data_file = TOKENIZED / "multi30k.pt"
     summary, curves, keep = {}, [], set()
     for alpha in alphas_to_train(p, "transformer"):
-        for seed in p["budget"]["translation"]["seeds"]:
+        for seed in p["active"]["translation"]["seeds"]:
             cfg = translation_config(p, alpha, seed, meta["vocab"], meta["stats"]["train"]["pairs"])
             d = translation_run_dir(alpha, seed)
             keep.add(d.name)
             with run_locks([d]):  # one process trains a run folder at a time
-                m = train_translation(d, cfg, data_file, device, p["train"])
+                m = train_translation(d, cfg, data_file, device, p["execution"])
             curves.append((f"alpha={alpha:g} seed={seed}", read_json(d / "curve.json")))
             summary.setdefault(alpha_key(alpha), {})[f"seed_{seed}"] = {
                 "test_token_acc": round(m["test"]["acc"], 4), "test_nll": round(m["test"]["nll"], 5),

@@ -1,13 +1,13 @@
 """DVC stage `project`: the penultimate-layer representation (Figure 2) and its cluster metrics.
 
-Usage: python -m pipeline.project
+Usage: python -m pipeline.stages.project
 For each (model, dataset) of the profile's classifiers whose dataset has
 classes under `project.classes`, takes
 `examples_per_class` examples of each class from the training split (no
 augmentation unless `train_augmented`) and from the held-out split, drawn with
 `sample_seed`, and projects the penultimate activations of the alpha=0 and
 alpha=`alpha` models (first seed) onto the plane of the three class templates
-(pipeline/projection.py). Writes metrics/projection.json (tightness and
+(pipeline/formulas/template_plane.py). Writes metrics/projection.json (tightness and
 equidistance per model and split), plots/projection/<dataset>_<model>.json (every
 point, with the example's index, for `dvc plots`) and plots/figures/projection.png.
 Each model sees its examples exactly as at test time (pipeline/data/inputs.py):
@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import torch
 
-from . import projection as pj
-from .checkpoints import load_run_model
-from .config import ParamError, classifiers, load_params
-from .data import inputs, prepared, registry, splits
-from .figures import projection_figure
-from .io import prune, write_json
-from .layout import FIGURES, PROJECTION_METRICS, PROJECTION_PLOTS, alpha_key, run_dir
-from .models import title
-from .stage import run
+from ..checkpoints import load_run_model
+from ..config import ParamError, classifiers, load_params
+from ..data import inputs, prepared, registry, splits
+from ..formulas import template_plane as pj
+from ..io import prune, write_json
+from ..layout import FIGURES, PROJECTION_METRICS, PROJECTION_PLOTS, alpha_key, run_dir
+from ..models import title
+from ..reporting.figures import projection_figure
+from ..stage import run
 
 
 def sample(labels: torch.Tensor, classes: list[int], n: int, gen: torch.Generator, where: str) -> torch.Tensor:
@@ -45,7 +45,7 @@ def model_view(x: torch.Tensor, icfg: dict, split: str, train_augmented: bool, g
 @torch.no_grad()
 def main() -> int:
     p = load_params()
-    pc, seed0 = p["project"], p["budget"]["seeds"][0]
+    pc, seed0 = p["project"], p["active"]["seeds"][0]
     metrics, panels = {}, {}
     for arch, ds in [(a, d) for a, d in classifiers(p) if d in pc["classes"]]:
         data, meta = prepared.load(ds)

@@ -1,6 +1,6 @@
 """DVC stage `distill`: Figures 7 and 8 — accuracy against the smoothness index γ, four curves each.
 
-Usage: python -m pipeline.distill
+Usage: python -m pipeline.stages.distill
 - M1: the sweep teachers' accuracy, γ = α.
 - M2: students trained with label smoothing α (no teacher), γ = α.
 - M3: students distilled from the hard-label teacher (α = 0) at each temperature T.
@@ -8,7 +8,7 @@ Usage: python -m pipeline.distill
 M3 and M4 use Müller's Eq. 2 with the figure's β and student temperature 1
 (times the student's loss scale: AlexNet's CE × 3); their γ is the smoothness
 index of the teacher at T over the training set, each image in the teacher's
-test-time view (pipeline/distillation.py). Figure 7: FCN → FCN on MNIST;
+test-time view (pipeline/formulas/smoothness.py). Figure 7: FCN → FCN on MNIST;
 Figure 8 (where the profile names `figure8_dataset`): ResNet-56 → AlexNet on
 CIFAR-10. Error bars are the std over the profile's seeds. Writes
 models/distilled/<figure>/, metrics/distill.json, plots/distill/<figure>.json
@@ -16,19 +16,19 @@ and plots/figures/distillation.png (one panel per figure).
 """
 from __future__ import annotations
 
-from .config import load_params
-from .data import prepared, registry
-from .distillation import smoothness_index
-from .figures import distillation_figure
-from .io import prune, read_json, write_json
-from .layout import DISTILL_METRICS, DISTILL_PLOTS, DISTILLED, FIGURES, SWEEP_TEACHERS, alpha_key
-from .models import title
-from .runs import distill_figures, label_smoothing, soft_targets, student_config, student_loss_scale
-from .seeds import mean_std
-from .stage import run
-from .training.builders import resolve_device
-from .training.many import Job, train_runs
-from .training.run import teacher_logits
+from ..config import load_params
+from ..data import prepared, registry
+from ..formulas.smoothness import smoothness_index
+from ..formulas.spread import mean_std
+from ..io import prune, read_json, write_json
+from ..layout import DISTILL_METRICS, DISTILL_PLOTS, DISTILLED, FIGURES, SWEEP_TEACHERS, alpha_key
+from ..models import title
+from ..reporting.figures import distillation_figure
+from ..run_configs import distill_figures, label_smoothing, soft_targets, student_config, student_loss_scale
+from ..stage import run
+from ..training.builders import resolve_device
+from ..training.many import Job, train_runs
+from ..training.run import teacher_logits
 
 
 def point(curve: str, setting: dict, gammas: list[float], accs: list[float]) -> dict:
@@ -45,7 +45,7 @@ def metric_key(c: dict) -> str:
 
 
 def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
-    b = p["budget"]
+    b = p["active"]
     data, _ = prepared.load(setup["dataset"])
     x, y = data["train_x"], data["train_y"]
     if b["max_train_examples"]:
@@ -67,7 +67,7 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
           for t in b["distill_temperatures"]}
     m4 = {a: [student(f"m4_{alpha_key(a)}", s, soft_targets(beta, 1.0, scale), teachers / f"{alpha_key(a)}_seed_{s}")
               for s in seeds] for a in b["distill_alphas"] if a > 0}
-    done = dict(zip(students, train_runs(list(students.values()), device, p["train"])))
+    done = dict(zip(students, train_runs(list(students.values()), device, p["execution"])))
     for (tag, seed), m in done.items():
         print(f"distill {figure} {tag} seed={seed}: test acc {m['test_acc']:.2f}%"
               + (" (reused)" if m["reused"] else ""))
@@ -75,7 +75,7 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
 
     def gamma(a: float, seed: int, temperature: float) -> float:
         z = teacher_logits(teachers / f"{alpha_key(a)}_seed_{seed}", setup["dataset"], x, device,
-                           p["train"]["eval_batch_size"])  # the students' pass, cached
+                           p["execution"]["eval_batch_size"])  # the students' pass, cached
         return smoothness_index(z.cpu(), y.cpu(), temperature)
 
     curves = []
@@ -96,7 +96,7 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
 
 def main() -> int:
     p = load_params()
-    device = resolve_device(p["train"]["device"])
+    device = resolve_device(p["execution"]["device"])
     figures = distill_figures(p)
     metrics, panels = {}, {}
     for figure, setup in figures.items():

@@ -32,7 +32,7 @@ def soft_targets(beta: float, temperature: float, scale: float = 1.0) -> dict:
 
 def _n_train(p: dict, dataset: str) -> int:
     n = read_json(prepared.paths(dataset)[1])["sizes"]["train"]
-    cap = p["budget"]["max_train_examples"]
+    cap = p["active"]["max_train_examples"]
     return min(n, cap) if cap else n
 
 
@@ -43,7 +43,7 @@ def fcn_run_config(p: dict, dataset: str, seed: int, *, hidden: list[int], dropo
     The schedule is in optimiser steps: epochs × ⌈n_train / batch⌉ with the real
     training-split size (or the profile's subset).
     """
-    f, b = p["fcn"], p["budget"]
+    f, b = p["fcn"], p["active"]
     steps = b["fcn_epochs"] * math.ceil(_n_train(p, dataset) / f["batch_size"])
     return {"arch": "fcn", "dataset": dataset, "seed": seed, "loss": loss, "teacher": teacher,
             "model": {"hidden": list(hidden), "dropout": dropout, "init_std": f["init_std"]},
@@ -76,7 +76,7 @@ def convnet_config(p: dict, arch: str, dataset: str, seed: int, loss: dict, teac
     epochs (the replication's ResNet-34/50) is converted with the real size of
     the training split, never an assumed one.
     """
-    c, s = p["convnets"][arch], p["budget"]["schedules"][arch]
+    c, s = p["convnets"][arch], p["active"]["schedules"][arch]
     per_epoch = math.ceil(_n_train(p, dataset) / c["batch_size"]) if s["unit"] == "epochs" else 1
     return {"arch": arch, "dataset": dataset, "seed": seed, "loss": loss, "teacher": teacher,
             "model": dict(c["model"]), "optim": dict(c["optim"]),
@@ -84,7 +84,7 @@ def convnet_config(p: dict, arch: str, dataset: str, seed: int, loss: dict, teac
                          "gamma": c["lr_gamma"]},
             "input": _input_config(c, dataset), "batch_size": c["batch_size"],
             "steps": s["length"] * per_epoch, "clip_grad_norm": c["clip_grad_norm"],
-            "snapshot_every": s["snapshot_every"], "max_train_examples": p["budget"]["max_train_examples"]}
+            "snapshot_every": s["snapshot_every"], "max_train_examples": p["active"]["max_train_examples"]}
 
 
 def classifier_config(p: dict, arch: str, dataset: str, seed: int, alpha: float) -> dict:
@@ -105,9 +105,9 @@ def distill_figures(p: dict) -> dict[str, dict]:
     Figure 8 (CIFAR-10, ResNet-56 → AlexNet) where the profile names its dataset."""
     d = p["distill"]
     out = {"figure7": {"dataset": d["dataset"], "teacher": "fcn", "student": "fcn", "beta": d["figure7"]["beta"]}}
-    if p["budget"]["figure8_dataset"]:
+    if p["active"]["figure8_dataset"]:
         f8 = d["figure8"]
-        out["figure8"] = {"dataset": p["budget"]["figure8_dataset"], "teacher": p["budget"]["figure8_teacher"],
+        out["figure8"] = {"dataset": p["active"]["figure8_dataset"], "teacher": p["active"]["figure8_teacher"],
                           "student": f8["student"], "beta": f8["beta"]}
     return out
 

@@ -1,30 +1,30 @@
 """DVC stage `sweep_teachers`: the teachers of Figures 7 and 8 at each α of the profile.
 
-Usage: python -m pipeline.sweep_teachers
+Usage: python -m pipeline.stages.sweep_teachers
 Figure 7: FCN 1200-1200 on MNIST. Figure 8 (where the profile names
 `figure8_dataset`): ResNet-56 on CIFAR-10. Writes
 models/sweep_teachers/<figure>/alpha_<a>_seed_<s>/; their test accuracy is curve M1.
 """
 from __future__ import annotations
 
-from .config import load_params
-from .io import prune
-from .layout import SWEEP_TEACHERS, alpha_key
-from .runs import distill_figures, sweep_teacher_config
-from .stage import run
-from .training.builders import resolve_device
-from .training.many import Job, train_runs
+from ..config import load_params
+from ..io import prune
+from ..layout import SWEEP_TEACHERS, alpha_key
+from ..run_configs import distill_figures, sweep_teacher_config
+from ..stage import run
+from ..training.builders import resolve_device
+from ..training.many import Job, train_runs
 
 
 def main() -> int:
     p = load_params()
-    device = resolve_device(p["train"]["device"])
+    device = resolve_device(p["execution"]["device"])
     figures = distill_figures(p)
     for figure, setup in figures.items():
-        runs = [(a, seed) for a in p["budget"]["distill_alphas"] for seed in p["budget"]["distill_seeds"]]
+        runs = [(a, seed) for a in p["active"]["distill_alphas"] for seed in p["active"]["distill_seeds"]]
         jobs = [Job(SWEEP_TEACHERS / figure / f"{alpha_key(a)}_seed_{seed}", sweep_teacher_config(p, setup, a, seed))
                 for a, seed in runs]
-        for (a, seed), m in zip(runs, train_runs(jobs, device, p["train"])):  # FCN teachers stack on CUDA
+        for (a, seed), m in zip(runs, train_runs(jobs, device, p["execution"])):  # FCN teachers stack on CUDA
             print(f"sweep teacher {figure} {setup['teacher']} alpha={a:g} seed={seed}: "
                   f"test acc {m['test_acc']:.2f}%" + (" (reused)" if m["reused"] else ""))
         prune(SWEEP_TEACHERS / figure, {j.run_dir.name for j in jobs})

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # no display on the pipeline's machines
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .io import _atomic  # noqa: E402
+from ..io import _atomic
 
 
 def save_png(fig, path: Path, dpi: int = 150) -> None:

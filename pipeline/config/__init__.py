@@ -1,0 +1,62 @@
+"""The params schema, owned by the code, and the loader every stage calls first.
+
+``load_params()`` reads params.yaml, checks every key against SCHEMA (unknown
+keys are errors too), runs the cross-field checks, and returns the params with
+the active profile resolved under ``params["active"]``. Any problem raises
+ParamError naming the key, the value and what is allowed, before any work.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from . import checks
+from .schema import SCHEMA, ParamError
+
+__all__ = ["ParamError", "ParamsFileError", "alphas_to_train", "classifiers", "load_params", "validate"]
+
+
+def validate(params: dict) -> dict:
+    """Validate raw params and return a copy with the active profile resolved."""
+    SCHEMA("", params)
+    checks.check_all(params)
+    out = copy.deepcopy(params)
+    out["active"] = copy.deepcopy(params["profiles"][params["profile"]])
+    return out
+
+
+class ParamsFileError(ValueError):
+    """params.yaml is missing or is not YAML."""
+
+
+def load_params(path: str | Path = "params.yaml") -> dict:
+    """Validated params with the active profile under ``active``; also checks that the device asked for exists."""
+    try:
+        with open(path) as f:
+            raw = yaml.safe_load(f)
+    except OSError as e:
+        raise ParamsFileError(f"cannot read {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise ParamsFileError(f"{path} is not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
+    p = validate(raw if raw is not None else {})
+    if p["execution"]["device"] == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise ParamError("execution.device", "cuda", "auto or cpu: no CUDA device is visible on this machine")
+    return p
+
+
+def alphas_to_train(p: dict, arch: str = "fcn") -> list[float]:
+    """{0} ∪ sweep ∪ {alpha}, sorted, for the profile's ``sweep_models``; {0, alpha} for the others."""
+    if arch not in p["active"]["sweep_models"]:
+        return sorted({0.0, float(p["alpha"])})
+    return sorted({0.0, float(p["alpha"]), *map(float, p["sweep"])})
+
+
+def classifiers(p: dict) -> list[tuple[str, str]]:
+    """(model, dataset) of every Table 2/3 row of the active profile, in params order."""
+    return [(arch, ds) for arch, datasets in p["active"]["classifiers"].items() for ds in datasets]
