@@ -44,9 +44,10 @@ def main() -> int:
         z = load_tensors(d / "logits.pt")
         return cal.ece_from_logits(z["test_logits"], z["test_labels"], 1.0, 15)
 
-    same = [r for r in json.loads((out / "runs.json").read_text())
-            if {k: v for k, v in r["config"].items() if k != "seed"} == {k: v for k, v in bf16["config"].items()
-                                                                          if k != "seed"}]
+    # one record per seed: the same run can sit in two folders (Figure 7's α = 0 teacher is Table 2's run)
+    same = list({r["config"]["seed"]: r for r in json.loads((out / "runs.json").read_text())
+                 if {k: v for k, v in r["config"].items() if k != "seed"}
+                 == {k: v for k, v in bf16["config"].items() if k != "seed"}}.values())
     spread = {k: statistics.stdev([r[k] for r in same]) if len(same) > 1 else None
               for k in ("test_acc", "test_nll", "test_ece")}
     rows = {"bf16": {"test_acc": bf16["test_acc"], "test_nll": bf16["test_nll"], "test_ece": ece(run),
