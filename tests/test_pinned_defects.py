@@ -205,3 +205,54 @@ def test_figure2_examples_are_drawn_without_augmentation_unless_the_param_says_s
     shifted = model_view(x, icfg, "train", True, torch.Generator().manual_seed(1))
     assert torch.equal(shifted, inputs.train_batch(x, icfg, torch.Generator().manual_seed(1)))
     assert not torch.equal(shifted, plain)  # a fixed (seeded) draw of 64 shifts, not all (0, 0)
+
+
+class _TableDecoder:
+    """A stub translation model whose next-token probabilities depend only on the prefix (a table):
+    beam search on it has answers worked out by hand. Vocabulary: PAD, BOS, EOS, UNK, a (4), b (5)."""
+
+    def __init__(self, table: dict[tuple, dict[int, float]]):
+        self.table = table
+
+    def eval(self):
+        return self
+
+    def encode(self, src):
+        return torch.zeros(len(src), 1, 1), torch.zeros(len(src), 1, dtype=torch.bool)
+
+    def step(self, memory, pad, cache, token):
+        seen = token[:, None] if cache is None else torch.cat([cache[0], token[:, None]], 1)
+        rows = []
+        for prefix in seen[:, 1:].tolist():  # without BOS
+            p = torch.full((6,), 1e-12, dtype=torch.float64)
+            for tok, prob in self.table.get(tuple(prefix), {2: 1.0}).items():
+                p[tok] = prob
+            rows.append(p.log())
+        return torch.stack(rows), [seen]
+
+
+def test_beam_scores_a_finished_hypothesis_with_its_own_length_penalty():
+    """EOS at once: log p = −1 over length 1; "a EOS": −1.18 over length 2. With lp = 1 the penalties
+    are 1 and 7/6: −1 > −1.18·6/7 = −1.011, so the empty translation wins. Dividing by the penalty of one
+    token fewer (5/6 and 1) would prefer "a" (−1.2 < −1.18)."""
+    import math
+
+    from pipeline.text.decoding import beam_search
+    model = _TableDecoder({(): {2: math.exp(-1.0), 4: 0.5, 5: 1 - math.exp(-1.0) - 0.5 - 1e-3, 3: 1e-3},
+                           (4,): {2: math.exp(-0.487), 4: 0.2, 5: 1 - math.exp(-0.487) - 0.2 - 1e-3, 3: 1e-3},
+                           (5,): {2: 1e-3, 4: 0.5, 5: 0.499}})
+    assert beam_search(model, torch.zeros(1, 3, dtype=torch.long), 2, beam=2, length_penalty=1.0) == [[]]
+
+
+def test_beam_stops_only_when_no_live_hypothesis_can_still_win():
+    """After one step the best finished score is −1 (EOS at once) and the live "a" has −1.08. With lp = 1
+    and max_len 2 it could still reach −1.08 / (7/6) = −0.926 > −1, and does: "a EOS" scores
+    (−1.08 − 0.0513) / (7/6) = −0.970. A bound at one token less (−1.08 / 1) would stop with the empty one."""
+    import math
+
+    from pipeline.text.decoding import beam_search
+    p_eos, p_a = math.exp(-1.0), math.exp(-1.08)
+    model = _TableDecoder({(): {2: p_eos, 4: p_a, 5: 1 - p_eos - p_a - 1e-3, 3: 1e-3},
+                           (4,): {2: 0.95, 4: 0.03, 5: 0.019, 3: 1e-3},
+                           (5,): {2: 1e-3, 4: 0.5, 5: 0.499}})
+    assert beam_search(model, torch.zeros(1, 3, dtype=torch.long), 2, beam=2, length_penalty=1.0) == [[4]]
