@@ -56,3 +56,20 @@ def test_the_readme_claims_block_is_generated_from_the_committed_snapshot(root):
     readme = (root / "README.md").read_text()
     table = summary(json.loads(snap.read_text()), "reference")
     assert table in readme, "README's results block is stale: python tools/results.py readme reference"
+
+
+def test_the_tables_say_what_an_untrained_paper_row_needs(root):
+    """The reference profile trains no EMNIST FCN (the offline mirror lacks it): Table 2 says which file
+    it needs, where, and with which checksum; rows the profile trains are not listed."""
+    import yaml
+
+    from pipeline.config import validate
+    from pipeline.data import registry
+    from pipeline.reporting.paper_tables import not_trained
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["profile"] = "reference"
+    text = not_trained(validate(p))
+    f = registry.get("emnist").files[0]
+    emnist = next(line for line in text.splitlines() if line.startswith("- EMNIST"))
+    assert f.mirror_path in emnist and f.md5 in emnist and "DATA_MIRROR" in emnist
+    assert "MNIST / FCN" not in text.replace("EMNIST", "") and "Fashion" not in text
