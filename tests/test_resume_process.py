@@ -28,7 +28,7 @@ def _workdir(root: Path, dst: Path, env: dict, prepared: Path | None) -> Path:
     (dst / "params.yaml").write_text(yaml.safe_dump(p))
     if prepared is None:
         for stage in ("download", "preprocess"):
-            subprocess.run([sys.executable, "-m", f"pipeline.{stage}"], cwd=dst, env=env, check=True,
+            subprocess.run([sys.executable, "-m", f"pipeline.stages.{stage}"], cwd=dst, env=env, check=True,
                            capture_output=True)
     else:
         shutil.copytree(prepared, dst / "data" / "prepared")
