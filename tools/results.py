@@ -160,7 +160,8 @@ def main() -> int:
         out = ROOT / "results" / a.profile
         write_snapshot(ROOT / ".results" / a.profile, out, json.loads((out / "provenance.json").read_text()))
         return 0
-    profiles = [a.profile] if a.profile else sorted(p.name for p in (ROOT / "results").iterdir() if p.is_dir())
+    profiles = [a.profile] if a.profile else sorted(p.name for p in (ROOT / "results").iterdir()
+                                                    if (p / "runs.json").exists())
     for prof in profiles:
         print(status_table(ROOT / "results" / prof))
     return 0

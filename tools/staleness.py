@@ -18,7 +18,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("alpha", "sweep", "data", "fcn", "convnets", "calibrate", "project", "distill", "train", "translation")
+SECTIONS = ("alpha", "sweep", "data", "fcn", "convnets", "calibrate", "project", "distill", "execution",
+            "translation")
+WHERE = ("backend", "jobs_dir", "local", "slurm")
 
 
 def _diff(a, b, path="") -> list[str]:
@@ -40,7 +42,11 @@ def stale_runs(snapshot: Path) -> tuple[list[dict], list[str], int]:
     finally:
         os.chdir(cwd)
     today = yaml.safe_load((ROOT / "params.yaml").read_text())
-    then, profile = prov["params"], prov["profile"]
+    then, profile = dict(prov["params"]), prov["profile"]
+    # `train:` was renamed `execution:`; where runs train (backend, jobs_dir, local, slurm) changes no run
+    then["execution"] = then.pop("execution", None) or then.pop("train", None)
+    today["execution"], then["execution"] = ({k: v for k, v in (d or {}).items() if k not in WHERE}
+                                             for d in (today.get("execution"), then["execution"]))
     changed = [k for s in SECTIONS for k in _diff({s: then.get(s)}, {s: today.get(s)})]
     changed += _diff({f"profiles.{profile}": then["profiles"][profile]},
                      {f"profiles.{profile}": today["profiles"].get(profile)})
