@@ -27,8 +27,8 @@ FlopCounterMode. ``--models`` picks the rows.
 from __future__ import annotations
 
 import argparse
+import copy
 import gzip
-import math
 import shutil
 import statistics
 import sys
@@ -41,6 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import cost  # noqa: E402  (benchmarks/cost.py, beside this file)
 import zoo  # noqa: E402  (benchmarks/zoo.py, beside this file)
 
 from pipeline.compat import import_torchvision  # noqa: E402
@@ -207,40 +208,12 @@ def stacked_path(raw_dir: Path, device, args) -> float:
     return timed(step, device, args.steps, args.repeats, args.warmup) * g_models
 
 
-def paper_profile_samples() -> float:
-    """Training samples of the FCN part of the paper profile (Table 2 sweep + distillation)."""
-    p = load_params()
-    prof = p["profiles"]["paper"]
-    n_train = {"mnist": 55_000, "fashion_mnist": 55_000, "emnist": 107_800}
-    alphas = sorted({0.0, p["alpha"], *p["sweep"]})
-    per_epoch = {d: math.ceil(n / BATCH) * BATCH for d, n in n_train.items()}
-    seeds, epochs = len(prof["seeds"]), prof["fcn_epochs"]
-    table2 = sum(per_epoch[d] for d in prof["classifiers"]["fcn"]) * len(alphas) * seeds * epochs
-    d = per_epoch[p["distill"]["dataset"]] * seeds * epochs
-    n_teachers = len(p["distill"]["table4"]["teachers"]) + len(prof["distill_alphas"])
-    n_students = (len(p["distill"]["table4"]["teachers"]) * 2 + len(prof["distill_alphas"])
-                  + len(prof["distill_temperatures"]) + len(prof["distill_alphas"]) - 1)
-    return table2 + d * n_teachers + d * n_students * (800 * 800 + 784 * 800) / (1200 * 1200 + 784 * 1200)
-
-
 def paper_samples_per_seed(p: dict) -> dict[str, float]:
-    """Training samples of one seed of the `paper` profile, per model (classifier sweeps, Figure 8's
-    ResNet-56 teachers and AlexNet students, the Transformers). FCN: paper_profile_samples() / seeds."""
-    prof = p["profiles"]["paper"]
-    n_alpha = {a: len({0.0, p["alpha"], *p["sweep"]}) if a in prof["sweep_models"] else len({0.0, p["alpha"]})
-               for a in ("alexnet", "resnet56", "transformer")}
-    out = {}
-    for arch in ("alexnet", "resnet56"):
-        run = prof["schedules"][arch]["length"] * p["convnets"][arch]["batch_size"]
-        out[arch] = len(prof["classifiers"][arch]) * n_alpha[arch] * run
-    if prof["figure8_dataset"]:
-        k, n_t = len(prof["distill_alphas"]), len(prof["distill_temperatures"])
-        out["resnet56"] += k * prof["schedules"]["resnet56"]["length"] * p["convnets"]["resnet56"]["batch_size"]
-        out["alexnet"] += (2 * k - 1 + n_t) * prof["schedules"]["alexnet"]["length"] * p["convnets"]["alexnet"][
-            "batch_size"]
-    out["transformer"] = n_alpha["transformer"] * prof["translation"]["epochs"] * 29_000
-    out["fcn"] = paper_profile_samples() / len(prof["seeds"])
-    return out
+    """Training samples of one seed of the `paper` profile, per model (counted in benchmarks/cost.py)."""
+    q = copy.deepcopy(p)
+    q["profile"], prof = "paper", q["profiles"]["paper"]
+    prof |= {"seeds": [0], "distill_seeds": [0], "translation": {**prof["translation"], "seeds": [0]}}
+    return cost.training_samples(q)
 
 
 def main() -> int:
@@ -253,17 +226,20 @@ def main() -> int:
     ap.add_argument("--stack", type=int, default=5, help="models trained at once in path (c)")
     ap.add_argument("--models", default="fcn,alexnet,resnet56,transformer")
     ap.add_argument("--log-every", type=int, default=25, help="loss read-back interval of path (b)")
+    ap.add_argument("--json", default=None, help="also write the rows, peaks and estimates to this file")
     ap.add_argument("--transformer-profile", default=None,
                     help="whose Transformer size to time (default: paper on CUDA, default on CPU)")
     args = ap.parse_args()
     models = args.models.split(",")
     args.transformer_profile = args.transformer_profile or ("paper" if torch.cuda.is_available() else "default")
     device = torch.device(args.device)
-    raw = ROOT / "data" / "raw" / "mnist"
+    raw = Path("data/raw/mnist")  # the working directory's, as the stages'
+
     if not raw.exists():
         fetch_dataset(get("mnist"), raw, mirror_root())
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; batch: FCN {BATCH}, the others their params' batch; "
+    device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+                   else f"CPU, {torch.get_num_threads()} threads")
+    print(f"device: {device_name}; torch {torch.__version__}; batch: FCN {BATCH}, the others their params' batch; "
           f"median of {args.repeats} x {args.steps} steps")
     peak = matmul_peak(device)
     rows = []   # (name, a, b, c or None, flops per sample, unit)
@@ -292,8 +268,9 @@ def main() -> int:
         cs = f"{c:>13.0f}/s {c / a:>7.2f}x" if c else f"{'—':>15} {'—':>8}"
         print(f"{name:<22} {a:>14.0f}/s {b:>10.0f}/s {b / a:>7.2f}x {cs} "
               f"{flops / 1e6:>9.1f} M {b * flops / 1e9:>8.1f} GF/s {b * flops / peak:>14.0%}  ({unit})")
+    peak_bf16 = matmul_peak(device, dtype=torch.bfloat16)
     print(f"\nmatmul peak measured here: {peak / 1e9:.0f} GFLOP/s (fp32, {2048}^3), "
-          f"{matmul_peak(device, dtype=torch.bfloat16) / 1e9:.0f} GFLOP/s (bf16)")
+          f"{peak_bf16 / 1e9:.0f} GFLOP/s (bf16)")
     per_seed = paper_samples_per_seed(load_params())
     rate = {r[0].split()[0].lower().replace("-", ""): r for r in rows if "(b)" not in r[0]}
     total_b = total_a = 0.0
@@ -309,6 +286,15 @@ def main() -> int:
                   f"{per_seed[key] / ours / 3600:,.1f} h at {path}, {per_seed[key] / a / 3600:,.1f} h at (a){size}")
     print(f"paper profile, one seed, the models timed: {total_b / 3600:,.1f} h with this project's paths, "
           f"{total_a / 3600:,.1f} h at (a) on this device")
+    if args.json:
+        from pipeline.io import write_json
+        write_json(Path(args.json), {
+            "device": device_name, "torch": torch.__version__, "steps": args.steps, "repeats": args.repeats,
+            "stack": args.stack, "matmul_peak_fp32_flops": peak, "matmul_peak_bf16_flops": peak_bf16,
+            "rows": [{"model": n, "a": a, "b": b, "c": c, "flops_per_sample": f, "unit": u, "b_over_a": b / a,
+                      "c_over_a": c / a if c else None, "achieved_tflops_b": b * f / 1e12,
+                      "of_bf16_peak_b": b * f / peak_bf16} for n, a, b, c, f, u in rows],
+            "paper_profile_one_seed_hours": {"project": total_b / 3600, "replication_style": total_a / 3600}})
     return 0
 
 
