@@ -266,7 +266,9 @@ def document(p: dict) -> tuple[str, dict]:
     t4, f4 = table4(p)
     f7, ff7 = distill_tables(p)
     mi, fmi = mutual_information_table(p)
-    tr, ftr = translation_section(p, read_json(TRANSLATION_METRICS), alphas_to_train(p, "transformer"))
+    trm = read_json(TRANSLATION_METRICS)  # {"skipped": why} where a results snapshot did not run it
+    tr, ftr = ((f"Not run: {trm['skipped']}.", {}) if "skipped" in trm else
+               translation_section(p, trm, alphas_to_train(p, "transformer")))
     d = p["distill"]
     md = "\n\n".join([
         "# Results",

@@ -1,0 +1,214 @@
+"""The prepared GPU session (tools/gpu), rehearsed on the CPU without dvc: run, import, accumulate."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_PLAN = {
+    "profile": "smoke", "device": {"bf16_peak_tflops": 1}, "utilisation": {},
+    "params": {"execution": {"device": "cpu"}},
+    "base": {"classifiers": {"fcn": [], "alexnet": [], "resnet56": [], "resnet34": [], "resnet50": []},
+             "figure8_dataset": None, "mi_dataset": None},
+    "pieces": [
+        {"name": "fcn_tables", "stages": ["download", "preprocess", "train", "calibrate", "project"],
+         "set": {"datasets": ["mnist", "multi30k"], "classifiers": {"fcn": ["mnist"]}}},
+        {"name": "fcn_distill", "stages": ["download", "preprocess", "teacher", "student", "sweep_teachers", "distill"],
+         "set": {"datasets": ["mnist", "multi30k"]}},
+        # ~16,000 steps: always still training at the deadline, so it is cut and must come back resumable
+        {"name": "long", "stages": ["download", "preprocess", "train"],
+         "set": {"datasets": ["mnist", "multi30k"], "classifiers": {"fcn": ["mnist"]}, "seeds": [9],
+                 "fcn_epochs": 2000}},
+    ]}
+
+
+def _project(tmp: Path) -> Path:
+    """A results root beside a copy of params.yaml, holding the tiny plan (what `import` reads)."""
+    proj = tmp / "project"
+    (proj / "results" / "smoke").mkdir(parents=True)
+    shutil.copy2(ROOT / "params.yaml", proj / "params.yaml")
+    (proj / "results" / "smoke" / "gpu_plan.yaml").write_text(yaml.safe_dump(TINY_PLAN, sort_keys=False))
+    return proj
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory, mirror):
+    """`python -m tools.gpu run` with device cpu, tiny settings and a 60-second deadline."""
+    tmp = tmp_path_factory.mktemp("gpu")
+    proj = _project(tmp)
+    out = tmp / "out"
+    cmd = [sys.executable, "-m", "tools.gpu", "run", "--out", str(out), "--deadline", "60", "--device", "cpu",
+           "--profile", "smoke", "--plan", str(proj / "results/smoke/gpu_plan.yaml"), "--carry", str(tmp / "carry"),
+           "--work", str(tmp / "work"), "--bench-models", "fcn", "--bench-steps", "2", "--bench-repeats", "1",
+           "--bench-seconds", "25", "--reserve", "8", "--min-piece-seconds", "3"]
+    env = {**os.environ, "DATA_MIRROR": str(mirror), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return tmp, proj, out, r.stdout
+
+
+def test_the_rehearsal_returns_at_most_8_files_with_their_digests(rehearsal):
+    from pipeline.io import file_digests
+    _, _, out, stdout = rehearsal
+    files = sorted(f.name for f in out.iterdir())
+    assert len(files) <= 8 and {"session.json", "runs.json", "outputs.tar.gz", "session.log"} <= set(files), files
+    info = json.loads((out / "session.json").read_text())
+    assert info["seconds"] <= 60 + 15, info["seconds"]  # the deadline, plus stopping a piece and writing files
+    assert set(info["files"]) == set(files) - {"session.json", "session.log"}
+    assert all(file_digests(out / n)["sha256"] == s for n, s in info["files"].items())
+    assert [r["ok"] for r in info["selftest"]] == [True] * 6, info["selftest"]
+    assert "PASS FCN: 3 runs stacked" in (out / "session.log").read_text() + stdout or info["selftest"][0]["ok"]
+    fcn = next(r for r in info["benchmark"]["rows"] if r["model"] == "FCN-1200")
+    assert fcn["a"] > 0 and fcn["b"] > 0 and info["benchmark"]["matmul_peak_bf16_flops"] > 0
+
+
+def test_the_deadline_cuts_a_piece_and_its_runs_come_back_resumable(rehearsal):
+    _, _, out, _ = rehearsal
+    info = json.loads((out / "session.json").read_text())
+    status = {p["name"]: p["status"] for p in info["pieces"]}
+    assert status["fcn_tables"] == "done", info["pieces"]
+    assert status["long"] in ("cut", "not started"), info["pieces"]
+    if status["long"] == "cut":
+        (resume,) = info["resume"]
+        assert resume["runs"] and all("seed_9" in r for r in resume["runs"])
+        assert all((out / part).stat().st_size <= 15 * 2 ** 20 for part in resume["parts"])
+
+
+def test_import_builds_records_tables_claims_and_provenance(rehearsal, monkeypatch):
+    from pipeline.training.run import key_of
+    from tools.gpu.fold import fold
+    tmp, proj, out, _ = rehearsal
+    r = fold("smoke", out, proj / "results", tmp / "carry_here")
+    snap = proj / "results" / "smoke"
+    info = json.loads((out / "session.json").read_text())
+    runs = json.loads((snap / "runs.json").read_text())
+    t2 = [x for x in runs if x["run"].startswith("models/classifiers/fcn/mnist/alpha_")]
+    assert len(t2) == 5 and {x["piece"] for x in t2} == {"fcn_tables"}
+    for x in t2:
+        assert x["execution"]["precision"] in ("fp32", "bf16") and x["device"] == "cpu"
+        assert 0 < x["test_acc"] <= 100 and x["temperature"] > 0
+        monkeypatch.chdir(ROOT)  # the key hashes the training files by their repository paths
+        assert key_of(x["config"], x["data_sha256"], x["execution"]) == x["key"]
+    prov = json.loads((snap / "provenance.json").read_text())
+    assert prov["pieces"]["fcn_tables"]["done"] and prov["sessions"][0]["machine"]["torch"]
+    assert prov["sessions"][0]["started"] == info["started"]
+    if prov["pieces"]["fcn_distill"]["done"]:
+        tables = (snap / "tables.md").read_text()
+        assert "## Table 2" in tables and "| **ours** |" in tables or "**ours**" in tables
+        assert json.loads((snap / "tables.json").read_text())
+        assert "Claims tested by the `smoke` snapshot" in (snap / "claims.md").read_text()
+        assert "Not run: not in a finished piece" in tables  # the Transformer: no piece of this plan ran it
+    assert "| FCN-1200 |" in (snap / "gpu_sessions.md").read_text()
+    assert (snap / "figures" / "fcn_tables" / "reliability.png").is_file()
+    assert r["todo"] == [p for p in ("fcn_distill", "long") if not prov["pieces"][p]["done"]]
+    # Accumulation: the same session imported again changes nothing but the session list.
+    before = (snap / "runs.json").read_text()
+    fold("smoke", out, proj / "results", tmp / "carry_here")
+    assert (snap / "runs.json").read_text() == before
+    assert len(json.loads((snap / "provenance.json").read_text())["sessions"]) == 2
+
+
+def test_import_refuses_a_file_that_does_not_match_its_digest(rehearsal, tmp_path):
+    from tools.gpu.fold import FoldError, fold
+    _, _, out, _ = rehearsal
+    bad = tmp_path / "out"
+    shutil.copytree(out, bad)
+    data = bytearray((bad / "outputs.tar.gz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (bad / "outputs.tar.gz").write_bytes(bytes(data))
+    proj = _project(tmp_path)
+    with pytest.raises(FoldError, match="does not match the sha256"):
+        fold("smoke", bad, proj / "results", tmp_path / "carry")
+    assert not (proj / "results" / "smoke" / "runs.json").exists()  # nothing half-imported
+
+
+def test_pack_skips_done_pieces_and_names_what_does_not_fit(tmp_path, mirror):
+    from tools.gpu.carry import pack
+    proj = _project(tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=proj, check=True)
+    info = pack("smoke", mirror, limit_mib=64, root=proj)
+    assert info["datasets"] == ["mnist", "multi30k"] and info["done"] == []
+    assert (proj / ".gpu" / "datasets" / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file()
+    info = pack("smoke", mirror, limit_mib=5, root=proj)  # MNIST is 11 MiB
+    assert "mnist" not in info["datasets"] and "does not fit" in info["left_out"][0]["why"]
+    (proj / "results/smoke/provenance.json").write_text(json.dumps(
+        {"pieces": {p: {"done": True} for p in ("fcn_tables", "fcn_distill", "long")}}))
+    assert pack("smoke", mirror, root=proj)["datasets"] == []
+
+
+def test_pieces_are_the_base_plus_their_settings_and_the_merge_unites_them():
+    from tools.gpu.plan import merged_params, piece_params
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    plan = yaml.safe_load((ROOT / "results/paper_offline/gpu_plan.yaml").read_text())
+    by = {p["name"]: p for p in plan["pieces"]}
+    tables = piece_params(params, plan, by["fcn_tables"])["profiles"]["paper_offline"]
+    assert tables["classifiers"] == {"fcn": ["mnist", "fashion_mnist"], "alexnet": [], "resnet56": [],
+                                     "resnet34": [], "resnet50": []}
+    assert tables["seeds"] == [0, 1, 2, 3, 4] and tables["fcn_epochs"] == 100 and tables["mi_dataset"] is None
+    tr = piece_params(params, plan, by["transformer"])["profiles"]["paper_offline"]["translation"]
+    assert tr["seeds"] == [0] and tr["epochs"] == 18 and tr["model"]["d_model"] == 512
+    m = merged_params(params, plan, ["fcn_tables", "resnet56"])["profiles"]["paper_offline"]
+    assert m["classifiers"]["fcn"] == ["mnist", "fashion_mnist"] and m["classifiers"]["resnet56"] == ["cifar10_jpeg"]
+    assert m["seeds"] == [0, 1, 2, 3, 4] and m["mi_dataset"] == "cifar10_jpeg"  # seeds: [0..4] ∪ [0]
+    m = merged_params(params, plan, ["resnet56", "transformer"])["profiles"]["paper_offline"]
+    assert m["seeds"] == [0] and m["translation"]["seeds"] == [0] and m["translation"]["epochs"] == 18
+
+
+def test_merged_metrics_keep_the_earlier_piece_and_drop_stubs():
+    from tools.gpu.fold import merge_json
+    a = {"figure7": {"M1/alpha=0": {"accuracy": 99.0}}, "mi": {"skipped": "x"}}
+    b = {"figure7": {"M1/alpha=0": {"accuracy": 98.0}}, "figure8": {"M1": 1}, "mi": {"run": 1}}
+    assert merge_json(a, b) == {"figure7": {"M1/alpha=0": {"accuracy": 99.0}}, "figure8": {"M1": 1}, "mi": {"run": 1}}
+    assert merge_json({"run": 1}, {"skipped": "y"}) == {"run": 1}
+
+
+def test_stages_in_dvc_yaml_order_come_after_the_stages_whose_outputs_they_read():
+    from tools.gpu.stages import stage_names
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    outs = {}
+    for name, s in stages.items():
+        body = s.get("do", s)
+        for o in body.get("outs", []) + body.get("metrics", []) + body.get("plots", []):
+            path = o if isinstance(o, str) else next(iter(o))
+            outs[path.split("/${key}")[0]] = name
+    order = stage_names()
+    for name, s in stages.items():
+        for dep in s.get("do", s).get("deps", []):
+            producer = next((outs[o] for o in outs if dep == o or dep.startswith(o + "/")
+                             or o.startswith(dep + "/")), None)
+            if producer and producer != name:
+                assert order.index(producer) < order.index(name), (name, dep, producer)
+
+
+def test_training_samples_match_a_hand_count():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from cost import training_samples
+    p = yaml.safe_load((ROOT / "params.yaml").read_text())
+    p["profile"] = "smoke"  # 4,096 training images, 1 epoch, batch 512: 4,096 samples a run
+    s = training_samples(p, ["train"])
+    assert s == {"fcn": 5 * 4096, "alexnet": 0, "resnet56": 0, "transformer": 0}  # 5 alphas x 1 seed x mnist
+    s = training_samples(p, ["teacher", "student"])  # 2 teachers; 4 students at (800·800+784·800+8000)/(…1200…)
+    small = (784 * 800 + 800 * 800 + 800 * 10) / (784 * 1200 + 1200 * 1200 + 1200 * 10)
+    assert s["fcn"] == pytest.approx(2 * 4096 + 4 * 4096 * small)
+    p["profile"] = "paper"  # Müller's ResNet-56: 64k steps of 128; two alphas x 5 seeds x cifar10 and cifar100
+    assert training_samples(p, ["train"])["resnet56"] == 5 * 5 * 2 * 64_000 * 128
+
+
+def test_every_piece_of_the_paper_plan_passes_the_params_checks():
+    """A misconfigured piece would fail on the GPU, minutes into a lease: check them all here."""
+    from pipeline.config import validate
+    from tools.gpu.plan import piece_params
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    plan = yaml.safe_load((ROOT / "results/paper_offline/gpu_plan.yaml").read_text())
+    dvc_stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for piece in plan["pieces"]:
+        validate(piece_params(params, plan, piece))
+        assert set(piece["stages"]) <= set(dvc_stages), piece["name"]

@@ -1,0 +1,267 @@
+"""The device side: self-test, benchmark, then the plan's pieces in order until the deadline.
+
+Runs on the GPU image as it is (python3, torch, no dvc), from the repository root:
+
+    python3 -m tools.gpu run --out $OUT [--deadline 480] [--device cuda]
+
+What `pack` left in .gpu/ is read first: the datasets to use as the mirror, the pieces already
+folded into results/<profile>/ (skipped), and the resumable state of runs an earlier session's
+deadline cut (verified, then restored). The pieces train in .gpu-work/<profile>/ with the
+pipeline's own stages (tools/gpu/stages.py); that folder survives between calls to a warm
+machine, so a second call resumes there too. Each phase is a child process with a timeout:
+a piece still running at the deadline is stopped (its runs keep their last resumable state,
+written every `execution.checkpoint_every` steps) and its unfinished runs come back resumable.
+
+At most 8 files come back (the device tool's limit), all in --out:
+  session.json     provenance, self-test lines, benchmark, each piece's outcome, the files' sha256
+  runs.json        one record per finished run (tools/snapshot.py's format, plus its piece)
+  outputs.tar.gz   per finished piece: metrics/ and plots/ (tables, figure data, PNGs)
+  session.log      everything the phases printed
+  resume.tar.NN    unfinished runs' folders (resumable state), in parts of at most 15 MiB
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import yaml
+
+from .plan import load_plan, piece_params, pieces_todo, plan_file
+
+ROOT = Path(__file__).resolve().parents[2]
+CARRY = ROOT / ".gpu"
+PART = 15 * 2 ** 20
+MAX_FILES = 8
+MAX_BYTES = 60 * 2 ** 20  # of the 64 MiB that come back, with room for the small files
+RUN_FOLDERS = ("models/classifiers", "models/teachers", "models/students", "models/sweep_teachers",
+               "models/distilled", "models/translation")
+
+
+class Session:
+    def __init__(self, args):
+        self.args, self.t0 = args, time.time()
+        self.out = Path(args.out).resolve()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.logf = open(self.out / "session.log", "a")
+        self.carry_dir = Path(args.carry).resolve() if args.carry else CARRY
+        self.carry = read_json(self.carry_dir / "carry.json", {})
+        carried = self.carry_dir / "datasets"
+        self.mirror = carried if carried.is_dir() else (Path(os.environ["DATA_MIRROR"]).resolve()
+                                                       if os.environ.get("DATA_MIRROR") else None)
+        self.profile = args.profile or self.carry.get("profile") or "paper_offline"
+        self.plan = load_plan(Path(args.plan) if args.plan else plan_file(self.profile))
+        self.work = Path(args.work or ROOT / ".gpu-work" / self.profile).resolve()  # not carried: .gpu/ travels
+        self.staged = self.work.parent / f"{self.profile}.staged"
+
+    def left(self) -> float:
+        return self.args.deadline - (time.time() - self.t0)
+
+    def log(self, msg: str) -> None:
+        line = f"[{time.time() - self.t0:6.1f} s] {msg}"
+        print(line, flush=True)
+        self.logf.write(line + "\n")
+        self.logf.flush()
+
+    def child(self, cmd: list[str], timeout: float, cwd: Path) -> str:
+        """Run a phase as its own process group; 'done', 'failed (exit N)' or 'cut' at the timeout."""
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+               "PIPELINE_RUN_LOG": str(self.work / "run_times.jsonl"), "PYTHONUNBUFFERED": "1"}
+        if self.mirror is not None:
+            env["DATA_MIRROR"] = str(self.mirror)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.logf, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=max(timeout, 1))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            return "cut"
+        return "done" if rc == 0 else f"failed (exit {rc})"
+
+    def prepare_work(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        link = self.work / "pipeline"
+        if not link.exists():
+            link.symlink_to(ROOT / "pipeline")  # run keys hash the training files by these relative paths
+        for name in ("dvc.yaml", "params.yaml"):  # params.yaml: the benchmark's; each piece writes its own
+            shutil.copy2(ROOT / name, self.work / name)
+        restore_resume(self.carry.get("resume", []), self.carry_dir / "resume", self.work, self.log)
+
+    def run(self) -> int:
+        import torch
+        dev = self.args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        info = {"profile": self.profile, "commit": self.carry.get("commit"), "dirty": self.carry.get("dirty"),
+                "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "deadline_s": self.args.deadline, "device": dev, "machine": machine(dev)}
+        self.log(f"session: {info['machine']}, deadline {self.args.deadline:.0f} s, profile {self.profile}")
+        self.prepare_work()
+        py = sys.executable
+        st = self.child([py, "-m", "tools.gpu", "selftest", "--device", dev, "--json",
+                         str(self.work / "selftest.json")], min(self.args.selftest_seconds, self.left()), self.work)
+        selftest = read_json(self.work / "selftest.json", [])
+        self.log(f"self-test {st}: " + ", ".join(("PASS " if r["ok"] else "FAIL ") + r["check"] for r in selftest))
+        bench_status, bench = "skipped", None
+        if self.args.bench_seconds > 0:
+            bench_status = self.child([py, str(ROOT / "benchmarks" / "throughput.py"), "--device", dev,
+                                       "--steps", str(self.args.bench_steps), "--repeats", str(self.args.bench_repeats),
+                                       "--models", self.args.bench_models, "--json", str(self.work / "bench.json")],
+                                      min(self.args.bench_seconds, self.left()), self.work)
+            bench = read_json(self.work / "bench.json", None)
+        self.log(f"benchmark {bench_status}")
+        pieces, owner = self.run_pieces(dev)
+        files = self.write_outputs(info | {"selftest": selftest, "selftest_status": st, "benchmark": bench,
+                                           "benchmark_status": bench_status, "pieces": pieces}, owner)
+        self.log(f"wrote {', '.join(files)} to {self.out}")
+        return 0
+
+    def run_pieces(self, dev: str) -> tuple[list[dict], dict]:
+        base = yaml.safe_load((ROOT / "params.yaml").read_text())
+        done, owner, results = self.carry.get("done", []), {}, []
+        for piece in pieces_todo(self.plan, done):
+            name, p = piece["name"], piece_params(base, self.plan, piece)
+            p["execution"]["device"] = dev
+            missing = [d for d in p["profiles"][self.profile]["datasets"]
+                       if not dataset_available(d, self.work, self.mirror)]
+            left = self.left() - self.args.reserve
+            if missing:
+                results.append({"name": name, "status": "skipped", "why": f"datasets not carried: {missing}"})
+            elif left < self.args.min_piece_seconds:
+                results.append({"name": name, "status": "not started", "why": f"{left:.0f} s left of the deadline"})
+            else:
+                (self.work / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+                self.log(f"piece {name}: stages {', '.join(piece['stages'])} ({left:.0f} s left)")
+                t = time.time()
+                status = self.child([sys.executable, "-m", "tools.gpu", "piece", ",".join(piece["stages"])], left,
+                                    self.work)
+                results.append({"name": name, "status": status, "seconds": round(time.time() - t),
+                                "set": piece.get("set", {}), "stages": piece["stages"]})
+                for run in finished_runs(self.work):
+                    owner.setdefault(run, name)
+                if status == "done":
+                    stage_outputs(self.work, self.staged / name)
+            self.log(f"piece {name}: {results[-1]['status']} {results[-1].get('why', '')}".rstrip())
+        return results, owner
+
+    def write_outputs(self, info: dict, owner: dict) -> list[str]:
+        from pipeline.io import file_digests, write_json
+        os.chdir(self.work)
+        sys.path.insert(0, str(ROOT))
+        from tools.snapshot import collect_runs
+        n_bins = yaml.safe_load((ROOT / "params.yaml").read_text())["calibrate"]["n_bins"]
+        records = [r | {"piece": owner.get(r["run"])} for r in collect_runs(self.work, n_bins)]
+        write_json(self.out / "runs.json", records)
+        if self.staged.exists():
+            with tarfile.open(self.out / "outputs.tar.gz", "w:gz") as tar:
+                tar.add(self.staged, arcname="pieces")
+        parts, left_out = pack_resume(self.work, self.out, MAX_FILES - 4,
+                                      MAX_BYTES - sum(f.stat().st_size for f in self.out.iterdir()))
+        info |= {"finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                 "seconds": round(time.time() - self.t0), "runs": len(records),
+                 "resume": parts, "resume_not_returned": left_out}
+        info["files"] = {f.name: file_digests(f)["sha256"] for f in sorted(self.out.iterdir())
+                         if f.name not in ("session.json", "session.log")}
+        write_json(self.out / "session.json", info)
+        return sorted(f.name for f in self.out.iterdir())
+
+
+def read_json(path: Path, default):
+    return json.loads(path.read_text()) if path.exists() else default
+
+
+def machine(dev: str) -> dict:
+    import torch
+    gpu = torch.cuda.get_device_name(0) if dev == "cuda" and torch.cuda.is_available() else None
+    return {"gpu": gpu, "torch": torch.__version__, "cuda": torch.version.cuda if gpu else None,
+            "python": platform.python_version(), "cpus": os.cpu_count()}
+
+
+def dataset_available(name: str, work: Path, mirror: Path | None) -> bool:
+    """In the mirror (carried by `pack`, or DATA_MIRROR), or downloaded into the work folder earlier."""
+    from pipeline.data.registry import get
+    spec = get(name)
+    if mirror is None:
+        return all((work / "data" / "raw" / name / f.name).exists() for f in spec.files)
+    here = [f for f in spec.files if (work / "data" / "raw" / name / f.name).exists()]
+    there = [f for f in spec.files if (mirror / f.mirror_path).exists()]
+    return len(here) == len(spec.files) or len(there) == len(spec.files)
+
+
+def finished_runs(work: Path) -> list[str]:
+    return sorted(m.parent.relative_to(work).as_posix() for root in RUN_FOLDERS
+                  for m in (work / root).rglob("metrics.json"))
+
+
+def unfinished_runs(work: Path) -> list[Path]:
+    return sorted(s.parent for root in RUN_FOLDERS for s in (work / root).rglob("state.pt")
+                  if not (s.parent / "metrics.json").exists())
+
+
+def stage_outputs(work: Path, dst: Path) -> None:
+    """A finished piece's metrics/ and plots/ (its tables, figure data and figures)."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    for name in ("metrics", "plots"):
+        if (work / name).exists():
+            shutil.copytree(work / name, dst / name)
+
+
+def pack_resume(work: Path, out: Path, max_parts: int, max_bytes: int) -> tuple[list[dict], list[str]]:
+    """Unfinished runs' folders as one tar in parts; the runs that do not fit are named, not sent."""
+    runs, sent, left_out, size = unfinished_runs(work), [], [], 0
+    for r in runs:
+        b = sum(f.stat().st_size for f in r.rglob("*") if f.is_file())
+        if size + b <= min(max_bytes, max_parts * PART):
+            sent.append(r)
+            size += b
+        else:
+            left_out.append(f"{r.relative_to(work).as_posix()} ({b / 2 ** 20:.0f} MiB)")
+    if not sent:
+        return [], left_out
+    blob = out / "resume.tar"
+    with tarfile.open(blob, "w") as tar:
+        for r in sent:
+            tar.add(r, arcname=r.relative_to(work).as_posix())
+    from pipeline.io import file_digests
+    whole = file_digests(blob)["sha256"]
+    parts = []
+    with open(blob, "rb") as f:
+        for i in range(max_parts):
+            chunk = f.read(PART)
+            if not chunk:
+                break
+            (out / f"resume.tar.{i:02d}").write_bytes(chunk)
+            parts.append(f"resume.tar.{i:02d}")
+    blob.unlink()
+    return [{"parts": parts, "sha256": whole, "runs": [r.relative_to(work).as_posix() for r in sent]}], left_out
+
+
+def restore_resume(entries: list[dict], folder: Path, work: Path, log) -> None:
+    """Reassemble carried resume tars, check their sha256, and only then extract them (data filter)."""
+    from pipeline.io import file_digests
+    for e in entries:
+        if all((work / r).exists() for r in e["runs"]):
+            continue  # a warm machine's own folders are newer than what an earlier call sent back
+        blob = folder / f"{e['sha256'][:16]}.tar"
+        with open(blob, "wb") as f:
+            for part in e["parts"]:
+                f.write((folder / e["sha256"][:16] / part).read_bytes())
+        if file_digests(blob)["sha256"] != e["sha256"]:
+            log(f"resume state {blob.name}: sha256 mismatch, not restored (its runs start over)")
+            continue
+        with tarfile.open(blob) as tar:
+            tar.extractall(work, filter="data")
+        log(f"restored the resumable state of {len(e['runs'])} runs")
+        blob.unlink()
