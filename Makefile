@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 PROFILE ?= reference
+GPU_PROFILE ?= paper_offline
 
-.PHONY: demo test smoke results results-status venv paper lint vendor-vega clean-venv
+.PHONY: demo test smoke results results-status gpu-pack gpu-import venv paper lint vendor-vega clean-venv
 
 demo: $(STAMP)  ## run the whole pipeline on the default profile
 	$(BIN)/python -m pipeline.config
@@ -27,6 +28,12 @@ results: $(STAMP)  ## run or extend results/$(PROFILE)/ piece by piece, committi
 
 results-status: $(STAMP)  ## which snapshot runs today's code or params would retrain
 	$(BIN)/python tools/results.py status
+
+gpu-pack: $(STAMP)  ## prepare .gpu/ for a GPU session (docs/gpu_session.md)
+	$(BIN)/python -m tools.gpu pack $(GPU_PROFILE)
+
+gpu-import: $(STAMP)  ## fold a GPU session's returned files (DIR=...) into results/$(GPU_PROFILE)/
+	$(BIN)/python -m tools.gpu import $(GPU_PROFILE) $(DIR)
 
 paper: $(STAMP)  ## the paper profile as a DVC experiment (GPU-sized)
 	$(BIN)/dvc exp run -S profile=paper
