@@ -58,3 +58,27 @@ def toy(tmp_path, monkeypatch, root):
     save_tensors(tmp_path / "data/prepared/toy.pt", split)
     write_json(tmp_path / "data/prepared/toy.json", {"num_classes": 4, "image_shape": [8, 8]})
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A running single-node SLURM cluster (tests/slurm_cluster.py): SLURM_CONF is set while it runs."""
+    import shutil
+    import subprocess
+
+    import slurm_cluster
+    if os.environ.get("SLURM_CONF") and shutil.which("sbatch"):
+        yield Path(os.environ["SLURM_CONF"])  # a cluster someone else runs
+        return
+    folder = tmp_path_factory.mktemp("slurm")
+    try:
+        conf = slurm_cluster.start(folder)
+    except slurm_cluster.Unavailable as e:
+        pytest.skip(f"SLURM tests: {e}")
+    os.environ["SLURM_CONF"] = str(conf)
+    try:
+        yield conf
+    finally:
+        subprocess.run(["scancel", "--user", "root"], capture_output=True)
+        slurm_cluster.stop(folder)
+        os.environ.pop("SLURM_CONF", None)

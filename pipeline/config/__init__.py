@@ -43,7 +43,7 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
         raise ParamsFileError(f"{path} is not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
     p = validate(raw if raw is not None else {})
-    if p["execution"]["device"] == "cuda":
+    if p["execution"]["device"] == "cuda" and p["execution"]["backend"] != "slurm":  # slurm: the nodes' GPUs
         import torch
         if not torch.cuda.is_available():
             raise ParamError("execution.device", "cuda", "auto or cpu: no CUDA device is visible on this machine")

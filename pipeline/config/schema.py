@@ -89,6 +89,30 @@ def mapping_of(value: Check, min_len: int = 1) -> Check:
 
 
 ALPHA = number(0, 1, hi_open=True)
+def _string(key, v):
+    if not isinstance(v, str) or not v:
+        raise ParamError(key, v, "a non-empty string")
+
+
+def _string_or_null(key, v):
+    if v is not None:
+        _string(key, v)
+
+
+def _auto_or(check: Check) -> Check:
+    def c(key, v):
+        if v != "auto":
+            check(key, v)
+    return c
+
+
+def _sbatch_options(key, v):
+    """Extra sbatch options, {option: value} (submitit's additional_parameters), e.g. {account: lab}."""
+    if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(x, (str, int, float)) and
+                                          not isinstance(x, bool) for k, x in v.items()):
+        raise ParamError(key, v, "a mapping of sbatch option names to strings or numbers, e.g. {account: mylab}")
+
+
 POS_INT = number(1, integer=True)
 CONVNETS = ("alexnet", "resnet56", "resnet34", "resnet50")
 IMAGE_DATASETS = ("cifar10", "cifar100", "cifar10_jpeg", "cub200", "tiny_imagenet")
@@ -242,5 +266,11 @@ SCHEMA = section({
         "log_every": POS_INT,
         "checkpoint_every": POS_INT,
         "eval_batch_size": POS_INT,
+        "backend": choice("inline", "local", "slurm"),
+        "jobs_dir": _string,
+        "local": section({"workers": _auto_or(POS_INT), "time_min": POS_INT}),
+        "slurm": section({"partition": _string_or_null, "gpus_per_job": number(0, integer=True),
+                          "cpus_per_job": POS_INT, "mem_gb": number(0, lo_open=True), "time_min": POS_INT,
+                          "array_parallelism": POS_INT, "extra": _sbatch_options}),
     }),
 })

@@ -26,8 +26,8 @@ from ..models import title
 from ..reporting.figures import distillation_figure
 from ..run_configs import distill_figures, label_smoothing, soft_targets, student_config, student_loss_scale
 from ..stage import run
-from ..training.builders import resolve_device
-from ..training.many import Job, train_runs
+from ..training.backend import local_device, stage_device, train_runs
+from ..training.many import Job
 from ..training.run import teacher_logits
 
 
@@ -74,7 +74,7 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
     acc = {k: m["test_acc"] for k, m in done.items()}
 
     def gamma(a: float, seed: int, temperature: float) -> float:
-        z = teacher_logits(teachers / f"{alpha_key(a)}_seed_{seed}", setup["dataset"], x, device,
+        z = teacher_logits(teachers / f"{alpha_key(a)}_seed_{seed}", setup["dataset"], x, local_device(p["execution"]),
                            p["execution"]["eval_batch_size"])  # the students' pass, cached
         return smoothness_index(z.cpu(), y.cpu(), temperature)
 
@@ -96,7 +96,7 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
 
 def main() -> int:
     p = load_params()
-    device = resolve_device(p["execution"]["device"])
+    device = stage_device(p["execution"])
     figures = distill_figures(p)
     metrics, panels = {}, {}
     for figure, setup in figures.items():

@@ -17,8 +17,8 @@ from ..io import prune, read_json, write_json
 from ..layout import STUDENTS, TABLE4_METRICS, TEACHERS
 from ..run_configs import fcn_run_config, logit_regression
 from ..stage import run
-from ..training.builders import resolve_device
-from ..training.many import Job, train_runs
+from ..training.backend import stage_device, train_runs
+from ..training.many import Job
 
 
 def _err(runs: list[dict]) -> dict:
@@ -35,7 +35,7 @@ def main() -> int:
     variants = [t4["regress_on"]]
     if t4["compare_probabilities"] and t4["regress_on"] != "probabilities":
         variants.append("probabilities")
-    device = resolve_device(p["execution"]["device"])
+    device = stage_device(p["execution"])
     seeds = p["active"]["distill_seeds"]
     tdirs = {seed: TEACHERS / name / f"seed_{seed}" for seed in seeds}
     teachers = [read_json(tdirs[seed] / "metrics.json") for seed in seeds]

@@ -12,13 +12,13 @@ from ..io import prune
 from ..layout import SWEEP_TEACHERS, alpha_key
 from ..run_configs import distill_figures, sweep_teacher_config
 from ..stage import run
-from ..training.builders import resolve_device
-from ..training.many import Job, train_runs
+from ..training.backend import stage_device, train_runs
+from ..training.many import Job
 
 
 def main() -> int:
     p = load_params()
-    device = resolve_device(p["execution"]["device"])
+    device = stage_device(p["execution"])
     figures = distill_figures(p)
     for figure, setup in figures.items():
         runs = [(a, seed) for a in p["active"]["distill_alphas"] for seed in p["active"]["distill_seeds"]]

@@ -14,8 +14,8 @@ from ..io import prune
 from ..layout import TEACHERS
 from ..run_configs import fcn_run_config, label_smoothing
 from ..stage import run
-from ..training.builders import resolve_device
-from ..training.many import Job, train_runs
+from ..training.backend import stage_device, train_runs
+from ..training.many import Job
 
 
 def main() -> int:
@@ -25,7 +25,7 @@ def main() -> int:
     if name not in d["table4"]["teachers"]:
         raise ParamError("distill.table4.teachers", name, "one of " + ", ".join(d["table4"]["teachers"]))
     t = d["table4"]["teachers"][name]
-    device = resolve_device(p["execution"]["device"])
+    device = stage_device(p["execution"])
     seeds = p["active"]["distill_seeds"]
     jobs = [Job(TEACHERS / name / f"seed_{seed}",
                 fcn_run_config(p, d["dataset"], seed, hidden=d["teacher_hidden"], dropout=t["dropout"],

@@ -20,8 +20,8 @@ from ..io import curves_csv, prune, read_json, write_json, write_text
 from ..layout import CLASSIFIERS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, run_dir
 from ..run_configs import classifier_config
 from ..stage import run
-from ..training.builders import resolve_device
-from ..training.many import Job, train_runs
+from ..training.backend import stage_device, train_runs
+from ..training.many import Job
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -37,7 +37,7 @@ def summarise(runs: list[dict]) -> dict:
 
 def main() -> int:
     p = load_params()
-    device = resolve_device(p["execution"]["device"])
+    device = stage_device(p["execution"])
     seeds = p["active"]["seeds"]
     runs = [(arch, dataset, alpha, seed) for arch, dataset in classifiers(p)
             for alpha in alphas_to_train(p, arch) for seed in seeds]

@@ -1,0 +1,172 @@
+"""Where a stage's runs train: in the stage's own process, in worker processes, or on a SLURM cluster.
+
+``execution.backend`` (params.yaml):
+  inline  every run in the stage's process, one after another (training.many.train_runs);
+  local   the pending runs in parallel worker processes on this machine, one per visible GPU
+          (``execution.local.workers``), each with its own ``CUDA_VISIBLE_DEVICES``;
+  slurm   the pending runs as one SLURM job array (``execution.slurm``: partition, GPUs, CPUs,
+          memory, time limit, array parallelism, extra sbatch options).
+local and slurm go through submitit. The stage stays one DVC stage: it finds the pending runs
+(finished runs are reused by key; runs that stack are one unit, as training.many would group
+them), submits them, shows done / running / failed, blocks until every job has ended, and then
+calls training.many.train_runs over all its runs as an inline stage would, which now only
+verifies and reuses them, so the stage's outputs are the inline ones. A job that fails or ends
+without finishing its runs is named with its runs and log; the stage then fails with that list,
+keeping every finished run, and a rerun submits only what is missing. Ctrl-C cancels the jobs.
+Run folders, data and the job folder (``execution.jobs_dir``) must be on a filesystem the
+workers share. Nothing here changes what a run computes: not part of any run key.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..layout import RUN_ROOTS
+from .builders import resolve_device
+from .integrity import adopt_identical_run
+from .many import Job, shared_settings
+from .many import train_runs as train_runs_inline
+from .run import open_run
+
+
+class BackendError(RuntimeError):
+    """Jobs of a local or SLURM backend failed; the message names their runs and logs."""
+
+
+def stage_device(execution: dict) -> torch.device:
+    """The device the runs train on (and their keys are computed for). Under SLURM that is the
+    compute nodes' device, which the submitting machine (a login node) need not have."""
+    if execution.get("backend", "inline") == "slurm":
+        d = execution["device"]
+        if d == "auto":
+            d = "cuda" if execution["slurm"]["gpus_per_job"] > 0 else "cpu"
+        return torch.device(d)
+    return resolve_device(execution["device"])
+
+
+def local_device(execution: dict) -> torch.device:
+    """The device for the stage's own work after training (evaluations): under SLURM the submitting
+    machine's, CUDA where it has it; otherwise the runs' device."""
+    if execution.get("backend", "inline") == "slurm":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return resolve_device(execution["device"])
+
+
+def train_runs(jobs: list[Job], device: torch.device, execution: dict) -> list[dict]:
+    """Every job's metrics, in order, whichever backend trained them."""
+    backend = execution.get("backend", "inline")
+    if backend != "inline":
+        units = pending_units(jobs, device, execution)
+        if units:
+            run_units([[jobs[i] for i in u] for u in units], device, execution, backend)
+    return train_runs_inline(jobs, device, execution)
+
+
+def pending_units(jobs: list[Job], device: torch.device, execution: dict) -> list[list[int]]:
+    """Indices of the runs still to train, as the units a worker trains at once."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    units = []
+    for i, job in enumerate(jobs):
+        key, ex, finished = open_run(job.run_dir, job.cfg, device, execution)
+        if finished is not None or adopt_identical_run(job.run_dir, key, RUN_ROOTS) is not None:
+            continue
+        if ex["stack"]:
+            from .loop import StateFile
+            saved = StateFile(Path(job.run_dir) / "state.pt").load(key)
+            groups.setdefault((shared_settings(job.cfg), int(saved["step"]) if saved else 0), []).append(i)
+        else:
+            units.append([i])
+    size = execution.get("stack_max", 16)
+    return [m[c:c + size] for m in groups.values() for c in range(0, len(m), size)] + units
+
+
+def train_share(cwd: str, units: list[list[Job]], device_type: str, execution: dict) -> None:
+    """A worker's part (runs in the worker process): its units one after another."""
+    os.chdir(cwd)
+    device = torch.device(device_type)
+    failed = []
+    for unit in units:
+        try:
+            train_runs_inline(unit, device, execution | {"backend": "inline"})
+        except Exception as e:  # noqa: BLE001 - the other units still train; the job fails at the end
+            print(f"error: {', '.join(str(j.run_dir) for j in unit)}: {type(e).__name__}: {e}", file=sys.stderr,
+                  flush=True)
+            failed.append(unit)
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(units)} units failed (see the lines starting with 'error:')")
+
+
+def run_units(units: list[list[Job]], device: torch.device, execution: dict, backend: str) -> None:
+    import submitit
+    folder = Path(execution.get("jobs_dir", ".submitit")) / time.strftime("%Y%m%d-%H%M%S")
+    cwd = os.getcwd()
+    submitted: list[tuple[object, list[Job]]] = []
+    if backend == "local":
+        gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+        w = execution["local"]["workers"]
+        n = max(1, gpus) if w == "auto" else int(w)
+        ex = submitit.LocalExecutor(folder=folder)
+        for k in range(min(n, len(units))):
+            share = units[k::n]
+            ex.update_parameters(timeout_min=execution["local"]["time_min"],
+                                 **({"visible_gpus": (k % gpus,), "gpus_per_node": 1} if gpus else {}))
+            submitted.append((ex.submit(train_share, cwd, share, device.type, execution),
+                              [j for u in share for j in u]))
+    else:
+        s = execution["slurm"]
+        ex = submitit.SlurmExecutor(folder=folder)
+        ex.update_parameters(job_name="labelsmoothing", time=s["time_min"], cpus_per_task=s["cpus_per_job"],
+                             mem=f"{s['mem_gb']}GB", array_parallelism=s["array_parallelism"],
+                             **({"partition": s["partition"]} if s["partition"] else {}),
+                             **({"gpus_per_node": s["gpus_per_job"]} if s["gpus_per_job"] else {}),
+                             additional_parameters=dict(s["extra"]))
+        with ex.batch():
+            handles = [(ex.submit(train_share, cwd, [u], device.type, execution), u) for u in units]
+        submitted = handles
+    print(f"{backend}: {len(submitted)} job(s) for {sum(len(u) for u in units)} run(s); logs in {folder}", flush=True)
+    wait(submitted, backend, device, execution)
+
+
+def _live_slurm_jobs() -> set[str] | None:
+    r = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True)
+    return set(r.stdout.split()) if r.returncode == 0 else None
+
+
+def wait(submitted: list, backend: str, device: torch.device, execution: dict) -> None:
+    """Block until every job has ended, printing done / running / failed; then name the failures."""
+    ended: dict[int, bool] = {}
+    last = None
+    try:
+        while len(ended) < len(submitted):
+            live = _live_slurm_jobs() if backend == "slurm" else None
+            for n, (job, runs) in enumerate(submitted):
+                if n in ended:
+                    continue
+                over = job.done() if backend == "local" else live is not None and job.job_id not in live
+                if over:
+                    ended[n] = all(open_run(j.run_dir, j.cfg, device, execution)[2] is not None for j in runs)
+            ok = sum(ended.values())
+            status = f"{ok} done, {len(ended) - ok} failed, {len(submitted) - len(ended)} running or pending"
+            if status != last:
+                print(f"{backend}: {status}", flush=True)
+                last = status
+            if len(ended) < len(submitted):
+                time.sleep(2)
+    except KeyboardInterrupt:
+        for job, _ in submitted:
+            job.cancel(check=False)
+        print(f"{backend}: interrupted; cancelled {len(submitted) - len(ended)} job(s)", file=sys.stderr)
+        raise
+    failed = [(job, runs) for n, (job, runs) in enumerate(submitted) if not ended[n]]
+    if failed:
+        lines = []
+        for job, runs in failed:
+            todo = [str(j.run_dir) for j in runs if open_run(j.run_dir, j.cfg, device, execution)[2] is None]
+            lines.append(f"job {job.job_id} ({', '.join(todo)}): log {job.paths.stderr}")
+        raise BackendError(f"{len(failed)} of {len(submitted)} {backend} job(s) did not finish their runs; the "
+                           "finished runs are kept and a rerun submits only the rest: " + "; ".join(lines))

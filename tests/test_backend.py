@@ -1,0 +1,129 @@
+"""execution.backend: the same runs trained inline, by local workers and on a real SLURM cluster."""
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from pipeline.io import file_digests
+
+CPU = torch.device("cpu")
+BASE = {"log_every": 2, "checkpoint_every": 4, "eval_batch_size": 64, "device": "cpu", "precision": "fp32",
+        "stack": False, "stack_max": 16, "backend": "inline", "jobs_dir": ".submitit",
+        "local": {"workers": 2, "time_min": 10},
+        "slurm": {"partition": None, "gpus_per_job": 0, "cpus_per_job": 1, "mem_gb": 1, "time_min": 10,
+                  "array_parallelism": 8, "extra": {}}}
+
+
+def cfg(seed: int, alpha: float, lr: float = 0.5, steps: int = 15) -> dict:
+    return {"arch": "fcn", "dataset": "toy", "seed": seed, "loss": {"kind": "label_smoothing", "alpha": alpha},
+            "teacher": None, "model": {"hidden": [16, 12], "dropout": 0.0, "init_std": 0.1},
+            "optim": {"lr": [lr, lr, lr / 10], "momentum": 0.9, "dampening": 0.9, "weight_decay": 0.0},
+            "schedule": {"kind": "linear"}, "input": {"augment": "shift", "max_shift": 1, "standardize": "none"},
+            "batch_size": 32, "epochs": 3, "steps": steps, "max_train_examples": None}
+
+
+def sweep(folder: str) -> list:
+    from pipeline.training.many import Job
+    return [Job(Path(folder) / f"alpha_{a:g}", cfg(s, a)) for s, a in ((0, 0.0), (1, 0.05), (2, 0.1), (3, 0.3))]
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): file_digests(p)["sha256"] for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.endswith(".run-lock")}
+
+
+def trained(jobs, execution) -> list[dict]:
+    from pipeline.training.backend import train_runs
+    return train_runs(jobs, CPU, execution)
+
+
+def test_local_workers_train_the_same_bytes_as_inline(toy):
+    inline = trained(sweep("inline"), BASE)
+    local = trained(sweep("local"), BASE | {"backend": "local"})
+    assert [m["key"] for m in inline] == [m["key"] for m in local]
+    assert not any(m["reused"] for m in inline) and all(m["reused"] for m in local)  # trained by the workers
+    assert digests(toy / "inline") == digests(toy / "local") and len(digests(toy / "local")) == 4 * 4
+    assert len(list((toy / ".submitit").glob("*/*_0_log.err"))) == 2  # two worker jobs
+
+
+def test_slurm_array_trains_the_same_bytes_as_inline_and_reruns_submit_nothing(toy, slurm, capsys):
+    trained(sweep("inline"), BASE)
+    first = trained(sweep("slurm"), BASE | {"backend": "slurm"})
+    out = capsys.readouterr().out
+    assert "slurm: 4 job(s) for 4 run(s)" in out and "slurm: 4 done, 0 failed" in out
+    assert all(m["reused"] for m in first)
+    assert digests(toy / "inline") == digests(toy / "slurm")
+    again = trained(sweep("slurm"), BASE | {"backend": "slurm"})
+    assert "job(s)" not in capsys.readouterr().out and [m["key"] for m in again] == [m["key"] for m in first]
+
+
+def test_a_failed_slurm_job_names_its_run_and_log_and_the_others_are_kept(toy, slurm):
+    from pipeline.training.backend import BackendError
+    from pipeline.training.many import Job
+    jobs = sweep("mixed")
+    jobs[2] = Job(jobs[2].run_dir, cfg(2, 0.1, lr=1e30))  # diverges: the divergence guard stops it
+    with pytest.raises(BackendError) as e:
+        trained(jobs, BASE | {"backend": "slurm"})
+    msg = str(e.value)
+    assert "1 of 4 slurm job(s)" in msg and "mixed/alpha_0.1" in msg and "_log.err" in msg
+    log = Path(msg.split("log ")[1].split(";")[0].strip())
+    assert "DivergenceError" in log.read_text() or "diverg" in log.read_text().lower()
+    for j in (jobs[0], jobs[1], jobs[3]):
+        assert (toy / j.run_dir / "metrics.json").exists()
+    # Rerun with the bug fixed: only the failed run is submitted.
+    jobs[2] = sweep("mixed")[2]
+    t0 = time.time()
+    from pipeline.training.backend import pending_units
+    assert pending_units(jobs, CPU, BASE | {"backend": "slurm"}) == [[2]]
+    trained(jobs, BASE | {"backend": "slurm"})
+    assert (toy / "mixed/alpha_0.1/metrics.json").exists() and time.time() - t0 < 300
+
+
+def test_interrupting_the_stage_cancels_its_slurm_jobs(toy, slurm, monkeypatch):
+    from pipeline.training import backend
+    from pipeline.training.many import Job
+    calls = []
+
+    def interrupt(seconds):
+        calls.append(seconds)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(backend.time, "sleep", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        trained([Job(Path("cut/long"), cfg(0, 0.0, steps=100_000))], BASE | {"backend": "slurm"})
+    monkeypatch.undo()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        live = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+        if not live:
+            break
+        time.sleep(0.5)
+    assert calls and not live
+
+
+def test_stage_device_under_slurm_is_the_nodes_not_the_login_nodes():
+    from pipeline.training.backend import local_device, stage_device
+    s = BASE | {"backend": "slurm", "device": "auto"}
+    assert stage_device(s).type == "cpu"  # gpus_per_job 0
+    assert stage_device(s | {"slurm": BASE["slurm"] | {"gpus_per_job": 1}}).type == "cuda"
+    assert local_device(s).type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_params_accept_the_backends_and_refuse_unknown_ones(tmp_path):
+    import yaml
+
+    from pipeline.config import ParamError, load_params, validate
+    root = Path(__file__).resolve().parents[1]
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    assert validate(raw)["execution"]["backend"] == "inline"
+    for bad in ({"backend": "kubernetes"}, {"slurm": raw["execution"]["slurm"] | {"extra": {"account": True}}},
+                {"local": {"workers": 0, "time_min": 10}}):
+        with pytest.raises(ParamError):
+            validate(raw | {"execution": raw["execution"] | bad})
+    # device cuda is fine on a login node without CUDA when the runs go to SLURM
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump(raw | {"execution": raw["execution"] | {"backend": "slurm", "device": "cuda"}}))
+    assert load_params(p)["execution"]["device"] == "cuda"
