@@ -49,7 +49,12 @@ def rehearsal(tmp_path_factory, mirror):
            "--profile", "smoke", "--plan", str(proj / "results/smoke/gpu_plan.yaml"), "--carry", str(tmp / "carry"),
            "--work", str(tmp / "work"), "--bench-models", "fcn", "--bench-steps", "2", "--bench-repeats", "1",
            "--bench-seconds", "25", "--reserve", "8", "--min-piece-seconds", "3"]
-    env = {**os.environ, "DATA_MIRROR": str(mirror), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    nodvc = tmp / "nodvc" / "dvc"  # the GPU image has no dvc: importing it fails in every process of the session
+    nodvc.mkdir(parents=True)
+    (nodvc / "__init__.py").write_text("raise ImportError('no dvc on the GPU image')\n")
+    env = {**os.environ, "DATA_MIRROR": str(mirror), "PYTHONPATH": str(nodvc.parent),
+           "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                   if not (Path(p) / "dvc").exists())}
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return tmp, proj, out, r.stdout

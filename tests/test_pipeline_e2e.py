@@ -51,7 +51,7 @@ def repo(tmp_path_factory, root, data_source):
         mi_dataset="cifar10_jpeg", mi_model="alexnet", mi_examples_per_class=8,
         translation={"vocab_size": 400,
                      "model": {"d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32},
-                     "epochs": 1, "seeds": [0], "lr": 0.003, "bleu_sentences": 24, "token_sentences": None})
+                     "epochs": 1, "seeds": [0], "lr": 0.003, "bleu_sentences": 24, "token_sentences": 100})
     p["translation"].update(bleu_temperatures=[0.5, 1.0, 2.0], beam=2,
                             token_temperatures={"min": 0.5, "max": 2.0, "steps": 4})
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
@@ -130,6 +130,7 @@ def test_calibrate_stage_reports_ece_and_a_validation_fitted_temperature(repo):
 
 
 def test_translation_stages_write_bleu_calibration_and_the_test_translations(repo):
+    from pipeline.io import load_tensors
     d, env, _ = repo
     tok = json.loads((d / "data/tokenized/multi30k.json").read_text())
     assert tok["stats"]["train"]["pairs"] == 29000 and len(tok["references"]["test"]) == 1000
@@ -139,7 +140,10 @@ def test_translation_stages_write_bleu_calibration_and_the_test_translations(rep
     for m in tr.values():
         assert 0 <= m["bleu_beam"] <= 100 and 0 <= m["test_ece"] <= 1 and m["temperature"] > 0
         assert m["bleu_sentences"] == 24 and m["signature"].startswith("nrefs:1|case:lc|")
-        assert m["tokens"] == tok["stats"]["test"]["tgt_tokens"] + 1000   # every word piece + EOS, no PAD
+        # every word piece + EOS of the first token_sentences (100) test sentences, no PAD
+        n = load_tensors(d / "data/tokenized/multi30k.pt")["test"]["tgt"]["len"]
+        extra = (int(n.sum()) - tok["stats"]["test"]["tgt_tokens"]) // 1000   # BOS/EOS a stored sentence adds
+        assert m["tokens"] == int(n[:100].sum()) - 100 * (extra - 1)
     lines = (d / "models/translations/alpha_0.1_seed_0.beam.de").read_text().splitlines()
     assert len(lines) == 24
     bleu = json.loads((d / "plots/translation/bleu.json").read_text())
