@@ -139,7 +139,8 @@ class Session:
             if missing:
                 results.append({"name": name, "status": "skipped", "why": f"datasets not carried: {missing}"})
             elif left < self.args.min_piece_seconds:
-                results.append({"name": name, "status": "not started", "why": f"{left:.0f} s left of the deadline"})
+                results.append({"name": name, "status": "not started",
+                                "why": f"{max(left, 0):.0f} s left of the deadline"})
             else:
                 (self.work / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
                 self.log(f"piece {name}: stages {', '.join(piece['stages'])} ({left:.0f} s left)")
