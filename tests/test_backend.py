@@ -45,7 +45,7 @@ def test_local_workers_train_the_same_bytes_as_inline(toy):
     inline = trained(sweep("inline"), BASE)
     local = trained(sweep("local"), BASE | {"backend": "local"})
     assert [m["key"] for m in inline] == [m["key"] for m in local]
-    assert not any(m["reused"] for m in inline) and all(m["reused"] for m in local)  # trained by the workers
+    assert not any(m["reused"] for m in inline + local)  # the workers trained them
     assert digests(toy / "inline") == digests(toy / "local") and len(digests(toy / "local")) == 4 * 4
     assert len(list((toy / ".submitit").glob("*/*_0_log.err"))) == 2  # two worker jobs
 
@@ -55,10 +55,11 @@ def test_slurm_array_trains_the_same_bytes_as_inline_and_reruns_submit_nothing(t
     first = trained(sweep("slurm"), BASE | {"backend": "slurm"})
     out = capsys.readouterr().out
     assert "slurm: 4 job(s) for 4 run(s)" in out and "slurm: 4 done, 0 failed" in out
-    assert all(m["reused"] for m in first)
+    assert not any(m["reused"] for m in first) and all(m["seconds"] > 0 for m in first)
     assert digests(toy / "inline") == digests(toy / "slurm")
     again = trained(sweep("slurm"), BASE | {"backend": "slurm"})
     assert "job(s)" not in capsys.readouterr().out and [m["key"] for m in again] == [m["key"] for m in first]
+    assert all(m["reused"] for m in again)
 
 
 def test_a_failed_slurm_job_names_its_run_and_log_and_the_others_are_kept(toy, slurm):
@@ -127,3 +128,46 @@ def test_params_accept_the_backends_and_refuse_unknown_ones(tmp_path):
     p = tmp_path / "params.yaml"
     p.write_text(yaml.safe_dump(raw | {"execution": raw["execution"] | {"backend": "slurm", "device": "cuda"}}))
     assert load_params(p)["execution"]["device"] == "cuda"
+
+
+def test_the_train_stage_on_slurm_stays_one_dvc_stage_and_resubmits_only_what_is_missing(tmp_path, slurm, root,
+                                                                                           mirror):
+    """`dvc repro` with execution.backend slurm: the stage submits its runs as an array, writes its outputs;
+    unchanged, dvc skips it; a run folder removed by hand is the only run submitted again."""
+    import os
+    import shutil
+    import sys
+
+    import yaml
+    d = tmp_path / "repo"
+    for rel in ("pipeline", "dvc.yaml", ".dvc/config", ".dvcignore", ".gitignore"):
+        src, dst = root / rel, d / rel
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["profile"] = "smoke"  # FCNs for 8 steps on 4,096 images
+    p["profiles"]["smoke"]["classifiers"]["fcn"] = ["mnist"]
+    p["sweep"], p["alpha"] = [0.0], 0.1  # two runs: α = 0 and 0.1
+    p["execution"] |= {"backend": "slurm", "slurm": BASE["slurm"]}
+    (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    dvc = str(Path(sys.executable).with_name("dvc"))
+    env = {**os.environ, "DATA_MIRROR": str(mirror), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+    def repro() -> str:
+        r = subprocess.run([dvc, "repro", "train"], cwd=d, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        return r.stdout
+    subprocess.run(["git", "init", "-q"], cwd=d, env=env, check=True)
+    first = repro()
+    assert "slurm: 2 job(s) for 2 run(s)" in first and "slurm: 2 done, 0 failed" in first
+    assert "(reused)" not in first  # trained by the array's jobs, reported with their time
+    assert len(list((d / "models/classifiers/fcn/mnist").glob("*/metrics.json"))) == 2
+    assert (d / "metrics/train.json").exists()
+    again = repro()
+    assert "job(s)" not in again and "didn't change" in again
+    shutil.rmtree(d / "models/classifiers/fcn/mnist/alpha_0.1_seed_0")
+    third = repro()
+    assert "slurm: 1 job(s) for 1 run(s)" in third and third.count("(reused)") == 1  # α = 0 reused

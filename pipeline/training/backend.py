@@ -59,12 +59,16 @@ def local_device(execution: dict) -> torch.device:
 
 def train_runs(jobs: list[Job], device: torch.device, execution: dict) -> list[dict]:
     """Every job's metrics, in order, whichever backend trained them."""
-    backend = execution.get("backend", "inline")
+    backend, seconds = execution.get("backend", "inline"), {}
     if backend != "inline":
         units = pending_units(jobs, device, execution)
         if units:
-            run_units([[jobs[i] for i in u] for u in units], device, execution, backend)
-    return train_runs_inline(jobs, device, execution)
+            seconds = run_units([[jobs[i] for i in u] for u in units], device, execution, backend)
+    results = train_runs_inline(jobs, device, execution)
+    for job, m in zip(jobs, results):  # trained by a worker just now: not a reused run
+        if str(job.run_dir) in seconds:
+            m |= {"reused": False, "seconds": seconds[str(job.run_dir)]}
+    return results
 
 
 def pending_units(jobs: list[Job], device: torch.device, execution: dict) -> list[list[int]]:
@@ -101,7 +105,8 @@ def train_share(cwd: str, units: list[list[Job]], device_type: str, execution: d
         raise RuntimeError(f"{len(failed)} of {len(units)} units failed (see the lines starting with 'error:')")
 
 
-def run_units(units: list[list[Job]], device: torch.device, execution: dict, backend: str) -> None:
+def run_units(units: list[list[Job]], device: torch.device, execution: dict, backend: str) -> dict[str, float]:
+    """Submit the units, wait for them; {run folder: seconds from submission to its job's end}."""
     import submitit
     folder = Path(execution.get("jobs_dir", ".submitit")) / time.strftime("%Y%m%d-%H%M%S")
     cwd = os.getcwd()
@@ -129,7 +134,7 @@ def run_units(units: list[list[Job]], device: torch.device, execution: dict, bac
             handles = [(ex.submit(train_share, cwd, [u], device.type, execution), u) for u in units]
         submitted = handles
     print(f"{backend}: {len(submitted)} job(s) for {sum(len(u) for u in units)} run(s); logs in {folder}", flush=True)
-    wait(submitted, backend, device, execution)
+    return wait(submitted, backend, device, execution)
 
 
 def _live_slurm_jobs() -> set[str] | None:
@@ -137,9 +142,11 @@ def _live_slurm_jobs() -> set[str] | None:
     return set(r.stdout.split()) if r.returncode == 0 else None
 
 
-def wait(submitted: list, backend: str, device: torch.device, execution: dict) -> None:
-    """Block until every job has ended, printing done / running / failed; then name the failures."""
+def wait(submitted: list, backend: str, device: torch.device, execution: dict) -> dict[str, float]:
+    """Block until every job has ended, printing done / running / failed; then name the failures.
+    Returns {run folder: seconds from submission until its job was seen to end (queueing included)}."""
     ended: dict[int, bool] = {}
+    t0, seconds = time.time(), {}
     last = None
     try:
         while len(ended) < len(submitted):
@@ -150,6 +157,7 @@ def wait(submitted: list, backend: str, device: torch.device, execution: dict) -
                 over = job.done() if backend == "local" else live is not None and job.job_id not in live
                 if over:
                     ended[n] = all(open_run(j.run_dir, j.cfg, device, execution)[2] is not None for j in runs)
+                    seconds |= {str(j.run_dir): round(time.time() - t0, 1) for j in runs}
             ok = sum(ended.values())
             status = f"{ok} done, {len(ended) - ok} failed, {len(submitted) - len(ended)} running or pending"
             if status != last:
@@ -170,3 +178,4 @@ def wait(submitted: list, backend: str, device: torch.device, execution: dict) -
             lines.append(f"job {job.job_id} ({', '.join(todo)}): log {job.paths.stderr}")
         raise BackendError(f"{len(failed)} of {len(submitted)} {backend} job(s) did not finish their runs; the "
                            "finished runs are kept and a rerun submits only the rest: " + "; ".join(lines))
+    return seconds
