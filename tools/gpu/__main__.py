@@ -58,7 +58,7 @@ def _import(a) -> int:
     except FoldError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"results/{a.profile}: {r['runs']} runs ({r['new_runs']} from this session); pieces done: "
+    print(f"results/{a.profile}: {r['runs']} runs ({r['new_runs']} returned by this session); pieces done: "
           f"{', '.join(r['done']) or 'none'}; still to run: {', '.join(r['todo']) or 'none'}")
     return 0
 
@@ -80,8 +80,8 @@ def main() -> int:
     r.add_argument("--plan", default=None, help="default: results/<profile>/gpu_plan.yaml")
     r.add_argument("--carry", default=None, help="default: .gpu/")
     r.add_argument("--work", default=None, help="default: .gpu-work/<profile>/")
-    r.add_argument("--selftest-seconds", type=float, default=90)
-    r.add_argument("--bench-seconds", type=float, default=120)
+    r.add_argument("--selftest-seconds", type=float, default=90, help="0 skips the self-test")
+    r.add_argument("--bench-seconds", type=float, default=120, help="0 skips the benchmark")
     r.add_argument("--bench-steps", type=int, default=20)
     r.add_argument("--bench-repeats", type=int, default=3)
     r.add_argument("--bench-models", default="fcn,alexnet,resnet56,transformer")

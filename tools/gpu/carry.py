@@ -35,6 +35,7 @@ def tree_bytes(root: Path) -> int:
 
 def pack(profile: str, mirror: Path, limit_mib: float = 64, root: Path = ROOT) -> dict:
     from pipeline.data.registry import get
+    from pipeline.io import write_json
     plan = load_plan(plan_file(profile, root))
     prov_file = root / "results" / profile / "provenance.json"
     pieces = json.loads(prov_file.read_text()).get("pieces", {}) if prov_file.exists() else {}
@@ -45,6 +46,10 @@ def pack(profile: str, mirror: Path, limit_mib: float = 64, root: Path = ROOT) -
     resume_file = carry / f"resume.{profile}.json"
     resume = [e for e in (json.loads(resume_file.read_text()) if resume_file.exists() else [])
               if all((carry / "resume" / e["sha256"][:16] / p).exists() for p in e["parts"])]
+    keep = {e["sha256"][:16] for e in resume}
+    for old in (carry / "resume").iterdir() if (carry / "resume").exists() else []:
+        if old.name not in keep:  # an earlier session's state, superseded: it would only fill the transfer
+            shutil.rmtree(old)
     used = tree_bytes(root) + sum(f.stat().st_size for f in (carry / "resume").rglob("*") if f.is_file()) \
         if (carry / "resume").exists() else tree_bytes(root)
     budget = limit_mib * MIB - 1 * MIB  # headroom for carry.json and rounding
@@ -73,7 +78,7 @@ def pack(profile: str, mirror: Path, limit_mib: float = 64, root: Path = ROOT) -
                            capture_output=True, text=True).stdout.strip() != ""
     info = {"profile": profile, "commit": commit, "dirty": dirty, "done": done, "datasets": carried,
             "left_out": left_out, "resume": resume, "mib": round(used / MIB, 1)}
-    (carry / "carry.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_json(carry / "carry.json", info)
     return info
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -42,7 +42,17 @@ def verify(sdir: Path) -> dict:
     if not info_file.is_file():
         raise FoldError(f"{info_file} is missing: give the folder the GPU session wrote ($OUT)")
     info = json.loads(info_file.read_text())
-    for name, sha in info.get("files", {}).items():
+    files = info.get("files", {})
+    parts = [p for e in info.get("resume", []) for p in e["parts"]]
+    for name in [n for n in ("runs.json", "outputs.tar.gz") if (sdir / n).exists()] + parts:
+        if name not in files:
+            raise FoldError(f"{sdir / name} is not listed with a sha256 in session.json: not imported")
+    for name in parts:
+        if not re.fullmatch(r"resume\.tar\.\d\d", name):
+            raise FoldError(f"session.json names a resume part {name!r}; expected resume.tar.NN")
+    if any(not re.fullmatch(r"[0-9a-f]{64}", e["sha256"]) for e in info.get("resume", [])):
+        raise FoldError("session.json holds a resume digest that is not a sha256")
+    for name, sha in files.items():
         f = sdir / name
         if not f.is_file():
             raise FoldError(f"{f} is missing (session.json lists it)")
@@ -158,14 +168,19 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
     prov_file = snap / "provenance.json"
     prov = json.loads(prov_file.read_text()) if prov_file.exists() else {"profile": profile, "kind": "gpu",
                                                                        "sessions": [], "pieces": {}}
-    records = {r["run"]: r for r in (json.loads((snap / "runs.json").read_text()) if (snap / "runs.json").exists()
-                                     else [])}
+    if any(s["started"] == info["started"] and s.get("finished") == info.get("finished")
+           for s in prov["sessions"]):
+        raise FoldError(f"the session of {info['started']} is already in {snap}: nothing to import")
+    # a run is its piece's folder and its path there (pieces train in folders of their own)
+    records = {(r.get("piece"), r["run"]): r for r in
+               (json.loads((snap / "runs.json").read_text()) if (snap / "runs.json").exists() else [])}
     for r in json.loads((sdir / "runs.json").read_text()):
-        records[r["run"]] = r | {"session": info["started"]}
+        records[(r.get("piece"), r["run"])] = r | {"session": info["started"]}
     done_now = [p["name"] for p in info["pieces"] if p["status"] == "done"]
     if (sdir / "outputs.tar.gz").exists():
-        with tempfile.TemporaryDirectory(prefix="fold.") as tmp, tarfile.open(sdir / "outputs.tar.gz") as tar:
-            tar.extractall(tmp, filter="data")
+        from pipeline.data.archives import safe_extract_tar
+        with tempfile.TemporaryDirectory(prefix="fold.") as tmp:
+            safe_extract_tar(sdir / "outputs.tar.gz", Path(tmp))
             for name in done_now:
                 src, piece = Path(tmp) / "pieces" / name, snap / "pieces" / name
                 shutil.rmtree(piece, ignore_errors=True)
@@ -196,7 +211,7 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
     prov |= {"commit": info.get("commit") or "unknown", "params": merged_params(params, plan, done),
              "complete": len(done) == len(plan["pieces"]),
              "total_seconds": sum(s["seconds"] for s in prov["sessions"])}
-    rec = sorted(records.values(), key=lambda r: r["run"])
+    rec = sorted(records.values(), key=lambda r: (r.get("piece") or "", r["run"]))
     snap.mkdir(parents=True, exist_ok=True)
     write_json(snap / "runs.json", rec)
     render(snap, prov["params"], done, rec, prov)

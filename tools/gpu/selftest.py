@@ -4,7 +4,7 @@ Each check trains tiny runs through the stages' own code (pipeline/training/many
 synthetic data in a temporary project, with the execution the stages resolve on that device
 (on CUDA: bf16 autocast, channels_last convnets, stacking):
   - stacked FCNs / AlexNets against the same runs alone (weights within 1 % of their norm),
-  - ResNet-56 and the Transformer train a few steps (finite, falling loss),
+  - ResNet-56 trains a few steps (a finite loss) and the Transformer's loss falls,
   - a run interrupted and resumed against the uninterrupted one, and the same seed twice
     (bit for bit is reported; within 1e-5 of the weights' norm passes).
 

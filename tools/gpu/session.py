@@ -6,15 +6,18 @@ Runs on the GPU image as it is (python3, torch, no dvc), from the repository roo
 
 What `pack` left in .gpu/ is read first: the datasets to use as the mirror, the pieces already
 folded into results/<profile>/ (skipped), and the resumable state of runs an earlier session's
-deadline cut (verified, then restored). The pieces train in .gpu-work/<profile>/ with the
-pipeline's own stages (tools/gpu/stages.py); that folder survives between calls to a warm
-machine, so a second call resumes there too. Each phase is a child process with a timeout:
-a piece still running at the deadline is stopped (its runs keep their last resumable state,
-written every `execution.checkpoint_every` steps) and its unfinished runs come back resumable.
+deadline cut (verified, then restored). Each piece trains in its own folder,
+.gpu-work/<profile>/<piece>/, with the pipeline's own stages (tools/gpu/stages.py): a stage
+prunes the run folders its params do not ask for, so pieces must not share one. The folders
+survive between calls to a warm machine, so a second call resumes there too. Each phase is a
+child process with a timeout: a piece still running at the deadline is stopped (its runs keep
+their last resumable state, written every `execution.checkpoint_every` steps) and its unfinished
+runs come back resumable.
 
 At most 8 files come back (the device tool's limit), all in --out:
   session.json     provenance, self-test lines, benchmark, each piece's outcome, the files' sha256
-  runs.json        one record per finished run (tools/snapshot.py's format, plus its piece)
+  runs.json        one record per finished run (tools/snapshot.py's format, plus its piece), collected
+                   as each piece ends
   outputs.tar.gz   per finished piece: metrics/ and plots/ (tables, figure data, PNGs)
   session.log      everything the phases printed
   resume.tar.NN    unfinished runs' folders (resumable state), in parts of at most 15 MiB
@@ -42,8 +45,6 @@ CARRY = ROOT / ".gpu"
 PART = 15 * 2 ** 20
 MAX_FILES = 8
 MAX_BYTES = 60 * 2 ** 20  # of the 64 MiB that come back, with room for the small files
-RUN_FOLDERS = ("models/classifiers", "models/teachers", "models/students", "models/sweep_teachers",
-               "models/distilled", "models/translation")
 
 
 class Session:
@@ -74,7 +75,7 @@ class Session:
     def child(self, cmd: list[str], timeout: float, cwd: Path) -> str:
         """Run a phase as its own process group; 'done', 'failed (exit N)' or 'cut' at the timeout."""
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-               "PIPELINE_RUN_LOG": str(self.work / "run_times.jsonl"), "PYTHONUNBUFFERED": "1"}
+               "PIPELINE_RUN_LOG": str(cwd / "run_times.jsonl"), "PYTHONUNBUFFERED": "1"}
         if self.mirror is not None:
             env["DATA_MIRROR"] = str(self.mirror)
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.logf, stderr=subprocess.STDOUT,
@@ -91,14 +92,14 @@ class Session:
             return "cut"
         return "done" if rc == 0 else f"failed (exit {rc})"
 
-    def prepare_work(self) -> None:
-        self.work.mkdir(parents=True, exist_ok=True)
-        link = self.work / "pipeline"
+    def prepare_work(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        link = folder / "pipeline"
         if not link.exists():
             link.symlink_to(ROOT / "pipeline")  # run keys hash the training files by these relative paths
-        for name in ("dvc.yaml", "params.yaml"):  # params.yaml: the benchmark's; each piece writes its own
-            shutil.copy2(ROOT / name, self.work / name)
-        restore_resume(self.carry.get("resume", []), self.carry_dir / "resume", self.work, self.log)
+        for name in ("dvc.yaml", "params.yaml"):  # params.yaml: the benchmark's; a piece writes its own
+            shutil.copy2(ROOT / name, folder / name)
+        return folder
 
     def run(self) -> int:
         import torch
@@ -107,10 +108,17 @@ class Session:
                 "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "deadline_s": self.args.deadline, "device": dev, "machine": machine(dev)}
         self.log(f"session: {info['machine']}, deadline {self.args.deadline:.0f} s, profile {self.profile}")
-        self.prepare_work()
+        self.prepare_work(self.work)
+        restore_resume(self.carry.get("resume", []), self.carry_dir / "resume", self.work, self.log)
+        for stale in ("selftest.json", "bench.json"):  # a warm machine keeps the last call's
+            (self.work / stale).unlink(missing_ok=True)
+        shutil.rmtree(self.staged, ignore_errors=True)
         py = sys.executable
-        st = self.child([py, "-m", "tools.gpu", "selftest", "--device", dev, "--json",
-                         str(self.work / "selftest.json")], min(self.args.selftest_seconds, self.left()), self.work)
+        st = "skipped"
+        if self.args.selftest_seconds > 0:
+            st = self.child([py, "-m", "tools.gpu", "selftest", "--device", dev, "--json",
+                             str(self.work / "selftest.json")], min(self.args.selftest_seconds, self.left()),
+                            self.work)
         selftest = read_json(self.work / "selftest.json", [])
         self.log(f"self-test {st}: " + ", ".join(("PASS " if r["ok"] else "FAIL ") + r["check"] for r in selftest))
         bench_status, bench = "skipped", None
@@ -121,20 +129,23 @@ class Session:
                                       min(self.args.bench_seconds, self.left()), self.work)
             bench = read_json(self.work / "bench.json", None)
         self.log(f"benchmark {bench_status}")
-        pieces, owner = self.run_pieces(dev)
+        pieces, records = self.run_pieces(dev)
         files = self.write_outputs(info | {"selftest": selftest, "selftest_status": st, "benchmark": bench,
-                                           "benchmark_status": bench_status, "pieces": pieces}, owner)
+                                           "benchmark_status": bench_status, "pieces": pieces}, records)
         self.log(f"wrote {', '.join(files)} to {self.out}")
         return 0
 
-    def run_pieces(self, dev: str) -> tuple[list[dict], dict]:
+    def run_pieces(self, dev: str) -> tuple[list[dict], list[dict]]:
+        """Each piece's outcome, and the records of every run a piece finished (collected as it ends)."""
         base = yaml.safe_load((ROOT / "params.yaml").read_text())
-        done, owner, results = self.carry.get("done", []), {}, []
+        n_bins = base["calibrate"]["n_bins"]
+        done, records, results = self.carry.get("done", []), [], []
         for piece in pieces_todo(self.plan, done):
             name, p = piece["name"], piece_params(base, self.plan, piece)
             p["execution"]["device"] = dev
+            folder = self.work / name
             missing = [d for d in p["profiles"][self.profile]["datasets"]
-                       if not dataset_available(d, self.work, self.mirror)]
+                       if not dataset_available(d, folder, self.mirror)]
             left = self.left() - self.args.reserve
             if missing:
                 results.append({"name": name, "status": "skipped", "why": f"datasets not carried: {missing}"})
@@ -142,27 +153,22 @@ class Session:
                 results.append({"name": name, "status": "not started",
                                 "why": f"{max(left, 0):.0f} s left of the deadline"})
             else:
-                (self.work / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+                self.prepare_work(folder)
+                (folder / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
                 self.log(f"piece {name}: stages {', '.join(piece['stages'])} ({left:.0f} s left)")
                 t = time.time()
                 status = self.child([sys.executable, "-m", "tools.gpu", "piece", ",".join(piece["stages"])], left,
-                                    self.work)
+                                    folder)
                 results.append({"name": name, "status": status, "seconds": round(time.time() - t),
                                 "set": piece.get("set", {}), "stages": piece["stages"]})
-                for run in finished_runs(self.work):
-                    owner.setdefault(run, name)
+                records += [r | {"piece": name} for r in piece_records(folder, n_bins)]
                 if status == "done":
-                    stage_outputs(self.work, self.staged / name)
+                    stage_outputs(folder, self.staged / name)
             self.log(f"piece {name}: {results[-1]['status']} {results[-1].get('why', '')}".rstrip())
-        return results, owner
+        return results, records
 
-    def write_outputs(self, info: dict, owner: dict) -> list[str]:
+    def write_outputs(self, info: dict, records: list[dict]) -> list[str]:
         from pipeline.io import file_digests, write_json
-        os.chdir(self.work)
-        sys.path.insert(0, str(ROOT))
-        from tools.snapshot import collect_runs
-        n_bins = yaml.safe_load((ROOT / "params.yaml").read_text())["calibrate"]["n_bins"]
-        records = [r | {"piece": owner.get(r["run"])} for r in collect_runs(self.work, n_bins)]
         write_json(self.out / "runs.json", records)
         if self.staged.exists():
             with tarfile.open(self.out / "outputs.tar.gz", "w:gz") as tar:
@@ -200,14 +206,20 @@ def dataset_available(name: str, work: Path, mirror: Path | None) -> bool:
     return len(here) == len(spec.files) or len(there) == len(spec.files)
 
 
-def finished_runs(work: Path) -> list[str]:
-    return sorted(m.parent.relative_to(work).as_posix() for root in RUN_FOLDERS
-                  for m in (work / root).rglob("metrics.json"))
+def piece_records(folder: Path, n_bins: int) -> list[dict]:
+    """tools/snapshot.py's record of every finished run in a piece's folder."""
+    from tools.snapshot import collect_runs
+    cwd = os.getcwd()
+    os.chdir(folder)  # the records' paths are relative to the piece's project folder
+    try:
+        return collect_runs(folder, n_bins)
+    finally:
+        os.chdir(cwd)
 
 
 def unfinished_runs(work: Path) -> list[Path]:
-    return sorted(s.parent for root in RUN_FOLDERS for s in (work / root).rglob("state.pt")
-                  if not (s.parent / "metrics.json").exists())
+    """Run folders with a resumable state and no completion mark, in every piece's folder."""
+    return sorted(s.parent for s in work.glob("*/models/**/state.pt") if not (s.parent / "metrics.json").exists())
 
 
 def stage_outputs(work: Path, dst: Path) -> None:
@@ -220,37 +232,37 @@ def stage_outputs(work: Path, dst: Path) -> None:
 
 
 def pack_resume(work: Path, out: Path, max_parts: int, max_bytes: int) -> tuple[list[dict], list[str]]:
-    """Unfinished runs' folders as one tar in parts; the runs that do not fit are named, not sent."""
-    runs, sent, left_out, size = unfinished_runs(work), [], [], 0
-    for r in runs:
-        b = sum(f.stat().st_size for f in r.rglob("*") if f.is_file())
-        if size + b <= min(max_bytes, max_parts * PART):
-            sent.append(r)
-            size += b
-        else:
-            left_out.append(f"{r.relative_to(work).as_posix()} ({b / 2 ** 20:.0f} MiB)")
-    if not sent:
-        return [], left_out
-    blob = out / "resume.tar"
-    with tarfile.open(blob, "w") as tar:
-        for r in sent:
-            tar.add(r, arcname=r.relative_to(work).as_posix())
+    """Unfinished runs' folders as one tar in parts of PART bytes; runs that do not fit (the tar as
+    written, headers included) are named, not sent: the largest are left out first."""
     from pipeline.io import file_digests
-    whole = file_digests(blob)["sha256"]
-    parts = []
+    limit = min(max_bytes, max_parts * PART)
+    sent = sorted(unfinished_runs(work), key=lambda r: sum(f.stat().st_size for f in r.rglob("*") if f.is_file()))
+    left_out: list[str] = []
+    blob = out / "resume.tar"
+    while sent:
+        with tarfile.open(blob, "w") as tar:
+            for r in sent:
+                tar.add(r, arcname=r.relative_to(work).as_posix())
+        if blob.stat().st_size <= limit:
+            break
+        r = sent.pop()
+        left_out.append(f"{r.relative_to(work).as_posix()} "
+                        f"({sum(f.stat().st_size for f in r.rglob('*') if f.is_file()) / 2 ** 20:.0f} MiB)")
+    if not sent:
+        blob.unlink(missing_ok=True)
+        return [], left_out
+    whole, parts = file_digests(blob)["sha256"], []
     with open(blob, "rb") as f:
-        for i in range(max_parts):
-            chunk = f.read(PART)
-            if not chunk:
-                break
-            (out / f"resume.tar.{i:02d}").write_bytes(chunk)
-            parts.append(f"resume.tar.{i:02d}")
+        while chunk := f.read(PART):
+            (out / f"resume.tar.{len(parts):02d}").write_bytes(chunk)
+            parts.append(f"resume.tar.{len(parts):02d}")
     blob.unlink()
     return [{"parts": parts, "sha256": whole, "runs": [r.relative_to(work).as_posix() for r in sent]}], left_out
 
 
 def restore_resume(entries: list[dict], folder: Path, work: Path, log) -> None:
     """Reassemble carried resume tars, check their sha256, and only then extract them (data filter)."""
+    from pipeline.data.archives import safe_extract_tar
     from pipeline.io import file_digests
     for e in entries:
         if all((work / r).exists() for r in e["runs"]):
@@ -261,8 +273,8 @@ def restore_resume(entries: list[dict], folder: Path, work: Path, log) -> None:
                 f.write((folder / e["sha256"][:16] / part).read_bytes())
         if file_digests(blob)["sha256"] != e["sha256"]:
             log(f"resume state {blob.name}: sha256 mismatch, not restored (its runs start over)")
+            blob.unlink()
             continue
-        with tarfile.open(blob) as tar:
-            tar.extractall(work, filter="data")
+        safe_extract_tar(blob, work)
         log(f"restored the resumable state of {len(e['runs'])} runs")
         blob.unlink()
