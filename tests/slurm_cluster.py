@@ -1,6 +1,8 @@
 """A real single-node SLURM cluster for the backend tests: installed (as root, through apt) and started
 once per test session, stopped afterwards. Where that cannot happen, the tests that need it skip
-with the reason and how to provide a cluster (SLURM_CONF pointing to a running one also works)."""
+with the reason and how to provide a cluster (SLURM_CONF pointing to a running one also works).
+Side effects on the machine, as root: the apt packages stay installed, /etc/munge/munge.key is
+created if missing (1 KiB random) and munged keeps running for later sessions."""
 from __future__ import annotations
 
 import os
@@ -46,7 +48,10 @@ class Unavailable(Exception):
 
 
 def _run(cmd: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"{' '.join(cmd)} did not finish within {timeout:.0f} s") from None
 
 
 def install() -> None:

@@ -77,14 +77,13 @@ def test_a_failed_slurm_job_names_its_run_and_log_and_the_others_are_kept(toy, s
         assert (toy / j.run_dir / "metrics.json").exists()
     # Rerun with the bug fixed: only the failed run is submitted.
     jobs[2] = sweep("mixed")[2]
-    t0 = time.time()
     from pipeline.training.backend import pending_units
     assert pending_units(jobs, CPU, BASE | {"backend": "slurm"}) == [[2]]
     trained(jobs, BASE | {"backend": "slurm"})
-    assert (toy / "mixed/alpha_0.1/metrics.json").exists() and time.time() - t0 < 300
+    assert (toy / "mixed/alpha_0.1/metrics.json").exists()
 
 
-def test_interrupting_the_stage_cancels_its_slurm_jobs(toy, slurm, monkeypatch):
+def test_interrupting_the_stage_cancels_its_slurm_jobs(toy, slurm, monkeypatch, capsys):
     from pipeline.training import backend
     from pipeline.training.many import Job
     calls = []
@@ -96,13 +95,16 @@ def test_interrupting_the_stage_cancels_its_slurm_jobs(toy, slurm, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         trained([Job(Path("cut/long"), cfg(0, 0.0, steps=100_000))], BASE | {"backend": "slurm"})
     monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert calls and "slurm: interrupted; cancelled 1 job(s)" in err
     deadline = time.time() + 30
     while time.time() < deadline:
-        live = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
-        if not live:
+        q = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True)
+        assert q.returncode == 0, q.stderr
+        if not q.stdout.split():
             break
         time.sleep(0.5)
-    assert calls and not live
+    assert not q.stdout.split()  # this test cluster runs nothing else
 
 
 def test_stage_device_under_slurm_is_the_nodes_not_the_login_nodes():

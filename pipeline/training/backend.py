@@ -26,12 +26,18 @@ from pathlib import Path
 
 import torch
 
+from ..data import prepared
+from ..io import read_json
 from ..layout import RUN_ROOTS
+from .builders import execution as execution_of
 from .builders import resolve_device
-from .integrity import adopt_identical_run
+from .integrity import adopt_identical_run, damaged
 from .many import Job, shared_settings
 from .many import train_runs as train_runs_inline
-from .run import open_run
+from .run import open_run, run_key
+from .stacking import stackable
+
+UNSEEN_GRACE_S = 120  # a job never seen in squeue this long after submission counts as ended
 
 
 class BackendError(RuntimeError):
@@ -137,6 +143,18 @@ def run_units(units: list[list[Job]], device: torch.device, execution: dict, bac
     return wait(submitted, backend, device, execution)
 
 
+def finished(job: Job, device: torch.device, execution: dict) -> bool:
+    """Read-only (unlike open_run, which clears folders): the job's folder holds the intact finished run
+    of its configuration."""
+    done = Path(job.run_dir) / "metrics.json"
+    if not done.exists():
+        return False
+    ex = execution_of(execution, device, job.cfg["arch"], stackable=stackable(job.cfg))
+    m = read_json(done)
+    return (m.get("key") == run_key(job.cfg, prepared.paths(job.cfg["dataset"])[0], ex)
+            and damaged(job.run_dir, m.get("files")) is None)
+
+
 def _live_slurm_jobs() -> set[str] | None:
     r = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True)
     return set(r.stdout.split()) if r.returncode == 0 else None
@@ -146,7 +164,7 @@ def wait(submitted: list, backend: str, device: torch.device, execution: dict) -
     """Block until every job has ended, printing done / running / failed; then name the failures.
     Returns {run folder: seconds from submission until its job was seen to end (queueing included)}."""
     ended: dict[int, bool] = {}
-    t0, seconds = time.time(), {}
+    t0, seconds, seen = time.time(), {}, set()
     last = None
     try:
         while len(ended) < len(submitted):
@@ -154,9 +172,17 @@ def wait(submitted: list, backend: str, device: torch.device, execution: dict) -
             for n, (job, runs) in enumerate(submitted):
                 if n in ended:
                     continue
-                over = job.done() if backend == "local" else live is not None and job.job_id not in live
+                if backend == "local":
+                    over = job.done()
+                elif live is None:
+                    over = False  # squeue did not answer: ask again
+                elif job.job_id in live:
+                    seen.add(n)
+                    over = False
+                else:  # left the queue, or (never seen) not listed by this squeue for too long
+                    over = n in seen or time.time() - t0 > UNSEEN_GRACE_S
                 if over:
-                    ended[n] = all(open_run(j.run_dir, j.cfg, device, execution)[2] is not None for j in runs)
+                    ended[n] = all(finished(j, device, execution) for j in runs)
                     seconds |= {str(j.run_dir): round(time.time() - t0, 1) for j in runs}
             ok = sum(ended.values())
             status = f"{ok} done, {len(ended) - ok} failed, {len(submitted) - len(ended)} running or pending"
@@ -174,7 +200,7 @@ def wait(submitted: list, backend: str, device: torch.device, execution: dict) -
     if failed:
         lines = []
         for job, runs in failed:
-            todo = [str(j.run_dir) for j in runs if open_run(j.run_dir, j.cfg, device, execution)[2] is None]
+            todo = [str(j.run_dir) for j in runs if not finished(j, device, execution)]
             lines.append(f"job {job.job_id} ({', '.join(todo)}): log {job.paths.stderr}")
         raise BackendError(f"{len(failed)} of {len(submitted)} {backend} job(s) did not finish their runs; the "
                            "finished runs are kept and a rerun submits only the rest: " + "; ".join(lines))
