@@ -32,6 +32,7 @@ from ..layout import RUN_ROOTS
 from .builders import execution as execution_of
 from .builders import resolve_device
 from .integrity import adopt_identical_run, damaged
+from .loop import StateFile
 from .many import Job, shared_settings
 from .many import train_runs as train_runs_inline
 from .run import open_run, run_key
@@ -86,7 +87,6 @@ def pending_units(jobs: list[Job], device: torch.device, execution: dict) -> lis
         if finished is not None or adopt_identical_run(job.run_dir, key, RUN_ROOTS) is not None:
             continue
         if ex["stack"]:
-            from .loop import StateFile
             saved = StateFile(Path(job.run_dir) / "state.pt").load(key)
             groups.setdefault((shared_settings(job.cfg), int(saved["step"]) if saved else 0), []).append(i)
         else:
@@ -137,8 +137,7 @@ def run_units(units: list[list[Job]], device: torch.device, execution: dict, bac
                              **({"gpus_per_node": s["gpus_per_job"]} if s["gpus_per_job"] else {}),
                              additional_parameters=dict(s["extra"]))
         with ex.batch():
-            handles = [(ex.submit(train_share, cwd, [u], device.type, execution), u) for u in units]
-        submitted = handles
+            submitted = [(ex.submit(train_share, cwd, [u], device.type, execution), u) for u in units]
     print(f"{backend}: {len(submitted)} job(s) for {sum(len(u) for u in units)} run(s); logs in {folder}", flush=True)
     return wait(submitted, backend, device, execution)
 

@@ -198,23 +198,15 @@ def machine(dev: str) -> dict:
 def dataset_available(name: str, work: Path, mirror: Path | None) -> bool:
     """In the mirror (carried by `pack`, or DATA_MIRROR), or downloaded into the work folder earlier."""
     from pipeline.data.registry import get
-    spec = get(name)
-    if mirror is None:
-        return all((work / "data" / "raw" / name / f.name).exists() for f in spec.files)
-    here = [f for f in spec.files if (work / "data" / "raw" / name / f.name).exists()]
-    there = [f for f in spec.files if (mirror / f.mirror_path).exists()]
-    return len(here) == len(spec.files) or len(there) == len(spec.files)
+    files = get(name).files
+    return (all((work / "data" / "raw" / name / f.name).exists() for f in files)
+            or (mirror is not None and all((mirror / f.mirror_path).exists() for f in files)))
 
 
 def piece_records(folder: Path, n_bins: int) -> list[dict]:
     """tools/snapshot.py's record of every finished run in a piece's folder."""
     from tools.snapshot import collect_runs
-    cwd = os.getcwd()
-    os.chdir(folder)  # the records' paths are relative to the piece's project folder
-    try:
-        return collect_runs(folder, n_bins)
-    finally:
-        os.chdir(cwd)
+    return collect_runs(folder, n_bins)  # run paths relative to the piece's folder
 
 
 def unfinished_runs(work: Path) -> list[Path]:
