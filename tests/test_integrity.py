@@ -67,7 +67,7 @@ def test_a_second_process_on_a_locked_run_folder_stops_with_a_clear_message(toy)
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time; sys.path.insert(0, '.');"
         "from pipeline.training.integrity import run_locks\n"
-        "with run_locks(['r']):\n    print('held', flush=True); time.sleep(30)")],
+        "with run_locks(['r']):\n    print('held', flush=True); time.sleep(600)")],
         cwd=toy, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -17,10 +17,11 @@ def _run(a) -> int:
 
 def _piece(a) -> int:
     """Child of `run`: the piece's stages in this process (params.yaml in the working directory)."""
-    import yaml
+
+    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
 
     from .stages import StageFailed, run_stages
-    params = yaml.safe_load(Path("params.yaml").read_text())
+    params = yaml12.load(Path("params.yaml").read_text())
     try:
         run_stages(a.stages.split(","), params, log=lambda m: print(m, flush=True))
     except StageFailed as e:
@@ -86,6 +87,9 @@ def main() -> int:
     r.add_argument("--bench-repeats", type=int, default=3)
     r.add_argument("--bench-models", default="fcn,alexnet,resnet56,transformer")
     r.add_argument("--reserve", type=float, default=30, help="seconds kept for writing the outputs")
+    r.add_argument("--pieces", default=None, help="only these pieces (comma-separated); the rest stay to do")
+    r.add_argument("--cut-at-checkpoint", action="store_true",
+                   help="cut each piece once it has a resumable run (rehearses the deadline cut)")
     r.add_argument("--min-piece-seconds", type=float, default=20, help="do not start a piece with less left")
     p = sub.add_parser("piece", help="(used by run) run stages in this process")
     p.add_argument("stages")

@@ -72,17 +72,23 @@ class Session:
         self.logf.write(line + "\n")
         self.logf.flush()
 
-    def child(self, cmd: list[str], timeout: float, cwd: Path) -> str:
-        """Run a phase as its own process group; 'done', 'failed (exit N)' or 'cut' at the timeout."""
+    def child(self, cmd: list[str], timeout: float, cwd: Path, cut_when=None) -> str:
+        """Run a phase as its own process group; 'done', 'failed (exit N)', or 'cut' at the timeout
+        or as soon as `cut_when()` is true (checked every second)."""
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                "PIPELINE_RUN_LOG": str(cwd / "run_times.jsonl"), "PYTHONUNBUFFERED": "1"}
         if self.mirror is not None:
             env["DATA_MIRROR"] = str(self.mirror)
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.logf, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-        try:
-            rc = proc.wait(timeout=max(timeout, 1))
-        except subprocess.TimeoutExpired:
+        end, rc = time.time() + max(timeout, 1), None
+        while rc is None:
+            try:
+                rc = proc.wait(timeout=min(1.0, max(end - time.time(), 0.01)))
+            except subprocess.TimeoutExpired:
+                if time.time() >= end or (cut_when is not None and cut_when()):
+                    break
+        if rc is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=10)
@@ -137,10 +143,13 @@ class Session:
 
     def run_pieces(self, dev: str) -> tuple[list[dict], list[dict]]:
         """Each piece's outcome, and the records of every run a piece finished (collected as it ends)."""
-        base = yaml.safe_load((ROOT / "params.yaml").read_text())
+        from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+        base = yaml12.load((ROOT / "params.yaml").read_text())
         n_bins = base["calibrate"]["n_bins"]
         done, records, results = self.carry.get("done", []), [], []
         for piece in pieces_todo(self.plan, done):
+            if self.args.pieces and piece["name"] not in self.args.pieces.split(","):
+                continue  # not asked for this time: still to do
             name, p = piece["name"], piece_params(base, self.plan, piece)
             p["execution"]["device"] = dev
             folder = self.work / name
@@ -157,8 +166,11 @@ class Session:
                 (folder / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
                 self.log(f"piece {name}: stages {', '.join(piece['stages'])} ({left:.0f} s left)")
                 t = time.time()
+                # --cut-at-checkpoint: stop the piece once a run has written a resumable state, as the
+                # deadline would; it rehearses the cut on any machine, however fast or slow.
+                cut = (lambda f=folder, t=t: checkpointed_since(f, t)) if self.args.cut_at_checkpoint else None
                 status = self.child([sys.executable, "-m", "tools.gpu", "piece", ",".join(piece["stages"])], left,
-                                    folder)
+                                    folder, cut)
                 results.append({"name": name, "status": status, "seconds": round(time.time() - t),
                                 "set": piece.get("set", {}), "stages": piece["stages"]})
                 records += [r | {"piece": name} for r in piece_records(folder, n_bins)]
@@ -211,7 +223,23 @@ def piece_records(folder: Path, n_bins: int) -> list[dict]:
 
 def unfinished_runs(work: Path) -> list[Path]:
     """Run folders with a resumable state and no completion mark, in every piece's folder."""
-    return sorted(s.parent for s in work.glob("*/models/**/state.pt") if not (s.parent / "metrics.json").exists())
+    return sorted(r for piece in work.iterdir() if piece.is_dir() for r in unfinished_runs_in(piece))
+
+
+def checkpointed_since(piece: Path, t: float) -> bool:
+    """Has an unfinished run in this piece's folder written its resumable state since time t?"""
+    for r in unfinished_runs_in(piece):
+        try:
+            if (r / "state.pt").stat().st_mtime >= t:
+                return True
+        except FileNotFoundError:  # the run finished meanwhile
+            pass
+    return False
+
+
+def unfinished_runs_in(piece: Path) -> list[Path]:
+    """The same within one piece's folder."""
+    return sorted(s.parent for s in piece.glob("models/**/state.pt") if not (s.parent / "metrics.json").exists())
 
 
 def stage_outputs(work: Path, dst: Path) -> None:
