@@ -304,7 +304,9 @@ def test_exp_run_alpha_trains_only_the_new_run_and_diffs_show_it(repo):
     d, env, _ = repo
     sh(["git", "add", "-A"], d, env)
     sh(["git", "commit", "-qm", "results"], d, env)
-    r = sh([DVC, "exp", "run", "-S", "alpha=0.3"], d, env)
+    # -S with a bare exponent: the stage reads the float that `dvc params diff` shows (tests/test_yaml12.py: the
+    # same for a bare exponent typed into params.yaml, which YAML 1.1 would read as a string).
+    r = sh([DVC, "exp", "run", "-S", "alpha=0.3", "-S", "calibrate.t_grid_min=1e-1"], d, env)
     assert "alpha=0 seed=0: test acc" in r.stdout and "(reused)" in r.stdout
     assert "Running stage 'download'" not in r.stdout
     m = json.loads((d / "metrics/train.json").read_text())["fcn"]
@@ -313,6 +315,10 @@ def test_exp_run_alpha_trains_only_the_new_run_and_diffs_show_it(repo):
     assert "alpha_0.3" in diff
     pdiff = json.loads(sh([DVC, "params", "diff", "--json"], d, env).stdout)
     assert (pdiff["params.yaml"]["alpha"]["old"], pdiff["params.yaml"]["alpha"]["new"]) == (0.1, 0.3)
+    assert pdiff["params.yaml"]["calibrate.t_grid_min"]["new"] == 0.1
+    assert "Running stage 'calibrate'" in r.stdout
+    from pipeline.config import load_params
+    assert load_params(d / "params.yaml")["calibrate"]["t_grid_min"] == 0.1
 
 
 def test_bad_mirror_file_fails_the_download_stage_with_the_hashes(repo, tmp_path, mirror):

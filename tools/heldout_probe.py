@@ -18,8 +18,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -47,7 +45,8 @@ def main() -> int:
     name = f"alpha_{alpha:g}_seed_{seed}"
     base = read_json(work / "models" / "classifiers" / "fcn" / dataset / name / "metrics.json")
     cfg = base["config"] | {"steps": base["config"]["epochs"] * math.ceil(n / base["config"]["batch_size"])}
-    train_cfg = yaml.safe_load((work / "params.yaml").read_text())["train"]
+    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    train_cfg = yaml12.load((work / "params.yaml").read_text())["train"]
     os.chdir(probe)
     m = train_run(Path("runs") / f"{dataset}_{name}", cfg, torch.device("cpu"), train_cfg)
     same = [r for r in json.loads((out / "runs.json").read_text())

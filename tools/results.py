@@ -65,7 +65,8 @@ def machine() -> dict:
 
 def run(profile: str, commit_each: bool) -> int:
     out = ROOT / "results" / profile
-    plan = yaml.safe_load((out / "plan.yaml").read_text())
+    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    plan = yaml12.load((out / "plan.yaml").read_text())
     prov_file = out / "provenance.json"
     prov = json.loads(prov_file.read_text()) if prov_file.exists() else {}
     work = work_tree(profile, prov.get("commit"))
@@ -79,7 +80,7 @@ def run(profile: str, commit_each: bool) -> int:
         # the work tree's commit: moved forward by hand (git -C .results/<profile> checkout) only when
         # the training code's run keys are unchanged, so every piece's runs stay valid
         commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=work, text=True).strip()
-        base = yaml.safe_load(subprocess.check_output(["git", "show", f"{commit}:params.yaml"], cwd=ROOT, text=True))
+        base = yaml12.load(subprocess.check_output(["git", "show", f"{commit}:params.yaml"], cwd=ROOT, text=True))
         params = piece_params(base, profile, plan["pieces"], i)
         (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         print(f"[{dt.datetime.now():%H:%M}] piece {name}: dvc repro in {work}", flush=True)

@@ -15,8 +15,6 @@ import json
 import os
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("alpha", "sweep", "data", "fcn", "convnets", "calibrate", "project", "distill", "execution",
             "translation")
@@ -41,7 +39,8 @@ def stale_runs(snapshot: Path) -> tuple[list[dict], list[str], int]:
         stale = [r for r in records if key_of(r["config"], r["data_sha256"], r["execution"]) != r["key"]]
     finally:
         os.chdir(cwd)
-    today = yaml.safe_load((ROOT / "params.yaml").read_text())
+    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    today = yaml12.load((ROOT / "params.yaml").read_text())
     then, profile = dict(prov["params"]), prov["profile"]
     # `train:` was renamed `execution:`; where runs train (backend, jobs_dir, local, slurm) changes no run
     then["execution"] = then.pop("execution", None) or then.pop("train", None)

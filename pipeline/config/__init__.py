@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from . import checks
+from . import checks, yaml12
 from .schema import SCHEMA, ParamError
 
 __all__ = ["ParamError", "ParamsFileError", "alphas_to_train", "classifiers", "load_params", "validate"]
@@ -35,7 +35,7 @@ def load_params(path: str | Path = "params.yaml") -> dict:
     """Validated params with the active profile under ``active``; also checks that the device asked for exists."""
     try:
         with open(path) as f:
-            raw = yaml.safe_load(f)
+            raw = yaml12.load(f)
     except OSError as e:
         raise ParamsFileError(f"cannot read {path}: {e.strerror}") from None
     except yaml.YAMLError as e:

@@ -19,8 +19,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from .plan import load_plan, piece_params, pieces_todo, plan_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +51,8 @@ def pack(profile: str, mirror: Path, limit_mib: float = 64, root: Path = ROOT) -
     used = tree_bytes(root) + sum(f.stat().st_size for f in (carry / "resume").rglob("*") if f.is_file()) \
         if (carry / "resume").exists() else tree_bytes(root)
     budget = limit_mib * MIB - 1 * MIB  # headroom for carry.json and rounding
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    params = yaml12.load((root / "params.yaml").read_text())
     carried, left_out = [], []
     for piece in pieces_todo(plan, done):
         for name in piece_params(params, plan, piece)["profiles"][profile]["datasets"]:

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import torch
-import yaml
 
 from .plan import load_plan, piece_params, plan_file
 
@@ -66,7 +65,8 @@ def estimate_table(profile: str) -> str:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from cost import training_samples
     plan = load_plan(plan_file(profile))
-    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    base = yaml12.load((ROOT / "params.yaml").read_text())
     peak, util = plan["device"]["bf16_peak_tflops"] * 1e12, plan["utilisation"]
     fps = flops_per_sample(piece_params(base, plan, plan["pieces"][0]) | {"profile": profile})
     rates = measured_rates(profile)

@@ -23,8 +23,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import yaml
-
 from .plan import load_plan, merged_params, plan_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,7 +205,8 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
             entry["last"] = p["status"] + (f": {p['why']}" if p.get("why") else "")
     prov["sessions"].append({k: v for k, v in info.items() if k != "files"})
     done = [p["name"] for p in plan["pieces"] if prov["pieces"].get(p["name"], {}).get("done")]
-    params = yaml.safe_load((results.parent / "params.yaml").read_text())
+    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    params = yaml12.load((results.parent / "params.yaml").read_text())
     prov |= {"commit": info.get("commit") or "unknown", "params": merged_params(params, plan, done),
              "complete": len(done) == len(plan["pieces"]),
              "total_seconds": sum(s["seconds"] for s in prov["sessions"])}

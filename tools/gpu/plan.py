@@ -14,8 +14,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,7 +22,8 @@ def plan_file(profile: str, root: Path = ROOT) -> Path:
 
 
 def load_plan(path: Path) -> dict:
-    plan = yaml.safe_load(Path(path).read_text())
+    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    plan = yaml12.load(Path(path).read_text())
     names = [p["name"] for p in plan["pieces"]]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: piece names repeat: {names}")
