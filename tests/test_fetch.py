@@ -112,7 +112,7 @@ def test_every_registry_file_has_a_checksum_and_every_paper_dataset_is_listed():
 
 
 def test_fetch_mnist_from_the_mirror(tmp_path, mirror):
-    paths = fetch_dataset(registry.get("mnist"), tmp_path / "raw", mirror)
+    _, paths = fetch_dataset(registry.get("mnist"), tmp_path / "raw", mirror)
     assert len(paths) == 4
     with gzip.open(paths[1]) as g:
         assert int.from_bytes(g.read(8)[4:], "big") == 60000  # idx label count

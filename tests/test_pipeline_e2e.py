@@ -43,12 +43,12 @@ def repo(tmp_path_factory, root, data_source):
     # evaluation alone costs a minute on 2 cores; its short runs are tested in tests/test_zoo.py.
     steps = {"unit": "steps", "length": 30, "milestones": [20], "snapshot_every": None}
     p["profiles"]["default"].update(
-        datasets=["mnist", "cifar10_jpeg", "multi30k"], seeds=[0], fcn_epochs=1, max_train_examples=None,
-        classifiers={"fcn": ["mnist"], "alexnet": ["cifar10_jpeg"], "resnet56": [], "resnet34": [], "resnet50": []},
+        datasets=["mnist", "cifar10", "multi30k"], seeds=[0], fcn_epochs=1, max_train_examples=None,
+        classifiers={"fcn": ["mnist"], "alexnet": ["cifar10"], "resnet56": [], "resnet34": [], "resnet50": []},
         schedules={"alexnet": steps | {"snapshot_every": 10}, "resnet56": steps, "resnet34": steps,
                    "resnet50": steps},
         distill_alphas=[0.0, 0.3], distill_temperatures=[1, 4], figure8_dataset=None,
-        mi_dataset="cifar10_jpeg", mi_model="alexnet", mi_examples_per_class=8,
+        mi_dataset="cifar10", mi_model="alexnet", mi_examples_per_class=8,
         translation={"vocab_size": 400,
                      "model": {"d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32},
                      "epochs": 1, "seeds": [0], "lr": 0.003, "bleu_sentences": 24, "token_sentences": 100})
@@ -84,9 +84,9 @@ def test_repro_builds_every_stage_and_writes_results(repo):
     m = json.loads((d / "metrics/train.json").read_text())
     assert set(m["fcn"]["mnist"]) >= {"alpha_0", "alpha_0.1", "head_to_head"}
     assert 10.0 < m["fcn"]["mnist"]["alpha_0"]["test_acc"] <= 100.0
-    assert set(m["alexnet"]["cifar10_jpeg"]) == {"alpha_0", "alpha_0.1", "head_to_head"}  # not swept
+    assert set(m["alexnet"]["cifar10"]) == {"alpha_0", "alpha_0.1", "head_to_head"}  # not swept
     assert (d / "models/classifiers/fcn/mnist/alpha_0.1_seed_0/logits.pt").exists()
-    assert (d / "models/classifiers/alexnet/cifar10_jpeg/alpha_0_seed_0/snapshots/step_0000030.pt").exists()
+    assert (d / "models/classifiers/alexnet/cifar10/alpha_0_seed_0/snapshots/step_0000030.pt").exists()
     tables = (d / "metrics/tables.md").read_text()
     assert "MNIST" in tables and "| CIFAR-10 (lossy JPEG stand-in) | AlexNet | **ours** |" in tables
     assert "| CIFAR-10 (official) | AlexNet | replication |" in tables  # the papers ran the official files
@@ -96,9 +96,15 @@ def test_repro_builds_every_stage_and_writes_results(repo):
             for q in (d / "models").glob("**/metrics.json")}
     assert runs["classifiers/fcn/mnist/alpha_0.1_seed_0"] and runs["distilled/figure7/m3_T_4_seed_0"]
     assert runs["students/ls/logits_seed_0"] and runs["sweep_teachers/figure7/alpha_0.3_seed_0"]
-    assert not runs["teachers/dropout/seed_0"] and not runs["classifiers/alexnet/cifar10_jpeg/alpha_0_seed_0"]
-    meta = json.loads((d / "data/prepared/cifar10_jpeg.json").read_text())
+    assert not runs["teachers/dropout/seed_0"] and not runs["classifiers/alexnet/cifar10/alpha_0_seed_0"]
+    meta = json.loads((d / "data/prepared/cifar10.json").read_text())
     assert meta["sizes"] == {"train": 40000, "val": 1000, "test": 10000, "official_train": 50000}
+    # offline, the mirror has no official CIFAR-10: its JPEG stand-in was read, and every table says so
+    assert meta["source"] == "cifar10_jpeg" and meta["title"] == "CIFAR-10 (lossy JPEG stand-in)"
+    assert list((d / "data/raw/cifar10").iterdir()) == [d / "data/raw/cifar10/cifar10-jpeg.tar.gz"]
+    tables = (d / "metrics/tables.md").read_text()
+    assert "| CIFAR-10 (lossy JPEG stand-in) | AlexNet | **ours** |" in tables, tables
+    assert "CIFAR-10 (official)" in tables
 
 
 def test_mutual_information_stage_tracks_both_runs_within_its_bounds(repo):

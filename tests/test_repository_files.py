@@ -31,7 +31,7 @@ def test_every_pinned_requirement_is_imported_or_is_a_tool():
             if ln.strip() and not ln.startswith("#")]
     used = imported_modules()
     unused = [p for p in pins if p not in NOT_IMPORTED and MODULE.get(p.lower(), p.lower()) not in used]
-    assert not unused, f"pinned in requirements.txt but imported nowhere: {unused} (constraints.txt pins transitive deps)"
+    assert not unused, f"pinned in requirements.txt, imported nowhere: {unused} (transitive: constraints.txt)"
 
 
 def test_every_dvc_stage_says_what_it_does():

@@ -89,7 +89,7 @@ def test_cifar_split_protocols_have_the_papers_sizes_and_are_disjoint(tmp_path, 
     monkeypatch.chdir(tmp_path)
     readers, spec, fake = _toy_raw(tmp_path, "cifar10", 50_000, 10_000)
     monkeypatch.setitem(readers.READERS, spec.fmt, lambda raw, s: fake)
-    monkeypatch.setattr(preprocess, "verify_dataset", lambda spec, folder: None)  # a fake archive (tests/test_fetch.py)
+    monkeypatch.setattr(preprocess, "verify_dataset", lambda spec, folder: spec)  # a fake archive (tests/test_fetch.py)
     meta = preprocess.prepare("cifar10", 5000, 0, report)
     assert {k: meta["sizes"][k] for k in sizes} == sizes
     t = load_tensors(tmp_path / "data/prepared/cifar10.pt")

@@ -145,8 +145,9 @@ P = [
     (
         "a raw file read without verification",
         "pipeline/stages/preprocess.py",
-        "    verify_dataset(spec, RAW / name)  # also when the stage runs outside DVC\n",
-        "",
+        "    spec = verify_dataset(registry.get(name), RAW / name)  # also outside DVC; the official files or a "
+        "stand-in\n",
+        "    spec = registry.get(name)\n",
         "tests/test_fetch.py::test_a_stage_reading_an_altered_file_refuses_it_and_names_it",
     ),
     (

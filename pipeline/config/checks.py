@@ -57,7 +57,9 @@ def _check_subset(p: dict) -> None:
     """``max_train_examples`` keeps a prefix of the training split; image-folder datasets are stored
     in class order (file names), so a prefix would hold only the first classes."""
     for name, prof in p["profiles"].items():
-        ordered = [d for d in prof["datasets"] if REGISTRY[d].fmt == "image_folder_tar"]
+        formats = {d: {REGISTRY[d].fmt} | ({REGISTRY[REGISTRY[d].stand_in].fmt} if REGISTRY[d].stand_in else set())
+                   for d in prof["datasets"]}  # offline, a stand-in may be what is read
+        ordered = [d for d in prof["datasets"] if "image_folder_tar" in formats[d]]
         if prof["max_train_examples"] and ordered:
             raise ParamError(f"profiles.{name}.max_train_examples", prof["max_train_examples"],
                              f"null while the profile prepares {', '.join(ordered)}: its training split is "

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..io import file_digests
 from ..layout import QUARANTINE
+from . import registry
 from .registry import DatasetSpec, RemoteFile
 
 
@@ -125,18 +126,33 @@ def verify(f: RemoteFile, path: Path, dataset: str) -> None:
 
 
 def fetch_dataset(spec: DatasetSpec, dest_dir: Path, mirror: Path | None = None,
-                  quarantine: Path | None = None) -> list[Path]:
-    """Fetch and verify every file of a dataset into dest_dir; return their paths. Files that fail go to
-    ``quarantine`` (default ``data/quarantine/<dataset>``)."""
+                  quarantine: Path | None = None) -> tuple[DatasetSpec, list[Path]]:
+    """Fetch and verify every file of a dataset into dest_dir; return the spec whose files were fetched
+    (the dataset's own, or offline its stand-in's: see registry.DatasetSpec.stand_in) and their paths.
+    Files that fail go to ``quarantine`` (default ``data/quarantine/<dataset>``)."""
     q = QUARANTINE / spec.name if quarantine is None else quarantine
-    return [fetch_file(f, dest_dir, mirror, spec.name, q) for f in spec.files]
+    if spec.stand_in and mirror is not None and not all((mirror / f.mirror_path).is_file() for f in spec.files):
+        spec = registry.get(spec.stand_in)  # offline without the official files: the stand-in, labelled
+    for f in spec.files:
+        fetch_file(f, dest_dir, mirror, spec.name, q)
+    for stale in (registry.get(n) for n in (spec.stand_in, _stood_in_for(spec.name)) if n):
+        for f in stale.files:  # the other variant's files: one set in the folder, so its source is plain
+            (Path(dest_dir) / f.name).unlink(missing_ok=True)
+    return spec, [Path(dest_dir) / f.name for f in spec.files]
 
 
-def verify_dataset(spec: DatasetSpec, folder: Path) -> None:
-    """Before a stage reads a dataset: every file present and matching the registry's checksums."""
+def _stood_in_for(name: str) -> str | None:
+    return next((d.name for d in registry.REGISTRY.values() if d.stand_in == name), None)
+
+
+def verify_dataset(spec: DatasetSpec, folder: Path) -> DatasetSpec:
+    """Before a stage reads a dataset: every file present and matching the registry's checksums.
+    Returns the spec of the files there (the dataset's own, or its stand-in's)."""
+    spec = registry.source(spec.name, Path(folder))
     for f in spec.files:
         path = Path(folder) / f.name
         if not path.is_file():
             raise MissingDatasetError(f"dataset {spec.name!r} needs {path}, which is missing: run "
                                       f"`dvc repro download` (offline: with DATA_MIRROR set)")
         verify(f, path, spec.name)
+    return spec

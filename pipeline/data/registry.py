@@ -8,6 +8,7 @@ pinned too; otherwise the publisher's md5 is what can be checked.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class DatasetSpec:
     note: str = ""
     classes: tuple[str, ...] = ()   # class names in label order (empty: not a classification set)
     sizes: tuple[int, int] = (0, 0)  # examples in the official training and test splits (readers check them)
+    # Offline only (DATA_MIRROR set) and only when the mirror lacks the official files: this dataset's
+    # files are used in their place, in the same data/raw/<name>/ folder, and named in every table.
+    stand_in: str | None = None
 
 
 _MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -83,7 +87,7 @@ REGISTRY: dict[str, DatasetSpec] = {d.name: d for d in [
     DatasetSpec("cifar10", "CIFAR-10", "cifar_python", 10, (
         RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
                    "cifar10/cifar-10-python.tar.gz", md5="c58f30108f718f92721af3b95e74349a"),), classes=_CIFAR10,
-        sizes=(50000, 10000)),
+        sizes=(50000, 10000), stand_in="cifar10_jpeg"),
     DatasetSpec("cifar100", "CIFAR-100", "cifar_python", 100, (
         RemoteFile("cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
                    "cifar100/cifar-100-python.tar.gz", md5="eb9058c3a382ffc7106e4002c42a8d85"),),
@@ -116,6 +120,16 @@ REGISTRY: dict[str, DatasetSpec] = {d.name: d for d in [
 
 # Datasets of the FCN experiments (Table 2, MNIST family), in the order tables list them.
 FCN_DATASETS = ("mnist", "fashion_mnist", "emnist")
+
+
+def source(name: str, raw_dir: Path) -> DatasetSpec:
+    """The spec of the files actually in data/raw/<name>/: the dataset's own (preferred), else its stand-in's."""
+    spec = get(name)
+    if spec.stand_in and not all((raw_dir / f.name).is_file() for f in spec.files):
+        alt = get(spec.stand_in)
+        if all((raw_dir / f.name).is_file() for f in alt.files):
+            return alt
+    return spec
 
 
 def get(name: str) -> DatasetSpec:

@@ -6,7 +6,7 @@ the Markdown of metrics/tables.md and the flat dict of metrics/tables.json.
 from __future__ import annotations
 
 from ..config import alphas_to_train, classifiers
-from ..data import registry
+from ..data import prepared, registry
 from ..io import read_json
 from ..layout import (
     CALIBRATION_METRICS,
@@ -35,7 +35,7 @@ from .translation import translation_section
 
 
 def _title(ds: str) -> str:
-    return registry.get(ds).title
+    return prepared.title(ds)
 
 
 
@@ -52,9 +52,10 @@ def profile_line(p: dict) -> str:
              "reported on the official test set")
     return (f"Ours: profile `{p['profile']}` — FCN {b['fcn_epochs']} epochs{sched}; seeds {b['seeds']}{subset}. "
             f"MNIST family: {p['data']['val_size']} examples of the official training split held out for "
-            f"validation, accuracy on the official test split. {cifar}. Mean ± std over seeds. "
-            "**CIFAR-10 (lossy JPEG stand-in)** rows are trained and tested on the offline JPEG re-encoding "
-            "of CIFAR-10, not the official files; the papers' rows beside them are for the official CIFAR-10.")
+            f"validation, accuracy on the official test split. {cifar}. Mean ± std over seeds."
+            + (" **CIFAR-10 (lossy JPEG stand-in)** rows are trained and tested on the offline JPEG re-encoding "
+               "of CIFAR-10, not the official files; the papers' rows beside them are for the official CIFAR-10."
+               if any(_title(ds) == registry.get("cifar10_jpeg").title for ds in b["datasets"]) else ""))
 
 
 def table2(p: dict, train: dict) -> tuple[str, dict]:

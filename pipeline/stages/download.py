@@ -20,7 +20,11 @@ def main() -> int:
     mirror = mirror_root()
     print(f"download: {', '.join(wanted)} from {mirror or 'the official sources'}")
     for name in wanted:
-        files = fetch_dataset(registry.get(name), RAW / name, mirror)
+        spec = registry.get(name)
+        used, files = fetch_dataset(spec, RAW / name, mirror)
+        if used is not spec:
+            print(f"  {name}: the official files are not in DATA_MIRROR; using {used.title} in their place "
+                  f"(named so in every table and figure)")
         print(f"  {name}: {len(files)} file(s) verified")
     prune(RAW, set(wanted))
     return 0

@@ -21,8 +21,7 @@ CIFAR, CIFAR_HELDOUT = registry.CIFAR, registry.CIFAR_HELDOUT  # Müller's repor
 
 
 def prepare(name: str, val_size: int, split_seed: int, cifar_report: str = "heldout") -> dict:
-    spec = registry.get(name)
-    verify_dataset(spec, RAW / name)  # also when the stage runs outside DVC
+    spec = verify_dataset(registry.get(name), RAW / name)  # also outside DVC; the official files or a stand-in
     (train_x, train_y), (test_x, test_y) = readers.READERS[spec.fmt](RAW / name, spec)
     if (len(train_x), len(test_x)) != spec.sizes:
         raise DatasetError(f"{RAW / name} holds {len(train_x)} training and {len(test_x)} test examples of "
@@ -42,7 +41,7 @@ def prepare(name: str, val_size: int, split_seed: int, cifar_report: str = "held
         origin = {"val_from": "official training split", "test_from": "official test split"}
     pt, meta_path = prepared.paths(name)
     save_tensors(pt, {f"{split}_{k}": t.contiguous() for split, xy in parts.items() for k, t in zip("xy", xy)})
-    meta = {"dataset": name, "title": spec.title, "num_classes": spec.num_classes,
+    meta = {"dataset": name, "source": spec.name, "title": spec.title, "num_classes": spec.num_classes,
             "classes": list(spec.classes), "image_shape": list(train_x.shape[1:]),
             "sizes": {split: len(xy[0]) for split, xy in parts.items()} | {"official_train": n_official},
             **origin, "split_seed": split_seed,
