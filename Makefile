@@ -15,7 +15,7 @@ GPU_PROFILE ?= paper_offline
 demo: $(STAMP)  ## run the whole pipeline on the default profile
 	$(BIN)/python -m pipeline.config
 	$(BIN)/dvc repro
-	@echo; cat metrics/tables.md
+	@echo; $(BIN)/python -m pipeline.reporting.summary
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest -q tests
@@ -50,7 +50,7 @@ clean-venv:
 	rm -rf $(VENV)
 
 lint: $(STAMP)  ## static checks (pyflakes, pycodestyle errors, import order)
-	$(BIN)/python -m ruff check --select F,E,I --line-length 120 pipeline tests
+	$(BIN)/python -m ruff check --select F,E,I --line-length 120 pipeline tools benchmarks tests
 
 vendor-vega: $(STAMP)  ## rebuild .dvc/plots/offline.html from the npm registry
 	$(BIN)/python tools/vendor_vega.py
