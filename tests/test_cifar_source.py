@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.data import prepared, registry
+from pipeline.data import naming, registry
 from pipeline.data.fetch import fetch_dataset
 from tests.test_archives import _cifar10_archive
 
@@ -47,7 +47,7 @@ def test_online_the_official_archive_is_downloaded_read_and_named(official):
     meta = preprocess.prepare("cifar10", 2, 0, "official_test")
     assert meta["source"] == "cifar10" and meta["title"] == "CIFAR-10"
     assert meta["sizes"] == {"train": 18, "val": 2, "test": 4, "official_train": 20}
-    assert prepared.title("cifar10") == "CIFAR-10"
+    assert naming.title("cifar10") == "CIFAR-10"
 
 
 def test_offline_the_official_archive_in_the_mirror_wins_over_the_stand_in(official, tmp_path):

@@ -29,14 +29,6 @@ def load(dataset: str, device: torch.device | str = "cpu", root: Path = PREPARED
     return tensors, read_json(meta)
 
 
-def title(dataset: str, root: Path = PREPARED_DIR) -> str:
-    """What the tables and figures call a dataset: the title of the files preprocess actually read (the
-    official ones, or an offline stand-in), else the registry's."""
-    from .registry import get
-    meta = paths(dataset, root)[1]
-    return read_json(meta).get("title", get(dataset).title) if meta.exists() else get(dataset).title
-
-
 def to_unit_float(x: torch.Tensor) -> torch.Tensor:
     """uint8 pixels to float in [0, 1]; no standardisation (as in the papers' MNIST runs)."""
     return x.float().div_(255)

@@ -6,7 +6,7 @@ the Markdown of metrics/tables.md and the flat dict of metrics/tables.json.
 from __future__ import annotations
 
 from ..config import alphas_to_train, classifiers
-from ..data import prepared, registry
+from ..data import naming, registry
 from ..io import read_json
 from ..layout import (
     CALIBRATION_METRICS,
@@ -35,7 +35,7 @@ from .translation import translation_section
 
 
 def _title(ds: str) -> str:
-    return prepared.title(ds)
+    return naming.title(ds)
 
 
 

@@ -8,7 +8,7 @@ number of this project's own is computed by the pipeline.
 """
 from __future__ import annotations
 
-from ..data import prepared, registry
+from ..data import naming, registry
 
 # The papers' numbers for a dataset we can only approximate: the offline JPEG copy of CIFAR-10.
 REFERENCE_DATASET = {"cifar10_jpeg": "cifar10"}
@@ -22,7 +22,7 @@ def reference_values(table: dict, ds: str, arch: str):
 def reference_title(ds: str) -> str:
     """The papers' rows name the data the papers used (the official CIFAR-10 beside the JPEG stand-in)."""
     title = registry.get(REFERENCE_DATASET.get(ds, ds)).title
-    stand_in = ds in REFERENCE_DATASET or prepared.title(ds) != title  # ours read a stand-in's files
+    stand_in = ds in REFERENCE_DATASET or naming.title(ds) != title  # ours read a stand-in's files
     return f"{title} (official)" if stand_in else title
 
 TABLE2_ACCURACY = {

@@ -19,7 +19,7 @@ def _read(path: Path) -> dict:
 def summary(root: Path = ROOT) -> str:
     """Head-to-head rows (accuracy, ECE; BLEU and NLL for the Transformer) and the outputs' paths."""
     train, calib = _read(root / "metrics/train.json"), _read(root / "metrics/calibration.json")
-    from ..data.prepared import title  # the files preprocess actually read (official, or a stand-in)
+    from ..data.naming import title  # the files preprocess actually read (official, or a stand-in)
     lines = ["| model | dataset | α | test acc (hard → LS) | ECE (hard → LS) |", "|---|---|---|---|---|"]
     for arch, by_ds in train.items():
         for ds, m in by_ds.items():

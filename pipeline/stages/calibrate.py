@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from ..config import alphas_to_train, classifiers, load_params
-from ..data import prepared
+from ..data import naming
 from ..formulas import reliability as cal
 from ..formulas.spread import mean_std
 from ..io import load_tensors, prune, write_json
@@ -74,7 +74,7 @@ def main() -> int:
                 + cal.reliability_rows(ls["test_logits"], ls["test_labels"], 1.0,
                                        f"label smoothing α={p['alpha']:g}, T=1", bins))
         write_json(RELIABILITY_PLOTS / f"{ds}_{arch}.json", rows)
-        panels[f"{title(arch)} on {prepared.title(ds)}"] = rows
+        panels[f"{title(arch)} on {naming.title(ds)}"] = rows
     prune(RELIABILITY_PLOTS, {f"{ds}_{arch}.json" for arch, ds in classifiers(p)})
     reliability_figure(panels, FIGURES / "reliability.png")
     write_json(CALIBRATION_METRICS, metrics)

@@ -17,7 +17,7 @@ and plots/figures/distillation.png (one panel per figure).
 from __future__ import annotations
 
 from ..config import load_params
-from ..data import prepared
+from ..data import naming, prepared
 from ..formulas.smoothness import smoothness_index
 from ..formulas.spread import mean_std
 from ..io import prune, read_json, write_json
@@ -104,7 +104,7 @@ def main() -> int:
         write_json(DISTILL_PLOTS / f"{figure}.json", curves)
         metrics[figure] = {metric_key(c): {"gamma": c["gamma"], "accuracy": c["accuracy"]} for c in curves}
         panels[f"{figure[:6].capitalize()} {figure[6:]}: {title(setup['teacher'])} → {title(setup['student'])} "
-               f"on {prepared.title(setup['dataset'])}"] = curves
+               f"on {naming.title(setup['dataset'])}"] = curves
     prune(DISTILLED, set(figures))
     prune(DISTILL_PLOTS, {f"{f}.json" for f in figures})
     write_json(DISTILL_METRICS, metrics)

@@ -25,7 +25,7 @@ import torch
 
 from ..checkpoints import load_run_model
 from ..config import ParamError, load_params
-from ..data import inputs, prepared, splits
+from ..data import inputs, naming, prepared, splits
 from ..formulas.mi_estimator import mi_estimate
 from ..io import load_tensors, write_json
 from ..layout import FIGURES, MI_METRICS, MI_PLOTS, alpha_key, run_dir
@@ -104,7 +104,7 @@ def main() -> int:
         print(f"mutual_information: {model_name} alpha={a:g}: Î = "
               + ", ".join(f"{q['mi']:.3f}@{q['step']}" for q in pts))
     write_json(MI_PLOTS / "curve.json", rows)
-    mutual_information_figure(rows, n, f"{title(model_name)} on {prepared.title(dataset)}: "
+    mutual_information_figure(rows, n, f"{title(model_name)} on {naming.title(dataset)}: "
                               f"{' vs '.join(m['classes'])}, N = {n}, L = {m['augmentations']}",
                               FIGURES / "mutual_information.png")
     write_json(MI_METRICS, metrics)

@@ -27,6 +27,9 @@ def prepare(name: str, val_size: int, split_seed: int, cifar_report: str = "held
         raise DatasetError(f"{RAW / name} holds {len(train_x)} training and {len(test_x)} test examples of "
                            f"{spec.title}, not the official {spec.sizes[0]} and {spec.sizes[1]}")
     n_official = len(train_x)
+    if spec.fmt in readers.CLASS_ORDERED:
+        order = splits.mixed_order(n_official, split_seed)
+        train_x, train_y = train_x[order], train_y[order]
     if spec.name in CIFAR and cifar_report == "heldout":
         # Müller: train on 40k, report on the other 10k of the official training set; the official
         # test set is then unused, so temperatures are fitted on part of it (never reported).
@@ -45,6 +48,7 @@ def prepare(name: str, val_size: int, split_seed: int, cifar_report: str = "held
             "classes": list(spec.classes), "image_shape": list(train_x.shape[1:]),
             "sizes": {split: len(xy[0]) for split, xy in parts.items()} | {"official_train": n_official},
             **origin, "split_seed": split_seed,
+            "train_order": "seeded shuffle" if spec.fmt in readers.CLASS_ORDERED else "as read",
             "raw_sha256": {f.name: file_digests(RAW / name / f.name)["sha256"] for f in spec.files}}
     write_json(meta_path, meta)
     return meta

@@ -19,7 +19,7 @@ import torch
 
 from ..checkpoints import load_run_model
 from ..config import ParamError, classifiers, load_params
-from ..data import inputs, prepared, splits
+from ..data import inputs, naming, prepared, splits
 from ..formulas import template_plane as pj
 from ..io import prune, write_json
 from ..layout import FIGURES, PROJECTION_METRICS, PROJECTION_PLOTS, alpha_key, run_dir
@@ -78,7 +78,7 @@ def main() -> int:
             print(f"project: {ds} {arch} alpha={a:g}: tightness train {m['train']['tightness']:.3f}, "
                   f"equidistance train {m['train']['equidistance']:.3f}")
         write_json(PROJECTION_PLOTS / f"{ds}_{arch}.json", rows)
-        panels[f"{title(arch)} on {prepared.title(ds)}"] = (rows, tmpl_rows)
+        panels[f"{title(arch)} on {naming.title(ds)}"] = (rows, tmpl_rows)
         out["sample"] = {"seed": pc["sample_seed"], "per_class": pc["examples_per_class"],
                          "classes": names, "heldout_split": pc["heldout_split"]}
         metrics.setdefault(arch, {})[ds] = out
