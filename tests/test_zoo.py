@@ -303,3 +303,27 @@ def test_mi_logit_gaps_reuse_the_same_augmentations_at_every_snapshot():
     labels = torch.tensor([0, 5, 0, 5, 1, 0, 5])
     idx = sample_examples(labels, [0, 5], 2, seed=0)
     assert labels[idx].tolist() == [0, 0, 5, 5] and len(set(idx.tolist())) == 4
+
+
+@pytest.mark.parametrize("name, shuffled", [("cifar10_jpeg", True), ("cifar10", False)])
+def test_a_class_ordered_training_split_is_stored_shuffled_so_a_prefix_holds_every_class(tmp_path, monkeypatch,
+                                                                                          name, shuffled):
+    """Image-folder readers return one class after another; preprocess stores that split in a seeded order,
+    so `max_train_examples` keeps every class. Readers already in mixed order (CIFAR batches) are kept."""
+    from pipeline.io import load_tensors
+    from pipeline.stages import preprocess
+    monkeypatch.chdir(tmp_path)
+    readers, spec, _ = _toy_raw(tmp_path, name, 50_000, 10_000)
+    labels = torch.arange(50_000) // 5_000  # class order: 5,000 of class 0, then class 1, ...
+    fake = ((labels.to(torch.uint8)[:, None, None, None].expand(50_000, 3, 2, 2).clone(), labels),
+            (torch.zeros(10_000, 3, 2, 2, dtype=torch.uint8), torch.arange(10_000) % 10))
+    monkeypatch.setitem(readers.READERS, spec.fmt, lambda raw, s: fake)
+    monkeypatch.setattr(preprocess, "verify_dataset", lambda spec, folder: spec)
+    meta = preprocess.prepare(name, 5000, 0, "heldout")
+    t = load_tensors(tmp_path / f"data/prepared/{name}.pt")
+    head = t["train_y"][:1000]
+    assert torch.equal(t["train_x"][:, 0, 0, 0].long(), t["train_y"])  # images moved with their labels
+    assert (set(head.tolist()) == set(range(10))) == shuffled
+    assert meta["train_order"] == ("seeded shuffle" if shuffled else "as read")
+    again = preprocess.prepare(name, 5000, 0, "heldout")
+    assert again == meta and torch.equal(load_tensors(tmp_path / f"data/prepared/{name}.pt")["train_y"], t["train_y"])

@@ -53,19 +53,6 @@ def _check_val_size(p: dict) -> None:
                                         f"training examples and must leave at least half of them for training")
 
 
-def _check_subset(p: dict) -> None:
-    """``max_train_examples`` keeps a prefix of the training split; image-folder datasets are stored
-    in class order (file names), so a prefix would hold only the first classes."""
-    for name, prof in p["profiles"].items():
-        formats = {d: {REGISTRY[d].fmt} | ({REGISTRY[REGISTRY[d].stand_in].fmt} if REGISTRY[d].stand_in else set())
-                   for d in prof["datasets"]}  # offline, a stand-in may be what is read
-        ordered = [d for d in prof["datasets"] if "image_folder_tar" in formats[d]]
-        if prof["max_train_examples"] and ordered:
-            raise ParamError(f"profiles.{name}.max_train_examples", prof["max_train_examples"],
-                             f"null while the profile prepares {', '.join(ordered)}: its training split is "
-                             "stored in class order, so a prefix would hold only the first classes")
-
-
 def _check_figure8(p: dict) -> None:
     """Figure 8's dataset must be one the profile downloads."""
     for name, prof in p["profiles"].items():
@@ -156,6 +143,6 @@ def _check_every(p: dict) -> None:
 def check_all(p: dict) -> None:
     """Every cross-field check, in order; the first problem raises ParamError."""
     for check in (_cross_checks, _check_every, _check_grid, _check_translation, _check_classifiers,
-                  _check_mutual_information, _check_figure8, _check_subset, _check_val_size,
+                  _check_mutual_information, _check_figure8, _check_val_size,
                   _check_projection_classes, _check_distill):
         check(p)

@@ -134,5 +134,8 @@ def read_image_folder_tar(raw_dir: Path, spec) -> tuple[Split, Split]:
     return out[0], out[1]
 
 
+# Readers whose training split comes out in class order (one folder per class); preprocess stores it
+# in a seeded shuffled order instead.
+CLASS_ORDERED = ("image_folder_tar", "cub_tgz", "tiny_imagenet_zip")
 READERS = {"idx": read_idx, "emnist_zip": read_emnist_balanced, "cifar_python": read_cifar_python,
            "image_folder_tar": read_image_folder_tar, "cub_tgz": read_cub, "tiny_imagenet_zip": read_tiny_imagenet}

@@ -31,3 +31,9 @@ def per_class(labels: torch.Tensor, classes: list[int], n: int, gen: torch.Gener
             raise ValueError(f"at most {len(pool)}: class {c} of {where} has only {len(pool)} examples")
         out.append(pool[torch.randperm(len(pool), generator=gen)[:n]])
     return out
+
+
+def mixed_order(n: int, seed: int) -> torch.Tensor:
+    """A seeded permutation of range(n), for readers that return a split in class order (image folders):
+    stored in this order, any prefix of the training split (``max_train_examples``) holds every class."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed + 1))  # not holdout()'s draw
