@@ -200,7 +200,7 @@ def test_plots_page_really_draws_every_chart_offline(plots_html, tmp_path):
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path}",
          "--virtual-time-budget=15000", "--dump-dom", plots_html.as_uri()],
-        capture_output=True, text=True, timeout=120).stdout
+        capture_output=True, text=True, timeout=600).stdout  # a bound for a slow machine
     charts = html.count("vegaEmbed('#")
     assert dom.count('class="marks"') == charts, "a chart was not drawn"
 
