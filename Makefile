@@ -17,7 +17,7 @@ demo: $(STAMP)  ## run the whole pipeline on the default profile
 	$(BIN)/dvc repro
 	@echo; $(BIN)/python -m pipeline.reporting.summary
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP) lint  ## lint, then run the test suite
 	$(BIN)/python -m pytest -q tests
 
 smoke: $(STAMP)  ## every stage on tiny settings in a throwaway copy (for code changes)
