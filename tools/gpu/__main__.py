@@ -17,7 +17,6 @@ def _run(a) -> int:
 
 def _piece(a) -> int:
     """Child of `run`: the piece's stages in this process (params.yaml in the working directory)."""
-
     from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
 
     from .stages import StageFailed, run_stages
