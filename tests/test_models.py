@@ -52,9 +52,14 @@ def _tf_lrn(x: torch.Tensor, depth_radius=4, bias=1.0, alpha=0.001 / 9, beta=0.7
 
 
 def test_alexnet_lrn_equals_tensorflows_formula():
-    from pipeline.models.alexnet import TF_LRN, lrn_from_tf
+    from pipeline.models.alexnet import TF_LRN, TFLocalResponseNorm
     x = torch.randn(2, 64, 5, 5, dtype=torch.float64) * 3
-    assert torch.allclose(lrn_from_tf(**TF_LRN)(x), _tf_lrn(x), rtol=1e-10, atol=1e-12)
+    assert torch.allclose(TFLocalResponseNorm(**TF_LRN)(x), _tf_lrn(x), rtol=1e-10, atol=1e-12)
+    # any channel count (the stacked AlexNet normalises each member's 64 channels), and the gradient
+    y = torch.randn(3, 11, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.allclose(TFLocalResponseNorm(**TF_LRN)(y), _tf_lrn(y), rtol=1e-10, atol=1e-12)
+    small = y[:1, :5, :2, :2].detach().requires_grad_()
+    assert torch.autograd.gradcheck(TFLocalResponseNorm(2, 1.0, 0.3, 0.75), (small,))
 
 
 def test_alexnet_shapes_parameters_and_last_layer_init():

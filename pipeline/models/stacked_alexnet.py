@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .alexnet import TF_LRN, AlexNetCifar, SamePool, lrn_from_tf
+from .alexnet import TF_LRN, AlexNetCifar, SamePool, TFLocalResponseNorm
 
 NAMES = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc3.weight", "fc3.bias",
          "fc4.weight", "fc4.bias", "head.weight", "head.bias"]
@@ -31,7 +31,7 @@ class StackedAlexNet(nn.Module):
             raise ValueError("all members must have the same layer sizes")
         self.params = nn.ParameterDict({n.replace(".", "_"): nn.Parameter(torch.stack([s[n].detach() for s in states]))
                                         for n in NAMES})
-        self.pool, self.norm = SamePool(), lrn_from_tf(**TF_LRN)
+        self.pool, self.norm = SamePool(), TFLocalResponseNorm(**TF_LRN)
         self.channels_last = False
 
     @property
