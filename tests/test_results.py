@@ -73,3 +73,24 @@ def test_the_tables_say_what_an_untrained_paper_row_needs(root):
     emnist = next(line for line in text.splitlines() if line.startswith("- EMNIST"))
     assert f.mirror_path in emnist and f.md5 in emnist and "DATA_MIRROR" in emnist
     assert "MNIST / FCN" not in text.replace("EMNIST", "") and "Fashion" not in text
+
+
+def test_params_that_change_runs_are_reported_and_where_or_how_they_evaluate_are_not(tmp_path, root):
+    """A snapshot's params against today's: the evaluation batch and the backend are in no run key, so a change
+    there leaves the snapshot's params 'unchanged'; a training setting is reported by its key."""
+    import copy
+
+    from tools.staleness import stale_runs
+    params = __import__("yaml").safe_load((root / "params.yaml").read_text())
+    (tmp_path / "runs.json").write_text("[]")
+
+    def changed_by(edit) -> list[str]:
+        then = copy.deepcopy(params)
+        edit(then)
+        (tmp_path / "provenance.json").write_text(json.dumps({"params": then, "profile": "default",
+                                                              "complete": True, "commit": "x", "pieces": {}}))
+        return stale_runs(tmp_path)[1]
+
+    assert changed_by(lambda p: p["execution"].update(eval_batch_size=4096, backend="slurm")) == []
+    assert changed_by(lambda p: p["execution"].update(log_every=7)) == ["execution.log_every"]
+    assert changed_by(lambda p: p["fcn"].update(momentum=0.5)) == ["fcn.momentum"]

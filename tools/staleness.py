@@ -18,7 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("alpha", "sweep", "data", "fcn", "convnets", "calibrate", "project", "distill", "execution",
             "translation")
-WHERE = ("backend", "jobs_dir", "local", "slurm")
+# Execution settings that are in no run key: where runs train, and how many examples an evaluation batch holds
+# (in eval mode each example's logits are a function of that example alone).
+WHERE = ("backend", "jobs_dir", "local", "slurm", "eval_batch_size")
 
 
 def _diff(a, b, path="") -> list[str]:
