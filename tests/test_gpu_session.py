@@ -43,7 +43,7 @@ def _session(tmp: Path, proj: Path, out: Path, env: dict, *args: str) -> str:
     cmd = [sys.executable, "-m", "tools.gpu", "run", "--out", str(out), "--device", "cpu", "--profile", "smoke",
            "--plan", str(proj / "results/smoke/gpu_plan.yaml"), "--carry", str(tmp / "carry"), "--work",
            str(tmp / "work"), "--reserve", "8", "--min-piece-seconds", "3", *args]
-    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r.stdout
 
@@ -62,12 +62,12 @@ def rehearsal(tmp_path_factory, mirror):
     env = {**os.environ, "DATA_MIRROR": str(mirror), "PYTHONPATH": str(nodvc.parent),
            "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
                                    if not (Path(p) / "dvc").exists())}
-    stdout = _session(tmp, proj, tmp / "out", env, "--deadline", "1200", "--pieces", "fcn", "--bench-models", "fcn",
-                      "--bench-steps", "2", "--bench-repeats", "1", "--selftest-seconds", "600",
-                      "--bench-seconds", "300")
+    stdout = _session(tmp, proj, tmp / "out", env, "--deadline", "3000", "--pieces", "fcn", "--bench-models", "fcn",
+                      "--bench-steps", "2", "--bench-repeats", "1", "--selftest-seconds", "900",
+                      "--bench-seconds", "900")
     (tmp / "carry").mkdir(exist_ok=True)
     (tmp / "carry" / "carry.json").write_text(json.dumps({"profile": "smoke", "done": ["fcn"]}))
-    _session(tmp, proj, tmp / "cut", env, "--deadline", "1200", "--cut-at-checkpoint", "--selftest-seconds", "0",
+    _session(tmp, proj, tmp / "cut", env, "--deadline", "3000", "--cut-at-checkpoint", "--selftest-seconds", "0",
              "--bench-seconds", "0")
     return tmp, proj, tmp / "out", stdout
 
@@ -84,7 +84,10 @@ def test_the_rehearsal_returns_at_most_8_files_with_their_digests(rehearsal):
     assert [r["ok"] for r in info["selftest"]] == [True] * 6, info["selftest"]
     assert "self-test done: PASS FCN: 3 runs stacked = the same runs alone" in stdout
     fcn = next(r for r in info["benchmark"]["rows"] if r["model"] == "FCN-1200")
-    assert fcn["a"] > 0 and fcn["b"] > 0 and info["benchmark"]["matmul_peak_bf16_flops"] > 0
+    from pipeline.training.builders import cpu_has_native_bf16
+    assert fcn["a"] > 0 and fcn["b"] > 0 and info["benchmark"]["matmul_peak_fp32_flops"] > 0
+    # bf16 is timed only where it is native: emulated, its peak alone outlasted the benchmark's budget on AVX2
+    assert (info["benchmark"]["matmul_peak_bf16_flops"] is not None) == cpu_has_native_bf16()
 
 
 def test_the_deadline_cuts_a_piece_and_its_runs_come_back_resumable(rehearsal):
@@ -252,3 +255,33 @@ def test_every_piece_of_the_paper_plan_passes_the_params_checks():
     for piece in plan["pieces"]:
         validate(piece_params(params, plan, piece))
         assert set(piece["stages"]) <= set(dvc_stages), piece["name"]
+
+
+@pytest.mark.parametrize("name", ["", "..", "../victim", "/ABS/victim", "pieces/../..", " fcn"])
+def test_import_refuses_a_piece_name_that_is_not_a_plain_name_and_deletes_nothing(rehearsal, tmp_path, name):
+    """A returned session.json names the pieces whose folders the import replaces: a path there would reach
+    outside results/ (the name is not covered by any digest, so it must be checked itself)."""
+    from tools.gpu.fold import FoldError, fold
+    _, _, out, _ = rehearsal
+    bad = tmp_path / "out"
+    shutil.copytree(out, bad)
+    victim = tmp_path / "victim"
+    (victim / "keep").mkdir(parents=True)
+    info = json.loads((bad / "session.json").read_text())
+    info["pieces"][0] |= {"name": name.replace("/ABS/victim", str(victim)), "status": "done"}
+    (bad / "session.json").write_text(json.dumps(info))
+    proj = _project(tmp_path)
+    with pytest.raises(FoldError, match="not a plain name"):
+        fold("smoke", bad, proj / "results", tmp_path / "carry")
+    assert (victim / "keep").is_dir() and not (proj / "results" / "smoke" / "runs.json").exists()
+
+
+def test_import_refuses_a_session_file_that_is_not_json_in_one_line(rehearsal, tmp_path):
+    _, _, out, _ = rehearsal
+    bad = tmp_path / "out"
+    shutil.copytree(out, bad)
+    (bad / "session.json").write_text('{"pieces": [')
+    # refused while verifying, before results/ is read or written
+    r = subprocess.run([sys.executable, "-m", "tools.gpu", "import", "smoke", str(bad)], cwd=ROOT, env=os.environ,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "not valid JSON" in r.stderr
