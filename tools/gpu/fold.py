@@ -34,13 +34,32 @@ class FoldError(RuntimeError):
     pass
 
 
+def plain_name(name, what: str, source: Path) -> str:
+    """``name`` if it is one plain path component (a piece or file named by a returned session), else refuse:
+    such a name is joined into paths whose folders the import replaces, so ``/``, ``..`` or an empty name
+    would reach outside results/<profile>/pieces/."""
+    if (not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name
+            or name != name.strip()):
+        raise FoldError(f"{source} names a {what} {name!r}: not a plain name inside its folder; not imported")
+    return name
+
+
 def verify(sdir: Path) -> dict:
     from pipeline.io import file_digests
     info_file = sdir / "session.json"
     if not info_file.is_file():
         raise FoldError(f"{info_file} is missing: give the folder the GPU session wrote ($OUT)")
-    info = json.loads(info_file.read_text())
+    try:
+        info = json.loads(info_file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FoldError(f"{info_file} is not valid JSON ({e}): not imported") from None
+    if not isinstance(info, dict) or not isinstance(info.get("pieces"), list):
+        raise FoldError(f"{info_file} lists no pieces: not imported")
+    for piece in info["pieces"]:
+        plain_name(piece.get("name") if isinstance(piece, dict) else None, "piece", info_file)
     files = info.get("files", {})
+    for name in files:
+        plain_name(name, "file", info_file)
     parts = [p for e in info.get("resume", []) for p in e["parts"]]
     for name in [n for n in ("runs.json", "outputs.tar.gz") if (sdir / n).exists()] + parts:
         if name not in files:
@@ -134,14 +153,17 @@ def sessions_md(sessions: list[dict]) -> str:
         out += [f"- {'PASS' if r['ok'] else 'FAIL'} {r['check']}: {r['detail']}" for r in s["selftest"]] or ["- (none)"]
         b = s.get("benchmark")
         if b:
-            out += ["", f"Benchmark ({b['device']}; median of {b['repeats']} × {b['steps']} steps; bf16 matmul peak "
-                    f"{b['matmul_peak_bf16_flops'] / 1e12:.1f} TFLOP/s measured in the same run):", "",
+            bf16 = b.get("matmul_peak_bf16_flops")
+            out += ["", f"Benchmark ({b['device']}; median of {b['repeats']} × {b['steps']} steps; "
+                    + (f"bf16 matmul peak {bf16 / 1e12:.1f} TFLOP/s measured in the same run):" if bf16 else
+                       "no native bf16, so no bf16 peak):"), "",
                     "| model | (a) replication | (b) project | (b)/(a) | (c) many at once | (c)/(a) | (b) TFLOP/s | "
                     "of bf16 peak |", "|---|---|---|---|---|---|---|---|"]
             for r in b["rows"]:
                 c = f"{r['c']:,.0f}/s | {r['c_over_a']:.1f}×" if r["c"] else "— | —"
                 out.append(f"| {r['model']} | {r['a']:,.0f}/s | {r['b']:,.0f}/s | {r['b_over_a']:.1f}× | {c} | "
-                           f"{r['achieved_tflops_b']:.2f} | {r['of_bf16_peak_b']:.1%} |")
+                           f"{r['achieved_tflops_b']:.2f} | "
+                           + (f"{r['of_bf16_peak_b']:.1%} |" if r.get("of_bf16_peak_b") is not None else "— |"))
             h = b["paper_profile_one_seed_hours"]
             out += ["", f"Projected paper profile, one seed: {h['project']:.2f} h with this project's paths, "
                     f"{h['replication_style']:.2f} h replication-style."]
