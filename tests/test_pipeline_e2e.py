@@ -43,7 +43,7 @@ def repo(tmp_path_factory, root, data_source):
     # evaluation alone costs a minute on 2 cores; its short runs are tested in tests/test_zoo.py.
     steps = {"unit": "steps", "length": 30, "milestones": [20], "snapshot_every": None}
     p["profiles"]["default"].update(
-        datasets=["mnist", "cifar10", "multi30k"], seeds=[0], fcn_epochs=1, max_train_examples=None,
+        datasets=["mnist", "cifar10", "multi30k"], seeds=[0], fcn_epochs=1, max_train_examples=8192,
         classifiers={"fcn": ["mnist"], "alexnet": ["cifar10"], "resnet56": [], "resnet34": [], "resnet50": []},
         schedules={"alexnet": steps | {"snapshot_every": 10}, "resnet56": steps, "resnet34": steps,
                    "resnet50": steps},
