@@ -10,8 +10,8 @@ r = 4, bias 1, α_tf = 0.001/9, β = 0.75 (tests/test_models.py checks ``TFLocal
 against TF's formula written out channel by channel). The window sum is a 1×1 convolution
 of a² with a fixed banded 0/1 matrix: one matrix product instead of PyTorch's
 ``LocalResponseNorm`` (pad, 3-D average pool, several temporaries), which made the two
-LRNs most of AlexNet's time on a CPU: the band is 2.7–4× faster forward and backward,
-and AlexNet's evaluation 1.7× (benchmarks/throughput.py; docs/speed.md).
+LRNs about half of AlexNet's training step on a CPU: the band is 2.7–4× faster forward and
+backward (2-core AVX2 CPU; docs/speed.md).
 
 **Initialisation** follows the tutorial: truncated normals with std 0.05
 (convs), 0.04 (fc 384 and 192) and 1/192 for the last layer, biases 0, 0.1,
@@ -22,11 +22,22 @@ that take Müller's weight decay (0.04 · ½‖W‖²).
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 TF_LRN = {"depth_radius": 4, "bias": 1.0, "alpha": 0.001 / 9.0, "beta": 0.75}
+
+
+@functools.lru_cache(maxsize=None)
+def _band(channels: int, radius: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The [C, C, 1, 1] 0/1 matrix that sums each channel's window |c' − c| ≤ radius (built once per shape;
+    a normal tensor even if first built under inference_mode, so training can use it afterwards)."""
+    with torch.inference_mode(False):
+        c = torch.arange(channels, device=device)
+        return ((c[:, None] - c[None, :]).abs() <= radius).to(dtype)[:, :, None, None]
 
 
 class TFLocalResponseNorm(nn.Module):
@@ -37,8 +48,7 @@ class TFLocalResponseNorm(nn.Module):
         self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
-        c = torch.arange(a.shape[1], device=a.device)
-        band = ((c[:, None] - c[None, :]).abs() <= self.depth_radius).to(a.dtype)[:, :, None, None]
+        band = _band(a.shape[1], self.depth_radius, a.dtype, a.device)
         window = F.conv2d(a * a, band)  # Σ_{|c'−c| ≤ r} a_{c'}², channel by channel
         return a * window.mul(self.alpha).add_(self.bias).pow_(-self.beta)
 
