@@ -17,8 +17,8 @@ demo: $(STAMP)  ## run the whole pipeline on the default profile
 	$(BIN)/dvc repro
 	@echo; $(BIN)/python -m pipeline.reporting.summary
 
-test: $(STAMP) lint  ## lint, then run the test suite
-	$(BIN)/python -m pytest -q tests
+test: $(STAMP) lint  ## lint, then run the test suite on two workers, a file each (tests/conftest.py)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 smoke: $(STAMP)  ## every stage on tiny settings in a throwaway copy (for code changes)
 	tools/smoke.sh

@@ -4,7 +4,13 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
+
+# Idle OpenMP threads sleep instead of spinning. With two test workers (Makefile: `make test`), each running torch
+# or a stage on 2 threads, spinning threads take the cores from the working ones: the suite ran at 100 % system
+# time. The wait policy changes no result, only how idle threads wait; stages started by the tests inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402  (after the wait policy, which OpenMP reads when torch loads)
 
 from pipeline.compat import import_torchvision
 
@@ -82,3 +88,15 @@ def slurm(tmp_path_factory):
         subprocess.run(["scancel", "--user", "root"], capture_output=True)
         slurm_cluster.stop(folder)
         os.environ.pop("SLURM_CONF", None)
+
+
+
+# `make test` runs two workers, each taking whole files (pytest -n 2 --dist loadfile --no-loadscope-reorder), so a
+# module-scoped fixture (a DVC repository, the GPU-session rehearsal) and the SLURM cluster are each set up once.
+# The longest files go first, so both workers finish together: the end-to-end DVC file alone is about half the suite.
+LONGEST_FIRST = ["test_pipeline_e2e", "test_backend", "test_gpu_session", "test_resume_process", "test_zoo"]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rpartition(".")[2], len(rank)))  # stable

@@ -11,7 +11,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # requirement name -> the module it is imported as, where they differ
 MODULE = {"pillow": "PIL", "pyyaml": "yaml", "ruamel.yaml": "ruamel"}
-NOT_IMPORTED = {"dvc": "the `dvc` command", "pytest": "the test runner", "ruff": "`make lint`"}
+NOT_IMPORTED = {"dvc": "the `dvc` command", "pytest": "the test runner", "pytest-xdist": "its two workers (Makefile)",
+                "ruff": "`make lint`"}
 
 
 def imported_modules() -> set[str]:
