@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import tarfile
 import tempfile
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -126,9 +124,9 @@ def read_image_folder_tar(raw_dir: Path, spec) -> tuple[Split, Split]:
         if not items:
             raise DatasetError(f"{archive} holds no {split}/<class>/ images")
         blobs = [data.pop(n) for n, _ in items]
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # Pillow decodes without the GIL
-            imgs = list(pool.map(lambda b: np.asarray(Image.open(io.BytesIO(b)).convert("RGB")), blobs,
-                                 chunksize=256))
+        # One thread: for 32×32 images a thread pool's per-image cost exceeds Pillow's decode (20,000 CIFAR
+        # JPEGs: 3.1 s in one thread, 5.1 s in a pool of 2, on a 2-core AVX2 EPYC).
+        imgs = [np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in blobs]
         x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous()
         out.append((x, torch.tensor([c for _, c in items], dtype=torch.int64)))
     return out[0], out[1]
