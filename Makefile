@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# DVC runs each stage's `python -m pipeline.<stage>` through PATH: the venv's must come first.
+# DVC runs each stage's `python -m pipeline.stages.<stage>` through PATH: the venv's must come first.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 PROFILE ?= reference

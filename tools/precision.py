@@ -3,7 +3,7 @@
     python tools/precision.py reference [models/classifiers/fcn/mnist/alpha_0_seed_0]
 
 Retrains one finished run of a snapshot's work tree (.results/<profile>/, the
-work tree's own code and data) with `train.precision: fp32`, same config and
+work tree's own code and data) with `execution.precision: fp32`, same config and
 seed, and compares test accuracy, NLL and ECE with the bf16 run and with the
 spread over seeds of the same configuration in the snapshot. Writes
 results/<profile>/precision.json; the fp32 run stays in the work tree
