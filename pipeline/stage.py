@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
+from .allocator import keep_freed_memory
+
 # The user's errors, by the module that raises each. They are looked up among the modules the stage
 # has imported rather than imported here: a stage that never loaded the training loop cannot diverge,
 # and importing it here would make every stage's code (its dvc.yaml deps) include the training loop.
@@ -24,6 +26,7 @@ def user_errors() -> tuple[type, ...]:
 
 
 def run(main: Callable[[], int]) -> None:
+    keep_freed_memory()  # this process trains or evaluates: keep freed memory in the heap (allocator.py)
     try:
         code = main()
     except PermissionError as e:  # outputs are written atomically: the previous files are still intact

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from ..allocator import keep_freed_memory
 from ..data import prepared
 from ..io import read_json
 from ..layout import RUN_ROOTS
@@ -97,6 +98,7 @@ def pending_units(jobs: list[Job], device: torch.device, execution: dict) -> lis
 
 def train_share(cwd: str, units: list[list[Job]], device_type: str, execution: dict) -> None:
     """A worker's part (runs in the worker process): its units one after another."""
+    keep_freed_memory()  # as a stage does (pipeline/stage.py): the worker process trains
     os.chdir(cwd)
     device = torch.device(device_type)
     failed = []
