@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from tools.claims import compare, summary, verdict
+from pipeline.formulas.verdict import compare, verdict
+from pipeline.reporting.claims import summary
 
 
 def test_verdict_rule_against_hand_computed_cases():

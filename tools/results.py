@@ -118,7 +118,7 @@ def run(profile: str, commit_each: bool) -> int:
 
 
 def readme_block(profile: str) -> str:
-    from tools.claims import summary
+    from pipeline.reporting.claims import summary
     from tools.staleness import status_table
     snap = ROOT / "results" / profile
     flat = json.loads((snap / "claims.json").read_text())

@@ -4,7 +4,7 @@ results/<profile>/
   tables.md, tables.json    the pipeline's tables (tables.json: flat, declared as DVC metrics)
   figures/*.png              the pipeline's figures
   runs.json                  one record per run: key, configuration, metrics, execution, wall time
-  claims.md, claims.json     Müller et al.'s claims with this snapshot's numbers and a verdict (tools/claims.py)
+  claims.md, claims.json     Müller et al.'s claims, this snapshot's numbers, verdicts (pipeline/reporting/claims.py)
   provenance.json            commit, params, machine, date, pieces and wall times (tools/results.py)
   plan.yaml                  the pieces (hand-written)
 """
@@ -65,7 +65,7 @@ def collect_runs(work: Path, n_bins: int) -> list[dict]:
 
 def write_snapshot(work: Path, out: Path, prov: dict) -> None:
     """Rewrite ``out`` from the work tree ``work`` (after a piece of the profile has run there)."""
-    from tools.claims import claims  # after pipeline imports: claims reads the records
+    from pipeline.reporting.claims import claims
 
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "tables.md", (work / "metrics" / "tables.md").read_text())

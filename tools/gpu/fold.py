@@ -8,7 +8,7 @@ Every file is checked against the sha256 that session.json lists before it is re
   pieces/<name>/       each finished piece's metrics/ and plots/distill/ (what its tables are made of)
   figures/<name>/      each finished piece's figures
   tables.md, .json     rendered by the pipeline's own tables code from the pieces' merged metrics
-  claims.md, .json     tools/claims.py on the merged records
+  claims.md, .json     pipeline/reporting/claims.py on the merged records
   provenance.json      the sessions (device, torch, date, deadline, pieces), the pieces done, the params
   gpu_sessions.md      per session: the self-test lines, the benchmark table, each piece's outcome
 The resumable state of runs a deadline cut goes to .gpu/resume/ (ignored), where `pack` finds it.
@@ -120,8 +120,8 @@ def render(snap: Path, raw_params: dict, order: list[str], records: list[dict], 
     """tables.md/.json and claims.md/.json from the merged pieces; False until the FCN metrics exist."""
     from pipeline.config import validate
     from pipeline.io import write_json, write_text
+    from pipeline.reporting.claims import claims
     from pipeline.reporting.paper_tables import document
-    from tools.claims import claims
     with tempfile.TemporaryDirectory(prefix="fold.") as tmp:
         merged_tree(snap, order, Path(tmp))
         if not all((Path(tmp) / n).exists() for n in NEEDED):
