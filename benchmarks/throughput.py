@@ -3,26 +3,21 @@
     python benchmarks/throughput.py [--device cpu|cuda] [--steps 30] [--repeats 5]
 
 For each model it measures training samples/s of
-  (a) the replication's style: a torchvision dataset with per-sample PIL
-      transforms (the ±2 px shift as RandomAffine) through a DataLoader, fp32,
-      one model;
-  (b) this project's path: uint8 tensors on the device, batches indexed on the
-      device, the shift applied to the whole batch at once (pipeline/data/augment.py),
-      the loss read back every `log_every` steps only;
-  (c) several FCNs or AlexNets (the α sweep, the distillation students) trained at
-      once as one stacked model (pipeline/models/stacked_*.py), each on its own batches
-      and augmentation draws, as pipeline/training/many.py trains them in the stages
-      (execution.stack); samples/s counts every member's samples;
+  (a) the replication's style: a torchvision dataset with per-sample PIL transforms (the ±2 px shift
+      as RandomAffine) through a DataLoader, fp32, one model;
+  (b) this project's path: uint8 tensors on the device, batches indexed on the device, the shift applied
+      to the whole batch at once (pipeline/data/augment.py), the loss read back every `log_every` steps;
+  (c) several FCNs or AlexNets (the α sweep, the distillation students) trained at once as one stacked
+      model (pipeline/models/stacked_*.py), each on its own batches and augmentation draws, as
+      pipeline/training/many.py trains them in the stages (execution.stack); samples/s counts every member's;
 and prints (b)/(a) and (c)/(a). Also: training FLOPs per sample (counted from the layer
 shapes), the achieved FLOP/s, the device's measured matmul peak for
 reference, and the paper profile's estimated wall time from (b).
 
-Timing: warm-up steps first, then `repeats` windows of `steps` optimiser steps
-each, the median window reported; CUDA is synchronised before each clock read.
-Needs only torch and torchvision (not dvc), so it runs on the GPU image as is.
-AlexNet, ResNet-56 (CIFAR-10 JPEG stand-in) and the Transformer (Multi30k) rows
-are built in benchmarks/zoo.py; their FLOPs are counted by PyTorch's
-FlopCounterMode. ``--models`` picks the rows.
+Timing: warm-up steps first, then `repeats` windows of `steps` optimiser steps each, the median window
+reported; CUDA is synchronised before each clock read. Needs torch and torchvision only (not dvc), so it
+runs on the GPU image as is. AlexNet, ResNet-56 (CIFAR-10 JPEG stand-in) and Transformer (Multi30k) rows
+are built in benchmarks/zoo.py, their FLOPs counted by FlopCounterMode. ``--models`` picks the rows.
 """
 from __future__ import annotations
 
@@ -44,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 import cost  # noqa: E402  (benchmarks/cost.py, beside this file)
 import zoo  # noqa: E402  (benchmarks/zoo.py, beside this file)
 
+from pipeline.allocator import keep_freed_memory  # noqa: E402
 from pipeline.compat import import_torchvision  # noqa: E402
 from pipeline.config import load_params  # noqa: E402
 from pipeline.data.augment import random_shift  # noqa: E402
@@ -247,9 +243,8 @@ def main() -> int:
         a = replication_style(raw, device, args)
         b, flops = project_path(raw, device, args)
         rows.append(("FCN-1200", a, b, stacked_path(raw, device, args), flops, "samples"))
-        # (b) in each precision, whatever the stages resolve here: the CPU bf16 rows of docs/speed.md
-        # bf16 only where the stages resolve it (CUDA, or a CPU with native bf16): emulated, the FCN trained at 8 %
-        # of its fp32 rate on a 2-core AVX2 CPU, and the bf16 peak alone outlasted a GPU session's benchmark budget
+        # (b) in fp32, and in bf16 where the stages resolve it (CUDA, or a CPU with native bf16). Emulated, bf16
+        # trained at 8 % of the fp32 rate (2-core AVX2 EPYC) and its peak alone outlasted a GPU session's budget.
         for half, tag in ((False, "fp32"), (True, "bf16"))[:2 if bf16(device) else 1]:
             rows.append((f"FCN-1200 (b) {tag}", a, project_path(raw, device, args, half)[0], None, flops, "samples"))
     for arch, name in (("alexnet", "AlexNet"), ("resnet56", "ResNet-56")):
@@ -301,4 +296,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # as the stages do (pipeline/stage.py), so the figures are theirs
     sys.exit(main())
