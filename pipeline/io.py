@@ -85,7 +85,13 @@ def load_tensors(path: Path, map_location: str | torch.device = "cpu") -> Any:
     return torch.load(Path(path), map_location=map_location, weights_only=True)
 
 
-def read_json(path: Path) -> Any:
+_REQUIRED = object()
+
+
+def read_json(path: Path, default: Any = _REQUIRED) -> Any:
+    """The JSON in ``path``; ``default`` where the file does not exist, if one is given."""
+    if default is not _REQUIRED and not Path(path).exists():
+        return default
     return json.loads(Path(path).read_text())
 
 

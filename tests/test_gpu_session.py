@@ -14,7 +14,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY_PLAN = {
-    "profile": "smoke", "device": {"bf16_peak_tflops": 1}, "utilisation": {},
+    "profile": "smoke", "composition": "independent", "device": {"bf16_peak_tflops": 1}, "utilisation": {},
     "params": {"execution": {"device": "cpu"},  # narrower FCNs: the session's mechanics are under test
                "fcn": {"hidden": [256, 256]}, "distill": {"teacher_hidden": [256, 256], "student_hidden": [128, 128]}},
     "base": {"classifiers": {"fcn": [], "alexnet": [], "resnet56": [], "resnet34": [], "resnet50": []},
@@ -188,7 +188,7 @@ def test_pack_skips_done_pieces_and_names_what_does_not_fit(tmp_path, mirror):
 
 
 def test_pieces_are_the_base_plus_their_settings_and_the_merge_unites_them():
-    from tools.gpu.plan import merged_params, piece_params
+    from pipeline.snapshots.plan import merged_params, piece_params
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     plan = yaml.safe_load((ROOT / "results/paper_offline/gpu_plan.yaml").read_text())
     by = {p["name"]: p for p in plan["pieces"]}
@@ -248,7 +248,7 @@ def test_training_samples_match_a_hand_count():
 def test_every_piece_of_the_paper_plan_passes_the_params_checks():
     """A misconfigured piece would fail on the GPU, minutes into a lease: check them all here."""
     from pipeline.config import validate
-    from tools.gpu.plan import piece_params
+    from pipeline.snapshots.plan import piece_params
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     plan = yaml.safe_load((ROOT / "results/paper_offline/gpu_plan.yaml").read_text())
     dvc_stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]

@@ -95,3 +95,30 @@ def test_params_that_change_runs_are_reported_and_where_or_how_they_evaluate_are
     assert changed_by(lambda p: p["execution"].update(eval_batch_size=4096, backend="slurm")) == []
     assert changed_by(lambda p: p["execution"].update(log_every=7)) == ["execution.log_every"]
     assert changed_by(lambda p: p["fcn"].update(momentum=0.5)) == ["fcn.momentum"]
+
+
+def test_cumulative_pieces_carry_the_settings_of_the_pieces_before_them_and_the_last_is_the_profile(root):
+    import yaml
+
+    from pipeline.snapshots.plan import load_plan, piece_params, plan_file
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    plan = load_plan(plan_file("reference", root, gpu=False))
+    assert plan["composition"] == "cumulative"
+    by = {p["name"]: p for p in plan["pieces"]}
+    first = piece_params(params, plan, by["seed0"])["profiles"]["reference"]
+    assert first["seeds"] == [0] and first["distill_alphas"] == [0.0] and first["distill_temperatures"] == [1]
+    grid = piece_params(params, plan, by["figure7"])["profiles"]["reference"]   # after seed0 and seed1
+    assert grid["seeds"] == [0, 1] and grid["distill_temperatures"] == [1, 2, 3, 4, 8, 12, 16]
+    last = piece_params(params, plan, plan["pieces"][-1])
+    assert last["profile"] == "reference" and last["profiles"]["reference"] == params["profiles"]["reference"]
+
+
+def test_a_plan_without_a_valid_composition_is_refused(tmp_path):
+    from pipeline.snapshots.plan import load_plan
+    f = tmp_path / "plan.yaml"
+    f.write_text("profile: smoke\npieces:\n  - {name: a, set: {}}\n")
+    with pytest.raises(ValueError, match="composition must be one of cumulative, independent"):
+        load_plan(f)
+    f.write_text("profile: smoke\ncomposition: independent\npieces:\n  - {name: a}\n  - {name: a}\n")
+    with pytest.raises(ValueError, match="piece names repeat"):
+        load_plan(f)

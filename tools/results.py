@@ -7,7 +7,7 @@
 The profile runs in its own git work tree, `.results/<profile>/` (ignored), checked
 out at the commit the snapshot started from, so the default results in the
 workspace are never touched. A piece is one `dvc repro` of the profile with the
-piece's params (pieces are cumulative: the last one is the whole profile); finished
+piece's params (pieces are cumulative, pipeline/snapshots/plan.py: the last one is the whole profile); finished
 runs are reused by key, so each piece trains only what it adds, and an interrupted
 piece resumes where it stopped. After each piece the snapshot is rewritten and, with
 --commit, committed on its own: a stop loses at most one piece.
@@ -15,11 +15,9 @@ piece resumes where it stopped. After each piece the snapshot is rewritten and, 
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -46,27 +44,15 @@ def work_tree(profile: str, commit: str | None) -> Path:
     return work
 
 
-def piece_params(base: dict, profile: str, pieces: list[dict], upto: int) -> dict:
-    """params.yaml for piece ``upto``: the profile with the overrides of pieces 0..upto applied in order."""
-    p = copy.deepcopy(base)
-    p["profile"] = profile
-    for piece in pieces[:upto + 1]:
-        p["profiles"][profile].update(copy.deepcopy(piece.get("set", {})))
-    return p
-
-
-def machine() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
-    import torch
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
-
-
 def run(profile: str, commit_each: bool) -> int:
     out = ROOT / "results" / profile
     from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
-    plan = yaml12.load((out / "plan.yaml").read_text())
+    from pipeline.snapshots.machine import machine
+    from pipeline.snapshots.plan import load_plan, piece_params, plan_file
+    plan = load_plan(plan_file(profile, ROOT, gpu=False))
+    if plan["composition"] != "cumulative":
+        sys.exit(f"error: {plan_file(profile, ROOT, gpu=False)}: tools/results.py runs cumulative pieces "
+                 "(composition: cumulative); independent pieces run in a GPU session (python -m tools.gpu)")
     prov_file = out / "provenance.json"
     prov = json.loads(prov_file.read_text()) if prov_file.exists() else {}
     work = work_tree(profile, prov.get("commit"))
@@ -81,7 +67,7 @@ def run(profile: str, commit_each: bool) -> int:
         # the training code's run keys are unchanged, so every piece's runs stay valid
         commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=work, text=True).strip()
         base = yaml12.load(subprocess.check_output(["git", "show", f"{commit}:params.yaml"], cwd=ROOT, text=True))
-        params = piece_params(base, profile, plan["pieces"], i)
+        params = piece_params(base, plan, piece)
         (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         print(f"[{dt.datetime.now():%H:%M}] piece {name}: dvc repro in {work}", flush=True)
         t0 = time.time()
@@ -155,7 +141,7 @@ def main() -> int:
         return 0 if update_readme(a.profile) else 2
     if a.cmd == "run":
         return run(a.profile, a.commit)
-    from tools.snapshot import write_snapshot
+    from pipeline.snapshots.writer import write_snapshot
     from tools.staleness import status_table
     if a.cmd == "snapshot":
         out = ROOT / "results" / a.profile

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .plan import load_plan, piece_params, pieces_todo, plan_file
+from pipeline.snapshots.plan import load_plan, piece_params, pieces_todo, plan_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 2 ** 20

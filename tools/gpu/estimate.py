@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .plan import load_plan, piece_params, plan_file
+from pipeline.snapshots.plan import load_plan, piece_params, plan_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MEAN_PAIR = (14, 15)  # Multi30k train: 12.7 source and 13.1 target BPE tokens a pair, + EOS / BOS

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .plan import load_plan, merged_params, plan_file
+from pipeline.snapshots.plan import load_plan, merged_params, plan_file
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = ("metrics/train.json", "metrics/calibration.json", "metrics/projection.json", "metrics/distill.json",
@@ -119,9 +119,9 @@ def merged_tree(snap: Path, order: list[str], dst: Path) -> None:
 def render(snap: Path, raw_params: dict, order: list[str], records: list[dict], prov: dict) -> bool:
     """tables.md/.json and claims.md/.json from the merged pieces; False until the FCN metrics exist."""
     from pipeline.config import validate
-    from pipeline.io import write_json, write_text
-    from pipeline.reporting.claims import claims
+    from pipeline.io import write_text
     from pipeline.reporting.paper_tables import document
+    from pipeline.snapshots.writer import write_tables_and_claims
     with tempfile.TemporaryDirectory(prefix="fold.") as tmp:
         merged_tree(snap, order, Path(tmp))
         if not all((Path(tmp) / n).exists() for n in NEEDED):
@@ -135,11 +135,7 @@ def render(snap: Path, raw_params: dict, order: list[str], records: list[dict], 
             proj, distill = (json.loads(Path(n).read_text()) for n in NEEDED[2:4])
         finally:
             os.chdir(cwd)
-    write_text(snap / "tables.md", md)
-    write_json(snap / "tables.json", flat)
-    cmd, cflat = claims(records, proj, distill, prov)
-    write_text(snap / "claims.md", cmd)
-    write_json(snap / "claims.json", cflat)
+    write_tables_and_claims(snap, md, flat, records, proj, distill, prov)
     return True
 
 
@@ -147,7 +143,8 @@ def sessions_md(sessions: list[dict]) -> str:
     out = ["# GPU sessions", "", "Written by `python -m tools.gpu import`; one section per session, newest last.", ""]
     for s in sessions:
         m = s["machine"]
-        out += [f"## {s['started']}: {m.get('gpu') or 'CPU (' + str(m.get('cpus')) + ' cores)'}, torch {m['torch']}",
+        cores = m.get("cores", m.get("cpus"))  # "cpus" in sessions from before pipeline/snapshots/machine.py
+        out += [f"## {s['started']}: {m.get('gpu') or f'CPU ({cores} cores)'}, torch {m['torch']}",
                 "", f"Commit `{str(s.get('commit'))[:10]}`, deadline {s['deadline_s']:.0f} s, "
                 f"{s['seconds']} s in all, {s['runs']} finished runs returned.", "", "Self-test:", ""]
         out += [f"- {'PASS' if r['ok'] else 'FAIL'} {r['check']}: {r['detail']}" for r in s["selftest"]] or ["- (none)"]

@@ -16,7 +16,7 @@ runs come back resumable.
 
 At most 8 files come back (the device tool's limit), all in --out:
   session.json     provenance, self-test lines, benchmark, each piece's outcome, the files' sha256
-  runs.json        one record per finished run (tools/snapshot.py's format, plus its piece), collected
+  runs.json        one record per finished run (pipeline/snapshots/writer.py's format, plus its piece), collected
                    as each piece ends
   outputs.tar.gz   per finished piece: metrics/ and plots/ (tables, figure data, PNGs)
   session.log      everything the phases printed
@@ -25,9 +25,7 @@ At most 8 files come back (the device tool's limit), all in --out:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -38,7 +36,9 @@ from pathlib import Path
 
 import yaml
 
-from .plan import load_plan, piece_params, pieces_todo, plan_file
+from pipeline.io import read_json
+from pipeline.snapshots.machine import machine
+from pipeline.snapshots.plan import load_plan, piece_params, pieces_todo, plan_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CARRY = ROOT / ".gpu"
@@ -196,17 +196,6 @@ class Session:
         return sorted(f.name for f in self.out.iterdir())
 
 
-def read_json(path: Path, default):
-    return json.loads(path.read_text()) if path.exists() else default
-
-
-def machine(dev: str) -> dict:
-    import torch
-    gpu = torch.cuda.get_device_name(0) if dev == "cuda" and torch.cuda.is_available() else None
-    return {"gpu": gpu, "torch": torch.__version__, "cuda": torch.version.cuda if gpu else None,
-            "python": platform.python_version(), "cpus": os.cpu_count()}
-
-
 def dataset_available(name: str, work: Path, mirror: Path | None) -> bool:
     """In the mirror (carried by `pack`, or DATA_MIRROR), or downloaded into the work folder earlier."""
     from pipeline.data.registry import get
@@ -216,8 +205,8 @@ def dataset_available(name: str, work: Path, mirror: Path | None) -> bool:
 
 
 def piece_records(folder: Path, n_bins: int) -> list[dict]:
-    """tools/snapshot.py's record of every finished run in a piece's folder."""
-    from tools.snapshot import collect_runs
+    """pipeline/snapshots/writer.py's record of every finished run in a piece's folder."""
+    from pipeline.snapshots.writer import collect_runs
     return collect_runs(folder, n_bins)  # run paths relative to the piece's folder
 
 

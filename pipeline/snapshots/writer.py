@@ -14,11 +14,9 @@ import json
 import shutil
 from pathlib import Path
 
-from pipeline.formulas import reliability as cal
-from pipeline.io import file_digests, load_tensors, read_json, write_json, write_text
-
-RUN_ROOTS = ("models/classifiers", "models/teachers", "models/students", "models/sweep_teachers",
-             "models/distilled")
+from ..formulas import reliability as cal
+from ..io import file_digests, load_tensors, read_json, write_json, write_text
+from ..layout import RUN_ROOTS
 
 
 def wall_times(work: Path) -> dict[str, dict]:
@@ -63,13 +61,21 @@ def collect_runs(work: Path, n_bins: int) -> list[dict]:
     return records
 
 
+def write_tables_and_claims(out: Path, md: str, flat: dict, records: list[dict], proj: dict, distill: dict,
+                            prov: dict) -> None:
+    """tables.md/.json and claims.md/.json of a snapshot: what both ways of running pieces write
+    (``write_snapshot`` from a work tree; tools/gpu/fold.py from a GPU session's merged pieces)."""
+    from ..reporting.claims import claims
+    write_text(out / "tables.md", md)
+    write_json(out / "tables.json", flat)
+    cmd, cflat = claims(records, proj, distill, prov)
+    write_text(out / "claims.md", cmd)
+    write_json(out / "claims.json", cflat)
+
+
 def write_snapshot(work: Path, out: Path, prov: dict) -> None:
     """Rewrite ``out`` from the work tree ``work`` (after a piece of the profile has run there)."""
-    from pipeline.reporting.claims import claims
-
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "tables.md", (work / "metrics" / "tables.md").read_text())
-    write_json(out / "tables.json", read_json(work / "metrics" / "tables.json"))
     figs = out / "figures"
     if figs.exists():
         shutil.rmtree(figs)
@@ -77,9 +83,7 @@ def write_snapshot(work: Path, out: Path, prov: dict) -> None:
     n_bins = prov["params"]["calibrate"]["n_bins"]
     records = collect_runs(work, n_bins)  # not under no_grad: the temperature fit differentiates
     write_json(out / "runs.json", records)
-    proj = read_json(work / "metrics" / "projection.json")
-    distill = read_json(work / "metrics" / "distill.json")
-    md, flat = claims(records, proj, distill, prov)
-    write_text(out / "claims.md", md)
-    write_json(out / "claims.json", flat)
+    metrics = work / "metrics"
+    write_tables_and_claims(out, (metrics / "tables.md").read_text(), read_json(metrics / "tables.json"), records,
+                            read_json(metrics / "projection.json"), read_json(metrics / "distill.json"), prov)
     write_json(out / "provenance.json", prov)

@@ -1,13 +1,16 @@
-"""The GPU plan (results/<profile>/gpu_plan.yaml): independent pieces of a profile in priority order.
+"""A plan: a profile run in pieces, results/<profile>/plan.yaml (tools/results.py) or gpu_plan.yaml (tools/gpu).
 
-A piece is a list of pipeline stages and the profile settings they run with: the plan's `base`
-(every experiment off) with the piece's `set` on top. Pieces do not depend on each other's runs,
-so a later session can run any piece still missing on a fresh machine; their metrics are merged
-when the results are folded back (tools/gpu/fold.py), and the tables are rendered from the merge
-with `merged_params` (the base with every done piece's settings).
+One format. ``profile``, ``pieces`` (each a ``name``, optional ``stages``, and the profile settings it
+``set``s), optional ``base`` and top-level ``params`` overrides, and how the pieces compose:
 
-Merging settings: a dict value is merged one level deep (`classifiers: {fcn: [...]}` keeps the
-other models' lists), anything else is replaced. Across done pieces lists are united.
+- ``composition: cumulative`` (plan.yaml): piece i runs with the ``set`` of pieces 0..i applied in
+  order; the last piece is the whole profile, and each reuses the runs of those before it.
+- ``composition: independent`` (gpu_plan.yaml): each piece runs with ``base`` (every experiment off)
+  and its own ``set`` on top, so a later session can run any piece still missing on a fresh machine;
+  the tables of the done pieces are rendered from ``merged_params``.
+
+Settings are merged into the profile one level deep (``classifiers: {fcn: [...]}`` keeps the other
+models' lists); anything else is replaced. Across done pieces lists are united.
 """
 from __future__ import annotations
 
@@ -17,16 +20,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def plan_file(profile: str, root: Path = ROOT) -> Path:
-    return root / "results" / profile / "gpu_plan.yaml"
+COMPOSITIONS = ("cumulative", "independent")
+
+
+def plan_file(profile: str, root: Path = ROOT, gpu: bool = True) -> Path:
+    return root / "results" / profile / ("gpu_plan.yaml" if gpu else "plan.yaml")
 
 
 def load_plan(path: Path) -> dict:
-    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    from ..config import yaml12  # params as DVC reads them (YAML 1.2)
     plan = yaml12.load(Path(path).read_text())
     names = [p["name"] for p in plan["pieces"]]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: piece names repeat: {names}")
+    if plan.get("composition") not in COMPOSITIONS:
+        raise ValueError(f"{path}: composition must be one of {', '.join(COMPOSITIONS)}, "
+                         f"not {plan.get('composition')!r}")
     return plan
 
 
@@ -47,11 +56,15 @@ def _deep(dst: dict, src: dict) -> None:
 
 
 def piece_params(params: dict, plan: dict, piece: dict) -> dict:
-    """params.yaml for one piece: the profile with the plan's base and the piece's settings."""
+    """params.yaml for one piece of the plan: the profile with the plan's base and the settings the
+    plan's composition gives the piece (its own, or those of every piece up to it)."""
     p = copy.deepcopy(params)
     p["profile"] = plan["profile"]
     prof = p["profiles"][plan["profile"]]
     _set(prof, plan.get("base", {}))
+    if plan.get("composition") == "cumulative" and piece in plan["pieces"]:
+        for before in plan["pieces"][:plan["pieces"].index(piece)]:
+            _set(prof, before.get("set", {}))
     _set(prof, piece.get("set", {}))
     _deep(p, plan.get("params", {}))  # top-level overrides (the CPU rehearsal's execution.device)
     return p
