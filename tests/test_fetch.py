@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +144,42 @@ def test_a_stage_reading_an_altered_file_refuses_it_and_names_it(tmp_path, monke
     with pytest.raises(MissingDatasetError, match="t10k-images-idx3-ubyte.gz.*dvc repro download"):
         prepare("mnist", 5000, 0)
     assert not (tmp_path / "data" / "prepared").exists()
+
+
+def test_preprocess_run_by_hand_keeps_the_prepared_data_until_every_input_is_verified(tmp_path, mirror):
+    """Outside DVC nothing deletes data/prepared/ first: a bad raw file stops the stage in one line and
+    the prepared data of the last good run is still there; a good run then drops datasets no longer asked for."""
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+    root = Path(__file__).resolve().parents[1]
+    raw = tmp_path / "data" / "raw" / "mnist"
+    raw.mkdir(parents=True)
+    for f in registry.get("mnist").files:
+        shutil.copyfile(mirror / f.mirror_path, raw / f.name)
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["profiles"][p["profile"]]["datasets"] = ["mnist", "multi30k"]  # the checks want Multi30k
+    p["profiles"][p["profile"]]["classifiers"] = {a: ([] if a != "fcn" else ["mnist"]) for a in
+                                                  p["profiles"][p["profile"]]["classifiers"]}
+    p["profiles"][p["profile"]]["mi_dataset"] = p["profiles"][p["profile"]]["figure8_dataset"] = None
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    prep = tmp_path / "data" / "prepared"
+    prep.mkdir()
+    for name in ("mnist.pt", "mnist.json", "cifar10.pt"):
+        (prep / name).write_text("the last good run's")
+    labels = raw / "train-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:-10])
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    r = subprocess.run([sys.executable, "-m", "pipeline.stages.preprocess"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "train-labels-idx1-ubyte.gz" in r.stderr
+    assert sorted(f.name for f in prep.iterdir()) == ["cifar10.pt", "mnist.json", "mnist.pt"]   # nothing lost
+    shutil.copyfile(mirror / registry.get("mnist").files[1].mirror_path, labels)
+    r = subprocess.run([sys.executable, "-m", "pipeline.stages.preprocess"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(f.name for f in prep.iterdir()) == ["mnist.json", "mnist.pt"]
+    assert (prep / "mnist.pt").read_bytes() != b"the last good run's"

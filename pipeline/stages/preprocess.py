@@ -8,12 +8,10 @@ is only for fitting temperatures and is disjoint from both.
 """
 from __future__ import annotations
 
-import shutil
-
 from ..config import load_params
 from ..data import prepared, readers, registry, splits
 from ..data.fetch import DatasetError, verify_dataset
-from ..io import file_digests, save_tensors, write_json
+from ..io import file_digests, prune, save_tensors, write_json
 from ..layout import RAW
 from ..stage import run
 
@@ -56,11 +54,11 @@ def prepare(name: str, val_size: int, split_seed: int, cifar_report: str = "held
 
 def main() -> int:
     p = load_params()
-    if prepared.PREPARED_DIR.exists():
-        shutil.rmtree(prepared.PREPARED_DIR)
-    for name in p["active"]["datasets"]:
-        if registry.get(name).fmt not in readers.READERS:
-            continue  # text (Multi30k): the tokenize stage prepares it
+    names = [n for n in p["active"]["datasets"] if registry.get(n).fmt in readers.READERS]  # text: tokenize's
+    for name in names:  # every input verified before anything is deleted, also when run outside DVC
+        verify_dataset(registry.get(name), RAW / name)
+    prune(prepared.PREPARED_DIR, {f.name for n in names for f in prepared.paths(n)})  # datasets no longer asked for
+    for name in names:
         d = p["data"]
         m = prepare(name, d["val_size_by_dataset"].get(name, d["val_size"]), d["split_seed"], d["cifar_report"])
         s = m["sizes"]
