@@ -3,11 +3,13 @@
 Bad or unreadable params, a device that is not there, unobtainable or
 corrupted data, diverged training, a run folder another process is training
 and an output folder that cannot be written are the user's to fix, so they
-are reported as `error: ...` with exit status 2, not a traceback. Anything
-else is a bug and keeps its traceback.
+are reported as `error: ...` with exit status 2, not a traceback; so is a full
+disk. Ctrl-C is one line and exit status 130 (what was kept, how to resume).
+Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Callable
 
@@ -25,6 +27,13 @@ def user_errors() -> tuple[type, ...]:
     return tuple(getattr(sys.modules[m], n) for m, names in USER_ERRORS.items() if m in sys.modules for n in names)
 
 
+def _close_progress_bars() -> None:
+    """Close the progress bars a failure left open, so the one line below starts a line of its own."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or []):
+        bar.close()
+
+
 def run(main: Callable[[], int]) -> None:
     keep_freed_memory()  # this process trains or evaluates: keep freed memory in the heap (allocator.py)
     try:
@@ -33,9 +42,22 @@ def run(main: Callable[[], int]) -> None:
         print(f"error: cannot write {e.filename}: {e.strerror} (make the folder writable and run again)",
               file=sys.stderr)
         code = 2
+    except KeyboardInterrupt:  # the run in progress keeps its last checkpoint; finished runs are complete
+        _close_progress_bars()
+        print("interrupted: finished runs and the last checkpoint of the run in progress are kept; run the same "
+              "command again to resume", file=sys.stderr)
+        code = 130
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        _close_progress_bars()
+        print(f"error: no space left on the device while writing {e.filename or 'an output'}; nothing was lost "
+              "(every file is written to a temporary name first); free space and rerun", file=sys.stderr)
+        code = 2
     except Exception as e:  # noqa: BLE001 - re-raised unless it is the user's to fix
         if not isinstance(e, user_errors()):
             raise
+        _close_progress_bars()
         print(f"error: {e}", file=sys.stderr)
         code = 2
     sys.exit(code)

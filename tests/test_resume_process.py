@@ -72,3 +72,21 @@ def test_killed_training_resumes_to_the_same_result(tmp_path, root, env):
     assert (ref / RUN / "model.pt").read_bytes() == (work / RUN / "model.pt").read_bytes()
     assert (ref / RUN / "curve.json").read_text() == (work / RUN / "curve.json").read_text()
     assert (ref / "metrics/train.json").read_text() == (work / "metrics/train.json").read_text()
+
+
+def test_ctrl_c_during_training_is_one_line_exit_130_and_keeps_the_checkpoint(tmp_path, root, env):
+    work = _workdir(root, tmp_path / "work", env, None)
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.stages.train"], cwd=work, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    state = work / RUN / "state.pt"
+    deadline = time.time() + 120  # a bound for a slow machine, not a speed check
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run finished before its first checkpoint: make it longer"
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    last = [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip()][-1]
+    assert last.startswith("interrupted: finished runs and the last checkpoint") and "resume" in last
+    assert state.exists() and not (work / RUN / "metrics.json").exists()
