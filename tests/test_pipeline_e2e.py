@@ -77,9 +77,9 @@ def repo(tmp_path_factory, root, data_source):
 
 def test_repro_builds_every_stage_and_writes_results(repo):
     d, env, first = repo
-    for stage in ("download", "preprocess", "train", "calibrate", "project", "teacher@dropout", "teacher@ls",
-                  "student@dropout", "student@ls", "sweep_teachers", "distill", "mutual_information", "tokenize",
-                  "train_translation", "evaluate_translation", "tables"):
+    for stage in ("check_params", "download", "preprocess", "train", "calibrate", "project", "teacher@dropout",
+                  "teacher@ls", "student@dropout", "student@ls", "sweep_teachers", "distill", "mutual_information",
+                  "tokenize", "train_translation", "evaluate_translation", "tables"):
         assert f"Running stage '{stage}'" in first.stdout
     m = json.loads((d / "metrics/train.json").read_text())
     assert set(m["fcn"]["mnist"]) >= {"alpha_0", "alpha_0.1", "head_to_head"}
@@ -247,7 +247,7 @@ def test_changing_one_teacher_reruns_exactly_its_students(repo):
     assert {"teacher@dropout"} <= changed and not changed & {"teacher@ls", "student@ls", "sweep_teachers", "distill"}
     r = sh([DVC, "repro"], d, env)
     ran = {line.split("'")[1] for line in r.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"teacher@dropout", "student@dropout", "tables"}
+    assert ran == {"check_params", "teacher@dropout", "student@dropout", "tables"}
     # the repo stays at dropout 0.4: its lock matches its params, which is all the later tests need
 
 
@@ -268,13 +268,26 @@ def test_a_failing_stage_loses_nothing_and_the_fix_reruns_only_what_is_needed(re
     assert r.returncode != 0
     assert "calibrate.n_bins = 0" in r.stderr + r.stdout
     ran = {line.split("'")[1] for line in r.stdout.splitlines() if line.startswith("Running stage")}
-    assert ran == {"calibrate"}
+    assert "check_params" in ran and ran <= {"check_params", "calibrate"}   # stopped before any other work
     assert _snapshot(d) == before          # every result, model and cache file is as it was
     p["calibrate"]["n_bins"] = good
     (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     r = sh([DVC, "repro"], d, env)
     assert "Running stage" not in r.stdout  # the previous results still match: nothing to redo
     assert _snapshot(d) == before
+
+
+def test_an_unknown_params_key_stops_dvc_repro_in_one_line(repo):
+    d, env, _ = repo
+    text = (d / "params.yaml").read_text()
+    (d / "params.yaml").write_text(text + "alpah: 0.2\n")   # a typo of `alpha`, which no other stage reads
+    try:
+        r = sh([DVC, "repro"], d, env, check=False)
+        assert r.returncode != 0 and "alpah" in r.stderr + r.stdout
+        assert {line.split("'")[1] for line in r.stdout.splitlines() if line.startswith("Running stage")} == \
+            {"check_params"}
+    finally:
+        (d / "params.yaml").write_text(text)
 
 
 def test_second_repro_reruns_nothing(repo):
