@@ -122,3 +122,40 @@ def test_a_plan_without_a_valid_composition_is_refused(tmp_path):
     f.write_text("profile: smoke\ncomposition: independent\npieces:\n  - {name: a}\n  - {name: a}\n")
     with pytest.raises(ValueError, match="piece names repeat"):
         load_plan(f)
+
+
+DAMAGED = {"truncated runs.json": ("runs.json", lambda t: t[: len(t) // 2], "runs.json is not valid JSON"),
+           "empty runs.json": ("runs.json", lambda t: "", "runs.json is not valid JSON"),
+           "runs.json not a list": ("runs.json", lambda t: "{}", "runs.json holds a dict, not a list"),
+           "a record without its key": ("runs.json", lambda t: t.replace('"key":', '"kee":', 1), "lacks a valid key"),
+           "junk record": ("runs.json", lambda t: "[1]", "record number 0 lacks a valid run"),
+           "flipped provenance.json": ("provenance.json", lambda t: "\x00" + t[1:], "provenance.json is not valid"),
+           "provenance.json without params": ("provenance.json",
+                                              lambda t: t.replace('"params":', '"paramz":', 1), "lacks params")}
+
+
+@pytest.mark.parametrize("case", DAMAGED)
+def test_results_status_on_a_damaged_snapshot_is_one_line_and_exit_2(case, tmp_path, root):
+    import shutil
+    import subprocess
+    import sys
+    name, damage, says = DAMAGED[case]
+    snap = tmp_path / "results" / "reference"
+    shutil.copytree(root / "results" / "reference", snap)
+    (snap / name).write_text(damage((snap / name).read_text()))
+    code = ("import sys; from pathlib import Path; from tools.results import main; import tools.results as r; "
+            f"r.ROOT = Path({str(tmp_path)!r}); sys.argv = ['results.py', 'status', 'reference']; sys.exit(main())")
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr[-2000:]
+    assert r.stderr.startswith("error: ") and says in r.stderr
+
+
+def test_a_snapshot_without_runs_is_never_complete(tmp_path, root):
+    import shutil
+
+    from tools.staleness import status_table
+    snap = tmp_path / "reference"
+    shutil.copytree(root / "results" / "reference", snap)
+    (snap / "runs.json").write_text("[]")
+    line = status_table(snap)
+    assert "no runs recorded" in line and "complete" not in line and "matches" not in line

@@ -149,8 +149,13 @@ def main() -> int:
         return 0
     profiles = [a.profile] if a.profile else sorted(p.name for p in (ROOT / "results").iterdir()
                                                     if (p / "runs.json").exists())
+    from pipeline.snapshots.records import SnapshotError
     for prof in profiles:
-        print(status_table(ROOT / "results" / prof))
+        try:
+            print(status_table(ROOT / "results" / prof))
+        except SnapshotError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     return 0
 
 

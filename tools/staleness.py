@@ -11,7 +11,6 @@ the commit it names.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -21,6 +20,12 @@ SECTIONS = ("alpha", "sweep", "data", "fcn", "convnets", "calibrate", "project",
 # Execution settings that are in no run key: where runs train, and how many examples an evaluation batch holds
 # (in eval mode each example's logits are a function of that example alone).
 WHERE = ("backend", "jobs_dir", "local", "slurm", "eval_batch_size")
+
+
+def load_snapshot(snapshot: Path) -> tuple[list[dict], dict]:
+    """(run records, provenance) of a snapshot, each checked (pipeline/snapshots/records.py)."""
+    from pipeline.snapshots.records import read_provenance, read_records
+    return read_records(snapshot / "runs.json"), read_provenance(snapshot / "provenance.json")
 
 
 def _diff(a, b, path="") -> list[str]:
@@ -33,8 +38,7 @@ def stale_runs(snapshot: Path) -> tuple[list[dict], list[str], int]:
     """(stale records, changed param keys, number of runs) of one snapshot."""
     from pipeline.training.run import key_of
 
-    records = json.loads((snapshot / "runs.json").read_text())
-    prov = json.loads((snapshot / "provenance.json").read_text())
+    records, prov = load_snapshot(snapshot)
     cwd = os.getcwd()
     os.chdir(ROOT)  # the key hashes the training files by their repository paths
     try:
@@ -58,8 +62,10 @@ def stale_runs(snapshot: Path) -> tuple[list[dict], list[str], int]:
 
 def status_table(snapshot: Path) -> str:
     stale, changed, n = stale_runs(snapshot)
-    prov = json.loads((snapshot / "provenance.json").read_text())
-    state = "complete" if prov.get("complete") else "partial (pieces: " + ", ".join(prov["pieces"]) + ")"
+    prov = load_snapshot(snapshot)[1]
+    if n == 0:  # never "complete", and nothing can match today's code
+        return f"`results/{snapshot.name}`: **no runs recorded**, commit `{prov['commit'][:10]}`: nothing to check."
+    state = "complete" if prov.get("complete") else "partial (pieces: " + ", ".join(prov.get("pieces", {})) + ")"
     lines = [f"`results/{snapshot.name}`: {n} runs, {state}, commit `{prov['commit'][:10]}`: "
              + ("**every run matches today's training code**" if not stale else
                 f"**{len(stale)} of {n} runs are stale** (their key changed with the training code)")

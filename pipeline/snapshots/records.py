@@ -1,0 +1,47 @@
+"""A snapshot's files read back with checks: runs.json's records and provenance.json.
+
+Both come from outside the running process (a returned GPU session, a file in git that may be damaged),
+so every read here names the file and what is wrong with it in one line (``SnapshotError``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RECORD_KEYS = {"run": str, "key": str, "config": dict, "execution": dict, "data_sha256": str}
+
+
+class SnapshotError(ValueError):
+    """A damaged or malformed snapshot file: reported in one line, never a traceback."""
+
+
+def read_checked(path: Path, kind: type):
+    """The JSON value in ``path``, which must be a ``kind``."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SnapshotError(f"{path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SnapshotError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(value, kind):
+        raise SnapshotError(f"{path} holds a {type(value).__name__}, not a {kind.__name__}")
+    return value
+
+
+def read_records(path: Path) -> list[dict]:
+    """runs.json: a list of run records, each with the fields a run's key is recomputed from."""
+    records = read_checked(path, list)
+    for i, r in enumerate(records):
+        bad = [k for k, t in RECORD_KEYS.items() if not isinstance(r, dict) or not isinstance(r.get(k), t)]
+        if bad:
+            name = r.get("run", f"number {i}") if isinstance(r, dict) else f"number {i}"
+            raise SnapshotError(f"{path}: record {name} lacks a valid {', '.join(bad)}")
+    return records
+
+
+def read_provenance(path: Path) -> dict:
+    prov = read_checked(path, dict)
+    missing = [k for k in ("profile", "commit", "params") if k not in prov]
+    if missing:
+        raise SnapshotError(f"{path} lacks {', '.join(missing)}")
+    return prov
