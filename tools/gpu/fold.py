@@ -60,6 +60,10 @@ def verify(sdir: Path) -> dict:
     files = info.get("files", {})
     for name in files:
         plain_name(name, "file", info_file)
+    extra = sorted(f.name for f in sdir.iterdir() if f.name not in files and f.name not in ("session.json",
+                                                                                             "session.log"))
+    if extra:
+        raise FoldError(f"{sdir} holds files that session.json does not list ({', '.join(extra)}): not imported")
     parts = [p for e in info.get("resume", []) for p in e["parts"]]
     for name in [n for n in ("runs.json", "outputs.tar.gz") if (sdir / n).exists()] + parts:
         if name not in files:
@@ -175,29 +179,66 @@ def sessions_md(sessions: list[dict]) -> str:
 
 
 def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path = ROOT / ".gpu") -> dict:
-    from pipeline.io import write_json, write_text
+    """Fold a returned session into results/<profile>/: all or nothing. The new snapshot is built in a
+    temporary folder beside it and moved into place at the end; any refusal leaves the old one as it was."""
+    from pipeline.snapshots.records import SnapshotError, read_checked, read_records
     sdir = Path(sdir)
     info = verify(sdir)
     if info["profile"] != profile:
         raise FoldError(f"the session ran profile {info['profile']!r}, not {profile!r}")
     snap = results / profile
     plan = load_plan(plan_file(profile, results.parent))
-    prov_file = snap / "provenance.json"
-    prov = json.loads(prov_file.read_text()) if prov_file.exists() else {"profile": profile, "kind": "gpu",
-                                                                       "sessions": [], "pieces": {}}
+    try:
+        returned = read_records(sdir / "runs.json") if (sdir / "runs.json").exists() else []
+        earlier = read_records(snap / "runs.json") if (snap / "runs.json").exists() else []
+        prov = (read_checked(snap / "provenance.json", dict) if (snap / "provenance.json").exists() else
+                {"profile": profile, "kind": "gpu", "sessions": [], "pieces": {}})
+    except SnapshotError as e:
+        raise FoldError(f"{e}: not imported") from None
     if any(s["started"] == info["started"] and s.get("finished") == info.get("finished")
            for s in prov["sessions"]):
         raise FoldError(f"the session of {info['started']} is already in {snap}: nothing to import")
+    results.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{profile}.import.", dir=results))
+    try:
+        new = stage / profile
+        if snap.exists():
+            shutil.copytree(snap, new)
+        new.mkdir(exist_ok=True)
+        summary = _fold_into(new, profile, sdir, info, plan, prov, earlier, returned, results.parent)
+        if snap.exists():
+            os.replace(snap, stage / "previous")
+        os.replace(new, snap)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    for e in info.get("resume", []):  # the cut runs' states, for `pack` to carry to the next session
+        dst = carry / "resume" / e["sha256"][:16]
+        dst.mkdir(parents=True, exist_ok=True)
+        for part in e["parts"]:
+            shutil.copy2(sdir / part, dst / part)
+    carry.mkdir(exist_ok=True)
+    from pipeline.io import write_json
+    write_json(carry / f"resume.{profile}.json", info.get("resume", []))  # the latest session's cut runs
+    return summary
+
+
+def _fold_into(snap: Path, profile: str, sdir: Path, info: dict, plan: dict, prov: dict, earlier: list[dict],
+               returned: list[dict], root: Path) -> dict:
+    """The import proper, written into ``snap`` (a staged copy of the snapshot)."""
+    from pipeline.data.fetch import DatasetError
+    from pipeline.io import write_json, write_text
     # a run is its piece's folder and its path there (pieces train in folders of their own)
-    records = {(r.get("piece"), r["run"]): r for r in
-               (json.loads((snap / "runs.json").read_text()) if (snap / "runs.json").exists() else [])}
-    for r in json.loads((sdir / "runs.json").read_text()):
+    records = {(r.get("piece"), r["run"]): r for r in earlier}
+    for r in returned:
         records[(r.get("piece"), r["run"])] = r | {"session": info["started"]}
     done_now = [p["name"] for p in info["pieces"] if p["status"] == "done"]
     if (sdir / "outputs.tar.gz").exists():
         from pipeline.data.archives import safe_extract_tar
         with tempfile.TemporaryDirectory(prefix="fold.") as tmp:
-            safe_extract_tar(sdir / "outputs.tar.gz", Path(tmp))
+            try:
+                safe_extract_tar(sdir / "outputs.tar.gz", Path(tmp))
+            except DatasetError as e:
+                raise FoldError(f"{sdir / 'outputs.tar.gz'}: {e}: not imported") from None
             for name in done_now:
                 src, piece = Path(tmp) / "pieces" / name, snap / "pieces" / name
                 shutil.rmtree(piece, ignore_errors=True)
@@ -208,13 +249,6 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
                 shutil.rmtree(figs, ignore_errors=True)
                 if (src / "plots" / "figures").exists():
                     shutil.copytree(src / "plots" / "figures", figs)
-    for e in info.get("resume", []):
-        dst = carry / "resume" / e["sha256"][:16]
-        dst.mkdir(parents=True, exist_ok=True)
-        for part in e["parts"]:
-            shutil.copy2(sdir / part, dst / part)
-    carry.mkdir(exist_ok=True)
-    write_json(carry / f"resume.{profile}.json", info.get("resume", []))  # the latest session's cut runs
     for p in info["pieces"]:
         entry = prov["pieces"].setdefault(p["name"], {"done": False})
         if p["status"] == "done":
@@ -225,15 +259,18 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
     prov["sessions"].append({k: v for k, v in info.items() if k != "files"})
     done = [p["name"] for p in plan["pieces"] if prov["pieces"].get(p["name"], {}).get("done")]
     from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
-    params = yaml12.load((results.parent / "params.yaml").read_text())
+    params = yaml12.load((root / "params.yaml").read_text())
     prov |= {"commit": info.get("commit") or "unknown", "params": merged_params(params, plan, done),
              "complete": len(done) == len(plan["pieces"]),
              "total_seconds": sum(s["seconds"] for s in prov["sessions"])}
     rec = sorted(records.values(), key=lambda r: (r.get("piece") or "", r["run"]))
-    snap.mkdir(parents=True, exist_ok=True)
     write_json(snap / "runs.json", rec)
-    render(snap, prov["params"], done, rec, prov)
-    write_json(prov_file, prov)
+    try:
+        render(snap, prov["params"], done, rec, prov)
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise FoldError(f"the metrics of the returned pieces ({', '.join(done_now) or 'none done'}) cannot be "
+                        f"read ({type(e).__name__}: {e}): not imported") from None
+    write_json(snap / "provenance.json", prov)
     write_text(snap / "gpu_sessions.md", sessions_md(prov["sessions"]))
-    return {"runs": len(rec), "new_runs": len(json.loads((sdir / "runs.json").read_text())), "done": done,
+    return {"runs": len(rec), "new_runs": len(returned), "done": done,
             "todo": [p["name"] for p in plan["pieces"] if p["name"] not in done]}
