@@ -76,8 +76,11 @@ def test_killed_training_resumes_to_the_same_result(tmp_path, root, env):
 
 def test_ctrl_c_during_training_is_one_line_exit_130_and_keeps_the_checkpoint(tmp_path, root, env):
     work = _workdir(root, tmp_path / "work", env, None)
+    # SIGINT as a terminal delivers it. A process started with SIGINT ignored (a pytest-xdist worker's children)
+    # would never see it, so the stage starts with the default disposition, as from a shell.
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.stages.train"], cwd=work, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state = work / RUN / "state.pt"
     deadline = time.time() + 120  # a bound for a slow machine, not a speed check
     while not state.exists() and proc.poll() is None and time.time() < deadline:
