@@ -247,16 +247,18 @@ BAD_SESSIONS = {
 
 @pytest.mark.parametrize("case", BAD_SESSIONS)
 def test_a_bad_session_is_refused_in_one_line_and_changes_nothing(case, rehearsal, tmp_path):
-    _, _, out, _ = rehearsal
-    change, says = BAD_SESSIONS[case]
-    bad = _resigned(out, tmp_path / "out", change)
-    proj = _project(tmp_path)
-    before = sorted(p.relative_to(proj).as_posix() for p in proj.rglob("*"))
     from tools.gpu.fold import FoldError, fold
+    tmp, _, out, _ = rehearsal
+    change, says = BAD_SESSIONS[case]
+    proj = _project(tmp_path)
+    fold("smoke", tmp / "cut", proj / "results", tmp_path / "carry")   # an earlier session, already imported
+    bad = _resigned(out, tmp_path / "out", change)
+    before = {p.relative_to(proj).as_posix(): p.read_bytes() for p in sorted(proj.rglob("*")) if p.is_file()}
     with pytest.raises(FoldError, match=says):   # the command prints a FoldError as one line, exit 2
         fold("smoke", bad, proj / "results", tmp_path / "carry")
-    assert sorted(p.relative_to(proj).as_posix() for p in proj.rglob("*")) == before   # no half-import
-    assert not (tmp_path / "escaped.txt").exists()
+    after = {p.relative_to(proj).as_posix(): p.read_bytes() for p in sorted(proj.rglob("*")) if p.is_file()}
+    assert after == before and "results/smoke/runs.json" in after   # the earlier snapshot intact, no half-import
+    assert not (Path(tempfile.gettempdir()).parent / "escaped.txt").exists()   # where ../../ from a temp folder is
 
 
 def test_an_unlisted_file_in_a_returned_session_is_refused(rehearsal, tmp_path):

@@ -49,10 +49,10 @@ def run(profile: str, commit_each: bool) -> int:
     from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
     from pipeline.snapshots.machine import machine
     from pipeline.snapshots.plan import load_plan, piece_params, plan_file
-    plan = load_plan(plan_file(profile, ROOT, gpu=False))
-    if plan["composition"] != "cumulative":
-        sys.exit(f"error: {plan_file(profile, ROOT, gpu=False)}: tools/results.py runs cumulative pieces "
-                 "(composition: cumulative); independent pieces run in a GPU session (python -m tools.gpu)")
+    try:
+        plan = load_plan(plan_file(profile, ROOT, gpu=False), "cumulative")
+    except ValueError as e:
+        sys.exit(f"error: {e}")
     prov_file = out / "provenance.json"
     prov = json.loads(prov_file.read_text()) if prov_file.exists() else {}
     work = work_tree(profile, prov.get("commit"))
@@ -78,7 +78,7 @@ def run(profile: str, commit_each: bool) -> int:
         prov["pieces"][name] = {"done": rc == 0, "seconds": prev.get("seconds", 0) + seconds,
                                 "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                                 "set": piece.get("set", {}), "commit": commit}
-        prov |= {"profile": profile, "machine": machine(), "commit": commit,
+        prov |= {"profile": profile, "machine": machine(params["execution"]["device"]), "commit": commit,
                  "params": params, "complete": False,
                  "total_seconds": sum(p["seconds"] for p in prov["pieces"].values())}
         if rc != 0:

@@ -27,7 +27,8 @@ def plan_file(profile: str, root: Path = ROOT, gpu: bool = True) -> Path:
     return root / "results" / profile / ("gpu_plan.yaml" if gpu else "plan.yaml")
 
 
-def load_plan(path: Path) -> dict:
+def load_plan(path: Path, composition: str | None = None) -> dict:
+    """The plan in ``path``, checked; ``composition``: the one the caller runs (refused otherwise)."""
     from ..config import yaml12  # params as DVC reads them (YAML 1.2)
     plan = yaml12.load(Path(path).read_text())
     names = [p["name"] for p in plan["pieces"]]
@@ -36,6 +37,9 @@ def load_plan(path: Path) -> dict:
     if plan.get("composition") not in COMPOSITIONS:
         raise ValueError(f"{path}: composition must be one of {', '.join(COMPOSITIONS)}, "
                          f"not {plan.get('composition')!r}")
+    if composition is not None and plan["composition"] != composition:
+        raise ValueError(f"{path}: its pieces are {plan['composition']}; this command runs {composition} pieces "
+                         "(cumulative: tools/results.py; independent: python -m tools.gpu)")
     return plan
 
 

@@ -34,7 +34,7 @@ def tree_bytes(root: Path) -> int:
 def pack(profile: str, mirror: Path, limit_mib: float = 64, root: Path = ROOT) -> dict:
     from pipeline.data.registry import get
     from pipeline.io import write_json
-    plan = load_plan(plan_file(profile, root))
+    plan = load_plan(plan_file(profile, root), "independent")
     prov_file = root / "results" / profile / "provenance.json"
     pieces = json.loads(prov_file.read_text()).get("pieces", {}) if prov_file.exists() else {}
     done = [n for n, p in pieces.items() if isinstance(p, dict) and p.get("done")]

@@ -64,7 +64,7 @@ def measured_rates(profile: str) -> dict[str, float] | None:
 def estimate_table(profile: str) -> str:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from cost import training_samples
-    plan = load_plan(plan_file(profile))
+    plan = load_plan(plan_file(profile), "independent")
     from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
     base = yaml12.load((ROOT / "params.yaml").read_text())
     peak, util = plan["device"]["bf16_peak_tflops"] * 1e12, plan["utilisation"]

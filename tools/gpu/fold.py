@@ -187,7 +187,7 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
     if info["profile"] != profile:
         raise FoldError(f"the session ran profile {info['profile']!r}, not {profile!r}")
     snap = results / profile
-    plan = load_plan(plan_file(profile, results.parent))
+    plan = load_plan(plan_file(profile, results.parent), "independent")
     try:
         returned = read_records(sdir / "runs.json") if (sdir / "runs.json").exists() else []
         earlier = read_records(snap / "runs.json") if (snap / "runs.json").exists() else []
@@ -206,17 +206,22 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
             shutil.copytree(snap, new)
         new.mkdir(exist_ok=True)
         summary = _fold_into(new, profile, sdir, info, plan, prov, earlier, returned, results.parent)
+        for e in info.get("resume", []):  # the cut runs' states for `pack`, before the import counts as done
+            dst = carry / "resume" / e["sha256"][:16]
+            dst.mkdir(parents=True, exist_ok=True)
+            for part in e["parts"]:
+                shutil.copy2(sdir / part, dst / part)
+        previous = stage / "previous"
         if snap.exists():
-            os.replace(snap, stage / "previous")
-        os.replace(new, snap)
+            os.replace(snap, previous)
+        try:
+            os.replace(new, snap)
+        except BaseException:
+            if previous.exists() and not snap.exists():
+                os.replace(previous, snap)  # the old snapshot back in place
+            raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    for e in info.get("resume", []):  # the cut runs' states, for `pack` to carry to the next session
-        dst = carry / "resume" / e["sha256"][:16]
-        dst.mkdir(parents=True, exist_ok=True)
-        for part in e["parts"]:
-            shutil.copy2(sdir / part, dst / part)
-    carry.mkdir(exist_ok=True)
     from pipeline.io import write_json
     write_json(carry / f"resume.{profile}.json", info.get("resume", []))  # the latest session's cut runs
     return summary

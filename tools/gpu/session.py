@@ -59,7 +59,7 @@ class Session:
         self.mirror = carried if carried.is_dir() else (Path(os.environ["DATA_MIRROR"]).resolve()
                                                        if os.environ.get("DATA_MIRROR") else None)
         self.profile = args.profile or self.carry.get("profile") or "paper_offline"
-        self.plan = load_plan(Path(args.plan) if args.plan else plan_file(self.profile))
+        self.plan = load_plan(Path(args.plan) if args.plan else plan_file(self.profile), "independent")
         self.work = Path(args.work or ROOT / ".gpu-work" / self.profile).resolve()  # not carried: .gpu/ travels
         self.staged = self.work.parent / f"{self.profile}.staged"
 
