@@ -131,7 +131,7 @@ DAMAGED = {"truncated runs.json": ("runs.json", lambda t: t[: len(t) // 2], "run
            "junk record": ("runs.json", lambda t: "[1]", "record number 0 lacks a valid run"),
            "flipped provenance.json": ("provenance.json", lambda t: "\x00" + t[1:], "provenance.json is not valid"),
            "provenance.json without params": ("provenance.json",
-                                              lambda t: t.replace('"params":', '"paramz":', 1), "lacks params")}
+                                              lambda t: t.replace('"params":', '"paramz":', 1), "lacks a valid params")}
 
 
 @pytest.mark.parametrize("case", DAMAGED)

@@ -6,6 +6,7 @@ so every read here names the file and what is wrong with it in one line (``Snaps
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 RECORD_KEYS = {"run": str, "key": str, "config": dict, "execution": dict, "data_sha256": str}
@@ -33,6 +34,10 @@ def read_records(path: Path) -> list[dict]:
     records = read_checked(path, list)
     for i, r in enumerate(records):
         bad = [k for k, t in RECORD_KEYS.items() if not isinstance(r, dict) or not isinstance(r.get(k), t)]
+        if not bad and not re.fullmatch(r"[0-9a-f]{64}", r["data_sha256"]):
+            bad = ["data_sha256 (64 hex digits)"]
+        if not bad and not isinstance(r["config"].get("arch"), str):
+            bad = ["config.arch"]
         if bad:
             name = r.get("run", f"number {i}") if isinstance(r, dict) else f"number {i}"
             raise SnapshotError(f"{path}: record {name} lacks a valid {', '.join(bad)}")
@@ -41,7 +46,7 @@ def read_records(path: Path) -> list[dict]:
 
 def read_provenance(path: Path) -> dict:
     prov = read_checked(path, dict)
-    missing = [k for k in ("profile", "commit", "params") if k not in prov]
+    missing = [k for k, t in (("profile", str), ("commit", str), ("params", dict)) if not isinstance(prov.get(k), t)]
     if missing:
-        raise SnapshotError(f"{path} lacks {', '.join(missing)}")
+        raise SnapshotError(f"{path} lacks a valid {', '.join(missing)}")
     return prov
