@@ -39,6 +39,7 @@ def run(main: Callable[[], int]) -> None:
     try:
         code = main()
     except PermissionError as e:  # outputs are written atomically: the previous files are still intact
+        _close_progress_bars()
         print(f"error: cannot write {e.filename}: {e.strerror} (make the folder writable and run again)",
               file=sys.stderr)
         code = 2

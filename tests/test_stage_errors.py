@@ -35,3 +35,16 @@ def test_another_os_error_is_a_bug_and_keeps_its_traceback():
         raise OSError(errno.EIO, "Input/output error")
     with pytest.raises(OSError):
         run(main)
+
+
+def test_a_write_that_fails_for_lack_of_space_names_the_file_and_leaves_no_temporary(tmp_path):
+    from pipeline.io import _atomic
+
+    def full(tmp):
+        tmp.write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")   # as a failed write raises it: no filename
+    target = tmp_path / "run" / "metrics.json"
+    with pytest.raises(OSError) as e:
+        _atomic(target, full)
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(target)
+    assert list(target.parent.iterdir()) == []
