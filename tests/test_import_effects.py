@@ -25,15 +25,28 @@ def _module_level(stmts):
             yield s
 
 
+# Calls that change the process, wherever they appear at module level (`X = os.umask(0)` included).
+PROCESS_STATE = {"umask", "chdir", "mallopt", "keep_freed_memory", "set_num_threads", "manual_seed", "seed",
+                 "putenv", "use_deterministic_algorithms", "set_default_dtype", "setrecursionlimit"}
+
+
 def bare_calls(source: str) -> list[str]:
-    """Calls made at import as statements of their own (`f()`, not `X = f()`), by the callee's name."""
-    return [ast.unparse(s.value.func) for s in _module_level(ast.parse(source).body)
-            if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)]
+    """Calls made at import as statements of their own (`f()`, not `X = f()`), and any call at import of a
+    function that changes the process (``PROCESS_STATE``), by the callee's name."""
+    out = []
+    for s in _module_level(ast.parse(source).body):
+        if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
+            out.append(ast.unparse(s.value.func))
+            continue
+        out += [ast.unparse(n.func) for n in ast.walk(s) if isinstance(n, ast.Call)
+                and ast.unparse(n.func).rpartition(".")[2] in PROCESS_STATE]
+    return out
 
 
 def test_bare_calls_finds_a_call_at_import_and_ignores_functions_and_main():
-    src = "import os\nos.umask(0)\nif True:\n    f()\ndef g():\n    h()\nif __name__ == '__main__':\n    run()\n"
-    assert bare_calls(src) == ["os.umask", "f"]
+    src = ("import os\nos.umask(0)\nif True:\n    f()\nX = os.umask(0)\nY = sorted([])\ndef g():\n    h()\n"
+           "if __name__ == '__main__':\n    run()\n")
+    assert bare_calls(src) == ["os.umask", "f", "os.umask"]
 
 
 def test_no_module_of_the_pipeline_calls_anything_at_import_but_its_own_setup():

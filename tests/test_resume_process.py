@@ -52,8 +52,7 @@ def test_killed_training_resumes_to_the_same_result(tmp_path, root, env):
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.stages.train"], cwd=work, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = work / RUN / "state.pt"
-    deadline = time.time() + 120
-    while not state.exists() and proc.poll() is None and time.time() < deadline:
+    while not state.exists() and proc.poll() is None:  # an event, not a clock: as long as the machine needs
         time.sleep(0.005)
     assert proc.poll() is None, "the run finished before its first checkpoint: make it longer"
     proc.send_signal(signal.SIGKILL)
@@ -82,8 +81,7 @@ def test_ctrl_c_during_training_is_one_line_exit_130_and_keeps_the_checkpoint(tm
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state = work / RUN / "state.pt"
-    deadline = time.time() + 120  # a bound for a slow machine, not a speed check
-    while not state.exists() and proc.poll() is None and time.time() < deadline:
+    while not state.exists() and proc.poll() is None:  # an event, not a clock: as long as the machine needs
         time.sleep(0.005)
     assert proc.poll() is None, "the run finished before its first checkpoint: make it longer"
     proc.send_signal(signal.SIGINT)
