@@ -129,6 +129,8 @@ DAMAGED = {"truncated runs.json": ("runs.json", lambda t: t[: len(t) // 2], "run
            "runs.json not a list": ("runs.json", lambda t: "{}", "runs.json holds a dict, not a list"),
            "a record without its key": ("runs.json", lambda t: t.replace('"key":', '"kee":', 1), "lacks a valid key"),
            "junk record": ("runs.json", lambda t: "[1]", "record number 0 lacks a valid run"),
+           "an accuracy out of range": ("runs.json", lambda t: t.replace('"test_acc": ', '"test_acc": 100', 1),
+                                        "lacks a valid test_acc (in [0, 100])"),
            "flipped provenance.json": ("provenance.json", lambda t: "\x00" + t[1:], "provenance.json is not valid"),
            "provenance.json without params": ("provenance.json",
                                               lambda t: t.replace('"params":', '"paramz":', 1), "lacks a valid params")}

@@ -10,6 +10,11 @@ import re
 from pathlib import Path
 
 RECORD_KEYS = {"run": str, "key": str, "config": dict, "execution": dict, "data_sha256": str}
+# Metrics with a range, checked where a record has them: accuracies in %, calibration errors and the gap in [0, 1]
+# (the gap in [−1, 1]), losses and temperatures positive.
+RANGES = {"test_acc": (0, 100), "val_acc": (0, 100), "test_ece": (0, 1), "test_ece_ts": (0, 1),
+          "test_confidence_gap": (-1, 1), "test_nll": (0, float("inf")), "test_nll_ts": (0, float("inf")),
+          "temperature": (0, float("inf"))}
 
 
 class SnapshotError(ValueError):
@@ -38,6 +43,9 @@ def read_records(path: Path) -> list[dict]:
             bad = ["data_sha256 (64 hex digits)"]
         if not bad and not isinstance(r["config"].get("arch"), str):
             bad = ["config.arch"]
+        if not bad:
+            bad = [f"{k} (in [{lo:g}, {hi:g}])" for k, (lo, hi) in RANGES.items() if k in r and not
+                   (isinstance(r[k], (int, float)) and not isinstance(r[k], bool) and lo <= r[k] <= hi)]
         if bad:
             name = r.get("run", f"number {i}") if isinstance(r, dict) else f"number {i}"
             raise SnapshotError(f"{path}: record {name} lacks a valid {', '.join(bad)}")
