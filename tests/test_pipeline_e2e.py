@@ -52,7 +52,7 @@ def repo(tmp_path_factory, root, data_source):
         translation={"vocab_size": 400,
                      "model": {"d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32},
                      "epochs": 1, "seeds": [0], "lr": 0.003, "bleu_sentences": 24, "token_sentences": 100})
-    p["translation"].update(bleu_temperatures=[0.5, 1.0, 2.0], beam=2,
+    p["translation"].update(bleu_temperatures=[0.5, 1.0, 2.0], beam=2, batch_size=512,  # 57 steps an epoch, not 227
                             token_temperatures={"min": 0.5, "max": 2.0, "steps": 4})
     p["sweep"], p["alpha"] = [0.0, 0.1], 0.1
     p["data"]["val_size"] = 1000
