@@ -3,6 +3,7 @@
     python tools/results.py run PROFILE [--commit]   # every piece of results/PROFILE/plan.yaml not yet done
     python tools/results.py snapshot PROFILE         # rewrite the snapshot from the work tree's outputs
     python tools/results.py status [PROFILE]         # which snapshot runs today's code and params would retrain
+    python tools/results.py claims PROFILE           # claims.md/.json again from the snapshot's own files
 
 The profile runs in its own git work tree, `.results/<profile>/` (ignored), checked
 out at the commit the snapshot started from, so the default results in the
@@ -104,7 +105,7 @@ def run(profile: str, commit_each: bool) -> int:
 
 
 def readme_block(profile: str) -> str:
-    from pipeline.reporting.claims import summary
+    from pipeline.reporting.claims_readme import summary
     from tools.staleness import status_table
     snap = ROOT / "results" / profile
     flat = json.loads((snap / "claims.json").read_text())
@@ -134,6 +135,8 @@ def main() -> int:
     s.add_argument("profile")
     st = sub.add_parser("status")
     st.add_argument("profile", nargs="?")
+    cl = sub.add_parser("claims", help="rewrite a snapshot's claims.md/.json from its runs.json and tables.json")
+    cl.add_argument("profile")
     rd = sub.add_parser("readme", help="regenerate README.md's block for a snapshot (claims and status)")
     rd.add_argument("profile")
     a = ap.parse_args()
@@ -141,15 +144,22 @@ def main() -> int:
         return 0 if update_readme(a.profile) else 2
     if a.cmd == "run":
         return run(a.profile, a.commit)
-    from pipeline.snapshots.writer import write_snapshot
+    from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.writer import rewrite_claims, write_snapshot
     from tools.staleness import status_table
+    if a.cmd == "claims":
+        try:
+            rewrite_claims(ROOT / "results" / a.profile)
+        except SnapshotError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     if a.cmd == "snapshot":
         out = ROOT / "results" / a.profile
         write_snapshot(ROOT / ".results" / a.profile, out, json.loads((out / "provenance.json").read_text()))
         return 0
     profiles = [a.profile] if a.profile else sorted(p.name for p in (ROOT / "results").iterdir()
                                                     if (p / "runs.json").exists())
-    from pipeline.snapshots.records import SnapshotError
     for prof in profiles:
         try:
             print(status_table(ROOT / "results" / prof))

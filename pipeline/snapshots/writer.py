@@ -61,16 +61,25 @@ def collect_runs(work: Path, n_bins: int) -> list[dict]:
     return records
 
 
-def write_tables_and_claims(out: Path, md: str, flat: dict, records: list[dict], proj: dict, distill: dict,
-                            prov: dict) -> None:
+def write_tables_and_claims(out: Path, md: str, flat: dict, records: list[dict], prov: dict) -> None:
     """tables.md/.json and claims.md/.json of a snapshot: what both ways of running pieces write
     (``write_snapshot`` from a work tree; tools/gpu/fold.py from a GPU session's merged pieces)."""
     from ..reporting.claims import claims
     write_text(out / "tables.md", md)
     write_json(out / "tables.json", flat)
-    cmd, cflat = claims(records, proj, distill, prov)
+    cmd, cflat = claims(records, flat, prov)
     write_text(out / "claims.md", cmd)
     write_json(out / "claims.json", cflat)
+
+
+def rewrite_claims(snap: Path) -> None:
+    """claims.md/.json again from the snapshot's own files (after a change of the claims or their rule)."""
+    from ..reporting.claims import claims
+    from .records import read_checked, read_provenance, read_records
+    cmd, cflat = claims(read_records(snap / "runs.json"), read_checked(snap / "tables.json", dict),
+                        read_provenance(snap / "provenance.json"))
+    write_text(snap / "claims.md", cmd)
+    write_json(snap / "claims.json", cflat)
 
 
 def write_snapshot(work: Path, out: Path, prov: dict) -> None:
@@ -85,5 +94,5 @@ def write_snapshot(work: Path, out: Path, prov: dict) -> None:
     write_json(out / "runs.json", records)
     metrics = work / "metrics"
     write_tables_and_claims(out, (metrics / "tables.md").read_text(), read_json(metrics / "tables.json"), records,
-                            read_json(metrics / "projection.json"), read_json(metrics / "distill.json"), prov)
+                            prov)
     write_json(out / "provenance.json", prov)

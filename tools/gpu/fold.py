@@ -136,10 +136,9 @@ def render(snap: Path, raw_params: dict, order: list[str], records: list[dict], 
         os.chdir(tmp)
         try:
             md, flat = document(validate(copy.deepcopy(raw_params)))
-            proj, distill = (json.loads(Path(n).read_text()) for n in NEEDED[2:4])
         finally:
             os.chdir(cwd)
-    write_tables_and_claims(snap, md, flat, records, proj, distill, prov)
+    write_tables_and_claims(snap, md, flat, records, prov)
     return True
 
 
