@@ -21,21 +21,27 @@ def save_png(fig, path: Path, dpi: int = 150) -> None:
     _atomic(Path(path), lambda p: p.write_bytes(buf.getvalue()))
 
 
-def reliability_figure(panels: dict[str, list[dict]], path: Path) -> None:
+# Bins holding fewer test examples than this are not drawn: their accuracy is noise (1–3 examples gave
+# spikes from 0 to 1). The count is stated on the figure.
+MIN_BIN_COUNT = 20
+
+
+def reliability_figure(panels: dict[str, list[dict]], path: Path, note: str) -> None:
     """One panel per (dataset, model); in each, accuracy against confidence per curve.
 
     ``panels[title]`` is a list of rows {curve, confidence, accuracy, count}
     (non-empty bins only), as written for `dvc plots`. Marker area shows each
-    bin's share of the examples.
+    bin's share of the examples; bins under ``MIN_BIN_COUNT`` examples are hidden.
+    ``note`` says which runs the panels show (split, seed).
     """
     sns.set_theme(style="whitegrid", context="paper")
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.9), squeeze=False)
     for ax, (title, rows) in zip(axes[0], panels.items()):
         ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="perfect calibration")
         total = max(1, sum(r["count"] for r in rows) // len(dict.fromkeys(r["curve"] for r in rows)))
         for color, curve in zip(sns.color_palette(), dict.fromkeys(r["curve"] for r in rows)):
-            pts = [r for r in rows if r["curve"] == curve]
+            pts = [r for r in rows if r["curve"] == curve and r["count"] >= MIN_BIN_COUNT]
             x, y = [r["confidence"] for r in pts], [r["accuracy"] for r in pts]
             ax.plot(x, y, lw=1.3, color=color, label=curve)
             # marker area ~ share of examples in the bin: sparse bins are visibly sparse
@@ -43,14 +49,18 @@ def reliability_figure(panels: dict[str, list[dict]], path: Path) -> None:
         ax.set(title=title, xlabel="confidence (top label)", ylabel="accuracy", xlim=(0, 1.01),
                ylim=(0, 1.01), aspect="equal")
         ax.legend(loc="lower right", fontsize=7, frameon=True)
+    fig.suptitle(f"{note}; bins with fewer than {MIN_BIN_COUNT} examples hidden; marker area ∝ examples in the bin",
+                 fontsize=8)
     save_png(fig, path)
 
 
-def projection_figure(panels: dict[str, tuple[list[dict], list[dict]]], path: Path) -> None:
+def projection_figure(panels: dict[str, tuple[list[dict], list[dict]]], path: Path, note: str) -> None:
     """Figure 2: one row per (dataset, model), one column per panel (α and split).
 
     ``panels[title] = (points, templates)``; both are rows {panel, x, y, class}.
-    Templates are drawn as large stars in their class's colour.
+    Templates are drawn as large stars in their class's colour. The plane's axes are an orthonormal basis
+    (pipeline/formulas/template_plane.py), so both axes share one scale: equal aspect. ``note`` states the
+    run's seed and the number of examples.
     """
     sns.set_theme(style="white", context="paper")
     titles = list(panels)
@@ -70,31 +80,49 @@ def projection_figure(panels: dict[str, tuple[list[dict], list[dict]]], path: Pa
                     ax.scatter([t["x"]], [t["y"]], s=160, marker="*", color=colors[c], edgecolor="black",
                                lw=0.8, zorder=5)
             ax.set_title(f"{title}\n{col}", fontsize=8)
+            ax.set_xlabel("template plane, axis 1", fontsize=7)
+            ax.set_ylabel("template plane, axis 2", fontsize=7)
+            ax.set_aspect("equal", adjustable="datalim")
             ax.tick_params(labelsize=6)
         row[0].legend(fontsize=6, markerscale=2, loc="best", title="class (★ template)", title_fontsize=6)
+    fig.suptitle(note, fontsize=8)
     fig.tight_layout()
     save_png(fig, path)
 
 
+# Figures 7 and 8: the curve of each method, as the figure's legend and plots/distill/*.json name them.
+CURVES = {"M1": "M1 teacher, label smoothing", "M2": "M2 student, label smoothing",
+          "M3": "M3 student of hard-label teacher at T", "M4": "M4 student of label-smoothed teacher, T=1"}
+
+
 def distillation_figure(panels: dict[str, list[dict]], path: Path) -> None:
-    """Figures 7 and 8: test accuracy against the smoothness index γ, one curve per method, ±std bars;
-    one panel per figure."""
+    """Figures 7 and 8: test accuracy against the smoothness index γ, one curve per method; one panel per figure.
+
+    Error bars (±1 std over seeds) only on points with more than one seed; each panel states the seeds per point
+    (its title, from the stage, states β and the profile). The legend sits outside the axes, so it hides no
+    point (M1 and M2 at α = 0 sit at γ = 0).
+    """
     sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 3.8), squeeze=False)
     styles = {"M1": ("o", "-"), "M2": ("s", "-"), "M3": ("^", "--"), "M4": ("D", "--")}
     for ax, (title, points) in zip(axes[0], panels.items()):
+        ns = sorted({r.get("n_seeds", 1) for r in points})
         for color, curve in zip(sns.color_palette(), dict.fromkeys(r["curve"] for r in points)):
             pts = sorted((r for r in points if r["curve"] == curve), key=lambda r: r["gamma"])
             marker, ls = styles.get(curve.split()[0], ("o", "-"))
+            err = [r["accuracy_std"] if r.get("n_seeds", 1) > 1 and r.get("accuracy_std") is not None else 0.0
+                   for r in pts]
             ax.errorbar([r["gamma"] for r in pts], [r["accuracy"] for r in pts],
-                        yerr=[r["accuracy_std"] for r in pts], marker=marker, ls=ls, color=color, capsize=3, ms=4,
-                        lw=1.3, label=curve)
+                        yerr=err if any(err) else None, marker=marker, ls=ls, color=color, capsize=3, ms=4,
+                        lw=1.3, label=curve, alpha=0.9)
             if curve.startswith("M3"):
                 for r in pts:
                     ax.annotate(f"T={r['temperature']:g}", (r["gamma"], r["accuracy"]), fontsize=6,
                                 xytext=(3, 3), textcoords="offset points")
-        ax.set(xlabel="smoothness index γ", ylabel="test accuracy (%)", title=title)
-        ax.legend(fontsize=7, loc="lower left")
+        bars = "error bars ±1 std over seeds" if max(ns) > 1 else "no error bars (one seed)"
+        ax.set(xlabel="smoothness index γ", ylabel="test accuracy (%)",
+               title=f"{title}\n{'/'.join(map(str, ns))} seed(s) per point; {bars}")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=True)
     save_png(fig, path)
 
 

@@ -76,7 +76,8 @@ def main() -> int:
         write_json(RELIABILITY_PLOTS / f"{ds}_{arch}.json", rows)
         panels[f"{title(arch)} on {naming.title(ds)}"] = rows
     prune(RELIABILITY_PLOTS, {f"{ds}_{arch}.json" for arch, ds in classifiers(p)})
-    reliability_figure(panels, FIGURES / "reliability.png")
+    reliability_figure(panels, FIGURES / "reliability.png",
+                       f"Test split of seed {seeds[0]} (of {len(seeds)} seed(s)), profile {p['profile']}")
     write_json(CALIBRATION_METRICS, metrics)
     return 0
 

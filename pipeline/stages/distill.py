@@ -23,7 +23,7 @@ from ..formulas.spread import mean_std
 from ..io import prune, read_json, write_json
 from ..layout import DISTILL_METRICS, DISTILL_PLOTS, DISTILLED, FIGURES, SWEEP_TEACHERS, alpha_key
 from ..models import title
-from ..reporting.figures import distillation_figure
+from ..reporting.figures import CURVES, distillation_figure
 from ..run_configs import distill_figures, label_smoothing, soft_targets, student_config, student_loss_scale
 from ..stage import run
 from ..training.backend import local_device, stage_device, train_runs
@@ -81,14 +81,14 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
     curves = []
     for a in b["distill_alphas"]:
         accs = [read_json(teachers / f"{alpha_key(a)}_seed_{s}" / "metrics.json")["test_acc"] for s in seeds]
-        curves.append(point("M1 teacher, label smoothing", {"alpha": a}, [a] * len(seeds), accs))
+        curves.append(point(CURVES["M1"], {"alpha": a}, [a] * len(seeds), accs))
     for a, runs in m2.items():
-        curves.append(point("M2 student, label smoothing", {"alpha": a}, [a] * len(seeds), [acc[r] for r in runs]))
+        curves.append(point(CURVES["M2"], {"alpha": a}, [a] * len(seeds), [acc[r] for r in runs]))
     for t, runs in m3.items():
-        curves.append(point("M3 student of hard-label teacher at T", {"temperature": t},
+        curves.append(point(CURVES["M3"], {"temperature": t},
                             [gamma(0.0, s, t) for s in seeds], [acc[r] for r in runs]))
     for a, runs in m4.items():
-        curves.append(point("M4 student of label-smoothed teacher, T=1", {"alpha": a},
+        curves.append(point(CURVES["M4"], {"alpha": a},
                             [gamma(a, s, 1.0) for s in seeds], [acc[r] for r in runs]))
     prune(DISTILLED / figure, {j.run_dir.name for j in students.values()})
     return curves
@@ -104,7 +104,7 @@ def main() -> int:
         write_json(DISTILL_PLOTS / f"{figure}.json", curves)
         metrics[figure] = {metric_key(c): {"gamma": c["gamma"], "accuracy": c["accuracy"]} for c in curves}
         panels[f"{figure[:6].capitalize()} {figure[6:]}: {title(setup['teacher'])} → {title(setup['student'])} "
-               f"on {naming.title(setup['dataset'])}"] = curves
+               f"on {naming.title(setup['dataset'])}, β = {setup['beta']:g}, profile {p['profile']}"] = curves
     prune(DISTILLED, set(figures))
     prune(DISTILL_PLOTS, {f"{f}.json" for f in figures})
     write_json(DISTILL_METRICS, metrics)

@@ -83,7 +83,9 @@ def main() -> int:
                          "classes": names, "heldout_split": pc["heldout_split"]}
         metrics.setdefault(arch, {})[ds] = out
     prune(PROJECTION_PLOTS, {f"{ds}_{arch}.json" for arch in metrics for ds in metrics[arch]})
-    projection_figure(panels, FIGURES / "projection.png")
+    projection_figure(panels, FIGURES / "projection.png",
+                      f"Seed {p['active']['seeds'][0]}, {pc['examples_per_class']} examples a class per panel "
+                      f"(drawn with sample seed {pc['sample_seed']}), profile {p['profile']}")
     write_json(PROJECTION_METRICS, metrics)
     return 0
 
