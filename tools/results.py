@@ -3,7 +3,7 @@
     python tools/results.py run PROFILE [--commit]   # every piece of results/PROFILE/plan.yaml not yet done
     python tools/results.py snapshot PROFILE         # rewrite the snapshot from the work tree's outputs
     python tools/results.py status [PROFILE]         # which snapshot runs today's code and params would retrain
-    python tools/results.py claims PROFILE           # claims.md/.json again from the snapshot's own files
+    python tools/results.py render PROFILE           # claims, tables' figure links, figures, from the snapshot alone
 
 The profile runs in its own git work tree, `.results/<profile>/` (ignored), checked
 out at the commit the snapshot started from, so the default results in the
@@ -135,7 +135,7 @@ def main() -> int:
     s.add_argument("profile")
     st = sub.add_parser("status")
     st.add_argument("profile", nargs="?")
-    cl = sub.add_parser("claims", help="rewrite a snapshot's claims.md/.json from its runs.json and tables.json")
+    cl = sub.add_parser("render", help="rewrite a snapshot's claims, tables.md links and figures from its own files")
     cl.add_argument("profile")
     rd = sub.add_parser("readme", help="regenerate README.md's block for a snapshot (claims and status)")
     rd.add_argument("profile")
@@ -145,11 +145,11 @@ def main() -> int:
     if a.cmd == "run":
         return run(a.profile, a.commit)
     from pipeline.snapshots.records import SnapshotError
-    from pipeline.snapshots.writer import rewrite_claims, write_snapshot
+    from pipeline.snapshots.writer import render, write_snapshot
     from tools.staleness import status_table
-    if a.cmd == "claims":
+    if a.cmd == "render":
         try:
-            rewrite_claims(ROOT / "results" / a.profile)
+            render(ROOT / "results" / a.profile)
         except SnapshotError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

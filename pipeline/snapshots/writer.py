@@ -17,6 +17,7 @@ from pathlib import Path
 from ..formulas import reliability as cal
 from ..io import file_digests, load_tensors, read_json, write_json, write_text
 from ..layout import RUN_ROOTS
+from .pages import FIGURES, figures_at_scale, own_tables, redraw_figure7, replace_unscaled
 
 
 def wall_times(work: Path) -> dict[str, dict]:
@@ -72,14 +73,28 @@ def write_tables_and_claims(out: Path, md: str, flat: dict, records: list[dict],
     write_json(out / "claims.json", cflat)
 
 
-def rewrite_claims(snap: Path) -> None:
-    """claims.md/.json again from the snapshot's own files (after a change of the claims or their rule)."""
+def at_scale(out: Path) -> tuple[str, ...]:
+    """The figures the snapshot's plan makes at its stated scale (all, without a plan)."""
+    from .plan import load_plan
+    plan = out / "plan.yaml"
+    return figures_at_scale(load_plan(plan)) if plan.exists() else FIGURES
+
+
+def render(snap: Path) -> None:
+    """Claims, tables.md's figure links and the figures not run at scale, again from the snapshot's own files
+    (after a change of the claims, their rule or the figures); Figure 7 is redrawn from the records."""
     from ..reporting.claims import claims
     from .records import read_checked, read_provenance, read_records
-    cmd, cflat = claims(read_records(snap / "runs.json"), read_checked(snap / "tables.json", dict),
-                        read_provenance(snap / "provenance.json"))
+    records, tables, prov = (read_records(snap / "runs.json"), read_checked(snap / "tables.json", dict),
+                             read_provenance(snap / "provenance.json"))
+    cmd, cflat = claims(records, tables, prov)
     write_text(snap / "claims.md", cmd)
     write_json(snap / "claims.json", cflat)
+    scaled = at_scale(snap)
+    write_text(snap / "tables.md", own_tables((snap / "tables.md").read_text(), prov["profile"], scaled))
+    replace_unscaled(snap / "figures", prov["profile"], scaled)
+    if "distillation" in scaled:
+        redraw_figure7(records, tables, prov, snap / "figures" / "distillation.png")
 
 
 def write_snapshot(work: Path, out: Path, prov: dict) -> None:
@@ -89,10 +104,12 @@ def write_snapshot(work: Path, out: Path, prov: dict) -> None:
     if figs.exists():
         shutil.rmtree(figs)
     shutil.copytree(work / "plots" / "figures", figs)
+    scaled = at_scale(out)
+    replace_unscaled(figs, prov["profile"], scaled)
     n_bins = prov["params"]["calibrate"]["n_bins"]
     records = collect_runs(work, n_bins)  # not under no_grad: the temperature fit differentiates
     write_json(out / "runs.json", records)
     metrics = work / "metrics"
-    write_tables_and_claims(out, (metrics / "tables.md").read_text(), read_json(metrics / "tables.json"), records,
-                            prov)
+    write_tables_and_claims(out, own_tables((metrics / "tables.md").read_text(), prov["profile"], scaled),
+                            read_json(metrics / "tables.json"), records, prov)
     write_json(out / "provenance.json", prov)
