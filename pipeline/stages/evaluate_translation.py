@@ -107,7 +107,8 @@ def main() -> int:
     write_json(TRANSLATION_PLOTS / "reliability.json", reliability)
     temperature_figure(token_rows, bleu_rows, {alpha_key(a): metrics[alpha_key(a)] for a in alphas},
                        FIGURES / "translation_temperature.png")
-    reliability_figure({"Transformer on Multi30k (test tokens)": reliability}, FIGURES / "translation_reliability.png")
+    reliability_figure({"Transformer on Multi30k (test tokens)": reliability}, FIGURES / "translation_reliability.png",
+                       f"Test tokens of seed {seeds[0]} (of {len(seeds)} seed(s)), profile {p['profile']}")
     write_json(TRANSLATION_METRICS, metrics)
     return 0
 
