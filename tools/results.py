@@ -4,6 +4,8 @@
     python tools/results.py snapshot PROFILE         # rewrite the snapshot from the work tree's outputs
     python tools/results.py status [PROFILE]         # which snapshot runs today's code and params would retrain
     python tools/results.py render PROFILE           # claims, tables' figure links, figures, from the snapshot alone
+    python tools/results.py sizes PROFILE DIR        # split sizes into records lacking them, from DIR/<dataset>.pt
+                                                     # files whose sha256 is the record's data_sha256
 
 The profile runs in its own git work tree, `.results/<profile>/` (ignored), checked
 out at the commit the snapshot started from, so the default results in the
@@ -137,6 +139,9 @@ def main() -> int:
     st.add_argument("profile", nargs="?")
     cl = sub.add_parser("render", help="rewrite a snapshot's claims, tables.md links and figures from its own files")
     cl.add_argument("profile")
+    sz = sub.add_parser("sizes", help="add split sizes to a snapshot's records from verified prepared data files")
+    sz.add_argument("profile")
+    sz.add_argument("prepared_dir", type=Path)
     rd = sub.add_parser("readme", help="regenerate README.md's block for a snapshot (claims and status)")
     rd.add_argument("profile")
     a = ap.parse_args()
@@ -145,8 +150,15 @@ def main() -> int:
     if a.cmd == "run":
         return run(a.profile, a.commit)
     from pipeline.snapshots.records import SnapshotError
-    from pipeline.snapshots.writer import render, write_snapshot
+    from pipeline.snapshots.writer import add_sizes, render, write_snapshot
     from tools.staleness import status_table
+    if a.cmd == "sizes":
+        try:
+            print(f"{add_sizes(ROOT / 'results' / a.profile, a.prepared_dir)} record(s) given their split sizes")
+        except SnapshotError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     if a.cmd == "render":
         try:
             render(ROOT / "results" / a.profile)

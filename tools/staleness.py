@@ -61,12 +61,15 @@ def stale_runs(snapshot: Path) -> tuple[list[dict], list[str], int]:
 
 
 def status_table(snapshot: Path) -> str:
+    from pipeline.snapshots.records import distinct_trainings
     stale, changed, n = stale_runs(snapshot)
-    prov = load_snapshot(snapshot)[1]
+    records, prov = load_snapshot(snapshot)
     if n == 0:  # never "complete", and nothing can match today's code
         return f"`results/{snapshot.name}`: **no runs recorded**, commit `{prov['commit'][:10]}`: nothing to check."
     state = "complete" if prov.get("complete") else "partial (pieces: " + ", ".join(prov.get("pieces", {})) + ")"
-    lines = [f"`results/{snapshot.name}`: {n} runs, {state}, commit `{prov['commit'][:10]}`: "
+    distinct = distinct_trainings(records)
+    lines = [f"`results/{snapshot.name}`: {n} runs ({distinct} distinct trainings), {state}, "
+             f"commit `{prov['commit'][:10]}`: "
              + ("**every run matches today's training code**" if not stale else
                 f"**{len(stale)} of {n} runs are stale** (their key changed with the training code)")
              + ("; params unchanged." if not changed else "; params changed since: " + ", ".join(changed[:8])

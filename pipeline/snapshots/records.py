@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+PREDICTIONS = re.compile(r"predictions/[A-Za-z0-9_.=/-]+\.npz")
 RECORD_KEYS = {"run": str, "key": str, "config": dict, "execution": dict, "data_sha256": str}
 # Metrics with a range, checked where a record has them: accuracies in %, calibration errors and the gap in [0, 1]
 # (the gap in [−1, 1]), losses and temperatures positive.
@@ -44,12 +45,35 @@ def read_records(path: Path) -> list[dict]:
         if not bad and not isinstance(r["config"].get("arch"), str):
             bad = ["config.arch"]
         if not bad:
+            bad = _optional_problems(r)
+        if not bad:
             bad = [f"{k} (in [{lo:g}, {hi:g}])" for k, (lo, hi) in RANGES.items() if k in r and not
                    (isinstance(r[k], (int, float)) and not isinstance(r[k], bool) and lo <= r[k] <= hi)]
         if bad:
             name = r.get("run", f"number {i}") if isinstance(r, dict) else f"number {i}"
             raise SnapshotError(f"{path}: record {name} lacks a valid {', '.join(bad)}")
     return records
+
+
+def _optional_problems(r: dict) -> list[str]:
+    """The optional fields of newer records: split sizes, and the per-example predictions file with its digest."""
+    bad = []
+    s = r.get("sizes")
+    if s is not None and not (isinstance(s, dict) and set(s) == {"train", "val", "test"} and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in s.values())):
+        bad.append("sizes (train, val, test: counts)")
+    p = r.get("predictions")
+    if p is not None and not (isinstance(p, dict) and isinstance(p.get("file"), str)
+                              and isinstance(p.get("sha256"), str) and PREDICTIONS.fullmatch(p["file"])
+                              and ".." not in p["file"].split("/") and re.fullmatch(r"[0-9a-f]{64}", p["sha256"])):
+        bad.append("predictions (predictions/<run>.npz and its sha256)")
+    return bad
+
+
+def distinct_trainings(records: list[dict]) -> int:
+    """Records that share a key are one training recorded under several names (a Table 2 run that is also a
+    Figure 7 teacher): count it once."""
+    return len({r["key"] for r in records})
 
 
 def read_provenance(path: Path) -> dict:

@@ -3,7 +3,8 @@
 results/<profile>/
   tables.md, tables.json    the pipeline's tables (tables.json: flat, declared as DVC metrics)
   figures/*.png              the pipeline's figures
-  runs.json                  one record per run: key, configuration, metrics, execution, wall time
+  runs.json                  one record per run: key, configuration, metrics, execution, wall time, split sizes
+  predictions/<run>.npz      each run's per-example test predictions (write_predictions), digest in its record
   claims.md, claims.json     Müller et al.'s claims, this snapshot's numbers, verdicts (pipeline/reporting/claims.py)
   provenance.json            commit, params, machine, date, pieces and wall times (tools/results.py)
   plan.yaml                  the pieces (hand-written)
@@ -12,10 +13,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from io import BytesIO
 from pathlib import Path
 
+import numpy as np
+
 from ..formulas import reliability as cal
-from ..io import file_digests, load_tensors, read_json, write_json, write_text
+from ..io import _atomic, file_digests, load_tensors, read_json, write_json, write_text
 from ..layout import RUN_ROOTS
 from .pages import FIGURES, figures_at_scale, own_tables, redraw_figure7, replace_unscaled
 
@@ -32,19 +36,50 @@ def wall_times(work: Path) -> dict[str, dict]:
     return out
 
 
-def run_record(work: Path, run: Path, times: dict, data_sha: dict, n_bins: int) -> dict:
+def split_sizes(prepared_file: Path) -> dict[str, int]:
+    """{train, val, test}: the number of examples of each split in a prepared data file."""
+    t = load_tensors(prepared_file)
+    return {s: int(t[f"{s}_y"].shape[0]) for s in ("train", "val", "test")}
+
+
+def run_sizes(config: dict, prepared: dict[str, int]) -> dict[str, int]:
+    """The examples a run trained on and was measured on (its training subset, if it had one)."""
+    cap = config.get("max_train_examples")
+    return prepared | {"train": min(prepared["train"], cap) if cap else prepared["train"]}
+
+
+def write_predictions(out: Path, rel: str, zt, yt) -> dict:
+    """predictions/<run>.npz: per test example its label, predicted class, top-label confidence and true-class
+    probability (uint16, uint16, float16, float16: about 6 bytes an example), enough for any paired test and for
+    accuracy, ECE and reliability diagrams at T = 1; returns {file, sha256} for the record."""
+    p = zt.double().softmax(1)
+    conf, pred = p.max(1)
+    buf = BytesIO()
+    np.savez_compressed(buf, label=yt.numpy().astype(np.uint16), pred=pred.numpy().astype(np.uint16),
+                        confidence=conf.numpy().astype(np.float16),
+                        p_true=p.gather(1, yt.view(-1, 1)).view(-1).numpy().astype(np.float16))
+    rel_file = f"predictions/{rel}.npz"
+    (out / rel_file).parent.mkdir(parents=True, exist_ok=True)
+    _atomic(out / rel_file, lambda f: f.write_bytes(buf.getvalue()))
+    return {"file": rel_file, "sha256": file_digests(out / rel_file)["sha256"]}
+
+
+def run_record(work: Path, run: Path, times: dict, data: dict, n_bins: int, predictions_to: Path | None = None
+               ) -> dict:
     m = read_json(run / "metrics.json")
     rel = run.relative_to(work).as_posix()
     logits = load_tensors(run / "logits.pt")
     zt, yt, zv, yv = logits["test_logits"], logits["test_labels"], logits["val_logits"], logits["val_labels"]
     t = cal.fit_temperature(zv.double(), yv).temperature
     ds = m["config"]["dataset"]
-    if ds not in data_sha:
-        data_sha[ds] = file_digests(work / "data" / "prepared" / f"{ds}.pt")["sha256"]
+    if ds not in data:
+        pt = work / "data" / "prepared" / f"{ds}.pt"
+        data[ds] = (file_digests(pt)["sha256"], split_sizes(pt))
     conf, correct = cal.top_label(zt, yt)
     timing = times.get(rel, {})
+    extra = {"predictions": write_predictions(predictions_to, rel, zt, yt)} if predictions_to else {}
     return {"run": rel, "key": m["key"], "config": m["config"], "execution": m["execution"],
-            "data_sha256": data_sha[ds],
+            "data_sha256": data[ds][0], "sizes": run_sizes(m["config"], data[ds][1]), **extra,
             "test_acc": round(m["test_acc"], 4), "test_nll": round(m["test_nll"], 5),
             "val_acc": round(m["val_acc"], 4),
             "test_ece": round(cal.ece_from_logits(zt, yt, 1.0, n_bins), 5),
@@ -54,11 +89,13 @@ def run_record(work: Path, run: Path, times: dict, data_sha: dict, n_bins: int) 
             "seconds": timing.get("seconds"), "device": timing.get("device"), "torch": timing.get("torch")}
 
 
-def collect_runs(work: Path, n_bins: int) -> list[dict]:
-    times, data_sha, records = wall_times(work), {}, []
+def collect_runs(work: Path, n_bins: int, predictions_to: Path | None = None) -> list[dict]:
+    """One record per finished run of the work tree; with ``predictions_to``, each run's per-example test
+    predictions are written under it too (``write_predictions``)."""
+    times, data, records = wall_times(work), {}, []
     for root in RUN_ROOTS:
         for mfile in sorted((work / root).rglob("metrics.json")):
-            records.append(run_record(work, mfile.parent, times, data_sha, n_bins))
+            records.append(run_record(work, mfile.parent, times, data, n_bins, predictions_to))
     return records
 
 
@@ -78,6 +115,26 @@ def at_scale(out: Path) -> tuple[str, ...]:
     from .plan import load_plan
     plan = out / "plan.yaml"
     return figures_at_scale(load_plan(plan)) if plan.exists() else FIGURES
+
+
+def add_sizes(snap: Path, prepared_dir: Path) -> int:
+    """Give the records of ``snap`` that lack them their split sizes, read from prepared data files whose
+    sha256 is the record's ``data_sha256`` (refused otherwise); the number of records completed."""
+    from .records import SnapshotError, read_records
+    records, sizes, done = read_records(snap / "runs.json"), {}, 0
+    for r in records:
+        if "sizes" in r:
+            continue
+        done += 1
+        if r["data_sha256"] not in sizes:
+            pt = Path(prepared_dir) / f"{r['config']['dataset']}.pt"
+            if not pt.exists() or file_digests(pt)["sha256"] != r["data_sha256"]:
+                raise SnapshotError(f"{pt}: missing, or not the data file of {r['run']} (sha256 "
+                                    f"{r['data_sha256'][:12]}…): prepare it with the snapshot's commit first")
+            sizes[r["data_sha256"]] = split_sizes(pt)
+        r["sizes"] = run_sizes(r["config"], sizes[r["data_sha256"]])
+    write_json(snap / "runs.json", records)
+    return done
 
 
 def render(snap: Path) -> None:
@@ -107,7 +164,9 @@ def write_snapshot(work: Path, out: Path, prov: dict) -> None:
     scaled = at_scale(out)
     replace_unscaled(figs, prov["profile"], scaled)
     n_bins = prov["params"]["calibrate"]["n_bins"]
-    records = collect_runs(work, n_bins)  # not under no_grad: the temperature fit differentiates
+    if (out / "predictions").exists():
+        shutil.rmtree(out / "predictions")
+    records = collect_runs(work, n_bins, out)  # not under no_grad: the temperature fit differentiates
     write_json(out / "runs.json", records)
     metrics = work / "metrics"
     write_tables_and_claims(out, own_tables((metrics / "tables.md").read_text(), prov["profile"], scaled),
