@@ -48,8 +48,9 @@ from pipeline.data.readers import read_idx  # noqa: E402
 from pipeline.data.registry import get  # noqa: E402
 from pipeline.losses import label_smoothing_ce  # noqa: E402
 from pipeline.models.fcn import FCN  # noqa: E402
-from pipeline.models.stacked_fcn import StackedFCN, stacked_sgd  # noqa: E402
+from pipeline.models.stacked_fcn import StackedFCN  # noqa: E402
 from pipeline.training.builders import execution, linear_decay, sgd_per_layer  # noqa: E402
+from pipeline.training.stacking import stacked_optimizer  # noqa: E402
 
 BATCH = 512
 
@@ -176,7 +177,8 @@ def stacked_path(raw_dir: Path, device, args) -> float:
         torch.manual_seed(s)
         members.append(FCN(784, 10, [1200, 1200]))
     model = StackedFCN(members).to(device)
-    opt = stacked_sgd(model, [1.0, 1.0, 0.1], 0.9, 0.9, 0.0)
+    opt = stacked_optimizer(model, members[0], {"lr": [1.0, 1.0, 0.1], "momentum": 0.9, "dampening": 0.9,
+                                                "weight_decay": 0.0})
     sched = linear_decay(opt, 10_000)
     alphas = [0.0, 0.05, 0.1, 0.15, 0.3][:g_models] + [0.1] * max(0, g_models - 5)
     gens = [torch.Generator(device=device).manual_seed(s) for s in range(g_models)]

@@ -7,9 +7,10 @@ import torch
 from pipeline.data.augment import random_shift
 from pipeline.losses import label_smoothing_ce
 from pipeline.models.fcn import FCN
-from pipeline.models.stacked_fcn import StackedFCN, stacked_sgd
+from pipeline.models.stacked_fcn import StackedFCN
 from pipeline.training.builders import linear_decay, sgd_per_layer
 from pipeline.training.loop import EpochBatches
+from pipeline.training.stacking import member_state, stacked_optimizer
 
 X = torch.randint(0, 256, (600, 12, 12), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
 Y = torch.randint(0, 5, (600,), generator=torch.Generator().manual_seed(1))
@@ -47,7 +48,7 @@ def alone(seed: int, alpha: float) -> FCN:
 
 def test_stacked_training_matches_training_each_member_alone():
     stack = StackedFCN([member(s) for s in SEEDS])
-    opt = stacked_sgd(stack, LRS, 0.9, 0.9, 0.0)
+    opt = stacked_optimizer(stack, member(0), {"lr": LRS, "momentum": 0.9, "dampening": 0.9, "weight_decay": 0.0})
     sched = linear_decay(opt, STEPS)
     gets = [batches_for(s) for s in SEEDS]
     for step in range(STEPS):
@@ -58,13 +59,14 @@ def test_stacked_training_matches_training_each_member_alone():
         loss.backward()
         opt.step()
         sched.step()
-    for state, seed, alpha in zip(stack.unstack(), SEEDS, ALPHAS):
+    for g, (seed, alpha) in enumerate(zip(SEEDS, ALPHAS)):
+        state = member_state(stack, stack.state_dict(), g)
         ref = alone(seed, alpha)
         for k, v in ref.state_dict().items():
             assert torch.allclose(state[k], v, rtol=1e-4, atol=1e-5), (seed, k)   # float summation order only
 
 
-def test_stacked_forward_equals_members_and_unstack_round_trips():
+def test_stacked_forward_equals_members_and_member_states_round_trip():
     members = [member(s) for s in SEEDS]
     stack = StackedFCN(members)
     x = torch.rand(3, 7, 12, 12)
@@ -72,7 +74,7 @@ def test_stacked_forward_equals_members_and_unstack_round_trips():
     for i, m in enumerate(members):
         assert torch.allclose(out[i], m(x[i]), atol=1e-6)
         fresh = FCN(144, 5, [64, 32])
-        fresh.load_state_dict(stack.unstack()[i])
+        fresh.load_state_dict(member_state(stack, stack.state_dict(), i))
         assert torch.allclose(fresh(x[i]), m(x[i]), atol=1e-6)
 
 
@@ -92,7 +94,7 @@ def alexnet(seed: int):
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_stacked_alexnet_computes_each_members_own_network(channels_last):
     from pipeline.models.stacked_alexnet import StackedAlexNet
-    from pipeline.training.stacking import member_state, stacked_state
+    from pipeline.training.stacking import stacked_state
     members = [alexnet(s) for s in (0, 1, 2)]
     stack = StackedAlexNet(members)
     stack.channels_last = channels_last
@@ -114,7 +116,6 @@ def test_stacked_alexnet_computes_each_members_own_network(channels_last):
 def test_stacked_optimizer_keeps_the_members_groups():
     """AlexNet: weight decay on fc3 and fc4 weights only; FCN: one learning rate per layer."""
     from pipeline.models.stacked_alexnet import StackedAlexNet
-    from pipeline.training.stacking import stacked_optimizer
     stack = StackedAlexNet([alexnet(0), alexnet(1)])
     opt = stacked_optimizer(stack, alexnet(0), {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.04, "decay_on": "model"})
     decayed = [g for g in opt.param_groups if g["weight_decay"] == 0.04]

@@ -9,7 +9,8 @@ momentum, dampening and per-layer learning rates is element-wise, so it
 updates every member as it would alone (tests/test_stacked.py).
 
 Not built by name through ``build_model``: it is made from trained or freshly
-built members, and ``unstack`` returns their FCN state dicts.
+built members. Member states and the optimiser come from ``stacked_names()``
+(pipeline/training/stacking.py), the same code for every stacked model.
 """
 from __future__ import annotations
 
@@ -52,11 +53,6 @@ class StackedFCN(nn.Module):
         return {f"{name}.{kind}": f"{_STACKED[kind]}.{i}"
                 for i, name in enumerate(_fcn_names(len(self.weights))) for kind in ("weight", "bias")}
 
-    def unstack(self) -> list[dict[str, torch.Tensor]]:
-        """One FCN state dict per member (keys as FCN names them)."""
-        state = self.state_dict()
-        return [member_state(state, g) for g in range(self.size)]
-
 
 _STACKED = {"weight": "weights", "bias": "biases"}   # FCN's parameter name -> StackedFCN's list
 
@@ -64,24 +60,3 @@ _STACKED = {"weight": "weights", "bias": "biases"}   # FCN's parameter name -> S
 def _fcn_names(n_layers: int) -> list[str]:
     """The FCN's names of its linear layers, in order ("body.1", "body.3", "head" for two hidden layers)."""
     return [n for n, m in FCN(1, 1, [1] * (n_layers - 1)).named_modules() if isinstance(m, nn.Linear)]
-
-
-def member_state(stacked: dict[str, torch.Tensor], g: int) -> dict[str, torch.Tensor]:
-    """Member g's FCN state dict, cut from a ``StackedFCN`` state dict (copies, not views)."""
-    n_layers = sum(k.startswith("weights.") for k in stacked)
-    return {f"{name}.{kind}": stacked[f"{_STACKED[kind]}.{i}"][g].detach().clone()
-            for i, name in enumerate(_fcn_names(n_layers)) for kind in ("weight", "bias")}
-
-
-def stacked_state(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """The ``StackedFCN`` state dict of several FCN state dicts (the inverse of ``member_state``)."""
-    n_layers = len(members[0]) // 2
-    return {f"{_STACKED[kind]}.{i}": torch.stack([m[f"{name}.{kind}"] for m in members])
-            for i, name in enumerate(_fcn_names(n_layers)) for kind in ("weight", "bias")}
-
-
-def stacked_sgd(model: StackedFCN, lrs: list[float], momentum: float, dampening: float,
-                weight_decay: float) -> torch.optim.SGD:
-    """The FCN's per-layer SGD, applied to the stacked layers."""
-    groups = [{"params": [w, b], "lr": lr} for w, b, lr in zip(model.weights, model.biases, lrs)]
-    return torch.optim.SGD(groups, lr=lrs[0], momentum=momentum, dampening=dampening, weight_decay=weight_decay)
