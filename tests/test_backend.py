@@ -38,7 +38,8 @@ def digests(folder: Path) -> dict[str, str]:
 
 def trained(jobs, execution) -> list[dict]:
     from pipeline.training.backend import train_runs
-    return train_runs(jobs, CPU, execution)
+    from pipeline.training.many import CLASSIFIER_TRAINER
+    return train_runs(jobs, CPU, execution, CLASSIFIER_TRAINER)
 
 
 def test_local_workers_train_the_same_bytes_as_inline(toy):
@@ -77,7 +78,7 @@ def test_a_failed_slurm_job_names_its_run_and_log_and_the_others_are_kept(toy, s
         assert (toy / j.run_dir / "metrics.json").exists()
     # Rerun with the bug fixed: only the failed run is submitted.
     jobs[2] = sweep("mixed")[2]
-    from pipeline.training.backend import pending_units
+    from pipeline.training.many import pending_units
     assert pending_units(jobs, CPU, BASE | {"backend": "slurm"}) == [[2]]
     trained(jobs, BASE | {"backend": "slurm"})
     assert (toy / "mixed/alpha_0.1/metrics.json").exists()
@@ -107,6 +108,59 @@ def test_interrupting_the_stage_cancels_its_slurm_jobs(toy, slurm, monkeypatch, 
     assert not q.stdout.split()  # this test cluster runs nothing else
 
 
+def translations(folder: str) -> list:
+    """Two tiny Transformers (α = 0 and 0.1) on a synthetic tokenised corpus written by ``corpus``."""
+    from pipeline.training.backend import Job
+    model = {"d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32, "dropout": 0.0,
+             "init": "xavier", "src_vocab": 12}
+    return [Job(Path(folder) / f"alpha_{a:g}", {
+        "arch": "transformer", "dataset": "multi30k", "alpha": a, "seed": s, "epochs": 2, "steps": 8,
+        "batch_size": 8, "eval_batch_size": 16, "model": model, "tgt_vocab": 12,
+        "optim": {"lr": 0.003, "betas": [0.9, 0.98], "eps": 1e-9}}) for s, a in ((0, 0.0), (1, 0.1))]
+
+
+@pytest.fixture
+def corpus(toy):
+    from pipeline.io import save_tensors
+    from pipeline.text.batches import pack
+    g = torch.Generator().manual_seed(0)
+
+    def split(n):
+        src = [torch.randint(4, 12, (int(k),), generator=g).tolist() for k in torch.randint(2, 7, (n,), generator=g)]
+        return {"src": pack(src, bos=False), "tgt": pack([s[::-1] for s in src], bos=True)}  # reverse the source
+    save_tensors(toy / "data/tokenized/multi30k.pt", {"train": split(32), "val": split(16), "test": split(16)})
+    return toy
+
+
+def translated(jobs, execution) -> list[dict]:
+    from pipeline.text.translation_run import TRANSLATION_TRAINER
+    from pipeline.training.backend import train_runs
+    return train_runs(jobs, CPU, execution, TRANSLATION_TRAINER)
+
+
+def test_transformers_on_local_workers_are_the_inline_bytes(corpus):
+    inline = translated(translations("t_inline"), BASE)
+    local = translated(translations("t_local"), BASE | {"backend": "local"})
+    assert [m["key"] for m in inline] == [m["key"] for m in local] and not any(m["reused"] for m in inline + local)
+    assert digests(corpus / "t_inline") == digests(corpus / "t_local") and len(digests(corpus / "t_local")) == 2 * 3
+
+
+def test_transformers_train_as_a_slurm_array_and_a_rerun_submits_nothing(corpus, slurm, capsys):
+    from pipeline.text.translation_run import pending
+    translated(translations("t_inline"), BASE)
+    first = translated(translations("t_slurm"), BASE | {"backend": "slurm"})
+    out = capsys.readouterr().out
+    assert "slurm: 2 job(s) for 2 run(s)" in out and "slurm: 2 done, 0 failed" in out
+    assert not any(m["reused"] for m in first) and digests(corpus / "t_inline") == digests(corpus / "t_slurm")
+    assert pending(translations("t_slurm"), CPU, BASE) == []
+    (corpus / "t_slurm/alpha_0.1/metrics.json").write_text("{")  # cut short by a crash: trained again
+    assert pending(translations("t_slurm"), CPU, BASE) == [[1]]
+    again = translated(translations("t_slurm"), BASE | {"backend": "slurm"})
+    assert "slurm: 1 job(s) for 1 run(s)" in capsys.readouterr().out
+    assert [m["reused"] for m in again] == [True, False]  # the damaged one trained again by the array's job
+    assert digests(corpus / "t_inline") == digests(corpus / "t_slurm")
+
+
 def test_stage_device_under_slurm_is_the_nodes_not_the_login_nodes():
     from pipeline.training.backend import local_device, stage_device
     s = BASE | {"backend": "slurm", "device": "auto"}
@@ -132,10 +186,11 @@ def test_params_accept_the_backends_and_refuse_unknown_ones(tmp_path):
     assert load_params(p)["execution"]["device"] == "cuda"
 
 
-def test_the_train_stage_on_slurm_stays_one_dvc_stage_and_resubmits_only_what_is_missing(tmp_path, slurm, root,
-                                                                                           mirror):
-    """`dvc repro` with execution.backend slurm: the stage submits its runs as an array, writes its outputs;
-    unchanged, dvc skips it; a run folder removed by hand is the only run submitted again."""
+def test_the_training_stages_on_slurm_stay_dvc_stages_and_resubmit_only_what_is_missing(tmp_path, slurm, root,
+                                                                                          mirror):
+    """`dvc repro train train_translation` with execution.backend slurm: each stage submits its runs as an
+    array (FCNs, then Transformers), writes its outputs; unchanged, dvc skips them; a run folder removed by
+    hand is the only run submitted again."""
     import os
     import shutil
     import sys
@@ -159,17 +214,21 @@ def test_the_train_stage_on_slurm_stays_one_dvc_stage_and_resubmits_only_what_is
     env = {**os.environ, "DATA_MIRROR": str(mirror), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
     def repro() -> str:
-        r = subprocess.run([dvc, "repro", "train"], cwd=d, env=env, capture_output=True, text=True)
+        r = subprocess.run([dvc, "repro", "train", "train_translation"], cwd=d, env=env, capture_output=True,
+                           text=True)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         return r.stdout
     subprocess.run(["git", "init", "-q"], cwd=d, env=env, check=True)
     first = repro()
-    assert "slurm: 2 job(s) for 2 run(s)" in first and "slurm: 2 done, 0 failed" in first
+    # train: two FCNs; train_translation: two Transformers (α = 0 and 0.1), each stage one array
+    assert first.count("slurm: 2 job(s) for 2 run(s)") == 2 and first.count("slurm: 2 done, 0 failed") == 2
     assert "(reused)" not in first  # trained by the array's jobs, reported with their time
     assert len(list((d / "models/classifiers/fcn/mnist").glob("*/metrics.json"))) == 2
-    assert (d / "metrics/train.json").exists()
+    assert len(list((d / "models/translation").glob("*/metrics.json"))) == 2
+    assert (d / "metrics/train.json").exists() and (d / "metrics/translation_train.json").exists()
     again = repro()
-    assert "job(s)" not in again and "didn't change" in again
+    assert "job(s)" not in again and again.count("didn't change") >= 2
     shutil.rmtree(d / "models/classifiers/fcn/mnist/alpha_0.1_seed_0")
+    shutil.rmtree(d / "models/translation/alpha_0_seed_0")
     third = repro()
-    assert "slurm: 1 job(s) for 1 run(s)" in third and third.count("(reused)") == 1  # α = 0 reused
+    assert third.count("slurm: 1 job(s) for 1 run(s)") == 2 and third.count("(reused)") == 2  # one of each kept

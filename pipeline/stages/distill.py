@@ -27,7 +27,7 @@ from ..reporting.figures import CURVES, distillation_figure
 from ..run_configs import distill_figures, label_smoothing, soft_targets, student_config, student_loss_scale
 from ..stage import run
 from ..training.backend import local_device, stage_device, train_runs
-from ..training.many import Job
+from ..training.many import CLASSIFIER_TRAINER, Job
 from ..training.run import teacher_logits
 
 
@@ -67,7 +67,7 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
           for t in b["distill_temperatures"]}
     m4 = {a: [student(f"m4_{alpha_key(a)}", s, soft_targets(beta, 1.0, scale), teachers / f"{alpha_key(a)}_seed_{s}")
               for s in seeds] for a in b["distill_alphas"] if a > 0}
-    done = dict(zip(students, train_runs(list(students.values()), device, p["execution"])))
+    done = dict(zip(students, train_runs(list(students.values()), device, p["execution"], CLASSIFIER_TRAINER)))
     for (tag, seed), m in done.items():
         print(f"distill {figure} {tag} seed={seed}: test acc {m['test_acc']:.2f}%"
               + (" (reused)" if m["reused"] else ""))

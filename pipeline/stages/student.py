@@ -18,7 +18,7 @@ from ..layout import STUDENTS, TABLE4_METRICS, TEACHERS
 from ..run_configs import fcn_run_config, logit_regression
 from ..stage import run
 from ..training.backend import stage_device, train_runs
-from ..training.many import Job
+from ..training.many import CLASSIFIER_TRAINER, Job
 
 
 def _err(runs: list[dict]) -> dict:
@@ -46,7 +46,8 @@ def main() -> int:
                                teacher=tm["key"], lr=t4["student_lr"]), tdirs[seed])
             for seed, tm in zip(seeds, teachers) for v in variants]
     students = {v: [] for v in variants}
-    for (seed, v), m in zip(runs, train_runs(jobs, device, p["execution"])):  # students stack on CUDA
+    done = train_runs(jobs, device, p["execution"], CLASSIFIER_TRAINER)  # students stack on CUDA
+    for (seed, v), m in zip(runs, done):
         students[v].append(m)
         print(f"student of {name} (regress on {v}) seed={seed}: test error {100 - m['test_acc']:.2f}%"
               + (" (reused)" if m["reused"] else ""))

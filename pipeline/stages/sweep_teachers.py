@@ -13,7 +13,7 @@ from ..layout import SWEEP_TEACHERS, alpha_key
 from ..run_configs import distill_figures, sweep_teacher_config
 from ..stage import run
 from ..training.backend import stage_device, train_runs
-from ..training.many import Job
+from ..training.many import CLASSIFIER_TRAINER, Job
 
 
 def main() -> int:
@@ -24,7 +24,8 @@ def main() -> int:
         runs = [(a, seed) for a in p["active"]["distill_alphas"] for seed in p["active"]["distill_seeds"]]
         jobs = [Job(SWEEP_TEACHERS / figure / f"{alpha_key(a)}_seed_{seed}", sweep_teacher_config(p, setup, a, seed))
                 for a, seed in runs]
-        for (a, seed), m in zip(runs, train_runs(jobs, device, p["execution"])):  # FCN teachers stack on CUDA
+        done = train_runs(jobs, device, p["execution"], CLASSIFIER_TRAINER)  # FCN teachers stack on CUDA
+        for (a, seed), m in zip(runs, done):
             print(f"sweep teacher {figure} {setup['teacher']} alpha={a:g} seed={seed}: "
                   f"test acc {m['test_acc']:.2f}%" + (" (reused)" if m["reused"] else ""))
         prune(SWEEP_TEACHERS / figure, {j.run_dir.name for j in jobs})

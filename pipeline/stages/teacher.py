@@ -15,7 +15,7 @@ from ..layout import TEACHERS
 from ..run_configs import fcn_run_config, label_smoothing
 from ..stage import run
 from ..training.backend import stage_device, train_runs
-from ..training.many import Job
+from ..training.many import CLASSIFIER_TRAINER, Job
 
 
 def main() -> int:
@@ -31,7 +31,8 @@ def main() -> int:
                 fcn_run_config(p, d["dataset"], seed, hidden=d["teacher_hidden"], dropout=t["dropout"],
                                max_shift=d["teacher_max_shift"], loss=label_smoothing(t["alpha"])))
             for seed in seeds]
-    for seed, m in zip(seeds, train_runs(jobs, device, p["execution"])):  # the seeds stack on CUDA (no dropout)
+    done = train_runs(jobs, device, p["execution"], CLASSIFIER_TRAINER)  # the seeds stack on CUDA (no dropout)
+    for seed, m in zip(seeds, done):
         print(f"teacher {name} seed={seed}: test error {100 - m['test_acc']:.2f}%"
               + (" (reused)" if m["reused"] else ""))
     prune(TEACHERS / name, {j.run_dir.name for j in jobs})

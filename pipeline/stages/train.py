@@ -21,7 +21,7 @@ from ..layout import CLASSIFIERS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, run_di
 from ..run_configs import classifier_config
 from ..stage import run
 from ..training.backend import stage_device, train_runs
-from ..training.many import Job
+from ..training.many import CLASSIFIER_TRAINER, Job
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -43,7 +43,8 @@ def main() -> int:
             for alpha in alphas_to_train(p, arch) for seed in seeds]
     jobs = [Job(run_dir(arch, ds, alpha, seed), classifier_config(p, arch, ds, seed, alpha))
             for arch, ds, alpha, seed in runs]
-    results = dict(zip(runs, train_runs(jobs, device, p["execution"])))  # same-shaped FCNs stack on CUDA
+    # same-shaped FCNs stack on CUDA
+    results = dict(zip(runs, train_runs(jobs, device, p["execution"], CLASSIFIER_TRAINER)))
     summary: dict = {}
     keep = {j.run_dir for j in jobs}
     for arch, dataset in classifiers(p):

@@ -2,7 +2,8 @@
 
 Usage: python -m pipeline.stages.train_translation
 Trains one model per α of {0} ∪ {alpha} (∪ sweep when `transformer` is in the
-profile's sweep_models) and per seed, in the generic training loop, and keeps
+profile's sweep_models) and per seed, in the generic training loop, through the execution
+backend (inline, local workers or SLURM: pipeline/training/backend.py), and keeps
 each under models/translation/alpha_<a>_seed_<s>/ (model.pt, curve.json,
 metrics.json with teacher-forced token accuracy / NLL / ECE on val and test at
 T = 1). Unchanged runs are reused and interrupted ones resume. Writes
@@ -21,30 +22,26 @@ from ..layout import (
     translation_run_dir,
 )
 from ..stage import run
-from ..text.translation_run import train_translation, translation_config
-from ..training.builders import resolve_device
-from ..training.integrity import run_locks
+from ..text.translation_run import TRANSLATION_TRAINER, translation_config
+from ..training.backend import Job, stage_device, train_runs
 
 
 def main() -> int:
     p = load_params()
-    device = resolve_device(p["execution"]["device"])
     meta = read_json(TOKENIZED / "multi30k.json")
-    data_file = TOKENIZED / "multi30k.pt"
+    pairs = meta["stats"]["train"]["pairs"]
+    runs = [(a, s) for a in alphas_to_train(p, "transformer") for s in p["active"]["translation"]["seeds"]]
+    jobs = [Job(translation_run_dir(a, s), translation_config(p, a, s, meta["vocab"], pairs)) for a, s in runs]
+    done = train_runs(jobs, stage_device(p["execution"]), p["execution"], TRANSLATION_TRAINER)  # inline, local or slurm
     summary, curves, keep = {}, [], set()
-    for alpha in alphas_to_train(p, "transformer"):
-        for seed in p["active"]["translation"]["seeds"]:
-            cfg = translation_config(p, alpha, seed, meta["vocab"], meta["stats"]["train"]["pairs"])
-            d = translation_run_dir(alpha, seed)
-            keep.add(d.name)
-            with run_locks([d]):  # one process trains a run folder at a time
-                m = train_translation(d, cfg, data_file, device, p["execution"])
-            curves.append((f"alpha={alpha:g} seed={seed}", read_json(d / "curve.json")))
-            summary.setdefault(alpha_key(alpha), {})[f"seed_{seed}"] = {
-                "test_token_acc": round(m["test"]["acc"], 4), "test_nll": round(m["test"]["nll"], 5),
-                "test_ece": round(m["test"]["ece"], 5), "final_train_loss": round(m["final_train_loss"], 5)}
-            print(f"train_translation: alpha={alpha:g} seed={seed}: test token acc {m['test']['acc']:.2f}%, "
-                  f"NLL {m['test']['nll']:.3f}" + (" (reused)" if m["reused"] else f" ({m['seconds']:.0f}s)"))
+    for (alpha, seed), job, m in zip(runs, jobs, done):
+        keep.add(job.run_dir.name)
+        curves.append((f"alpha={alpha:g} seed={seed}", read_json(job.run_dir / "curve.json")))
+        summary.setdefault(alpha_key(alpha), {})[f"seed_{seed}"] = {
+            "test_token_acc": round(m["test"]["acc"], 4), "test_nll": round(m["test"]["nll"], 5),
+            "test_ece": round(m["test"]["ece"], 5), "final_train_loss": round(m["final_train_loss"], 5)}
+        print(f"train_translation: alpha={alpha:g} seed={seed}: test token acc {m['test']['acc']:.2f}%, "
+              f"NLL {m['test']['nll']:.3f}" + (" (reused)" if m["reused"] else f" ({m['seconds']:.0f}s)"))
     prune(TRANSLATION, keep)
     write_text(TRANSLATION_CURVES, curves_csv(curves))
     write_json(TRANSLATION_TRAIN_METRICS, summary)

@@ -7,7 +7,9 @@ guard, atomic resumable states); only the batches, the loss and the optimiser
 A run's key hashes its configuration, the encoded data and the code below, so
 an unchanged run is reused and an interrupted one resumes (as in
 pipeline/training/run.py), with the same integrity rules (pipeline/training/integrity.py):
-every output file's sha256 is recorded and checked before a run is reused.
+every output file's sha256 is recorded and checked before a run is reused. ``TRANSLATION_TRAINER`` hands the runs to
+the execution backend (pipeline/training/backend.py), so they train inline, on local workers or on SLURM as
+the classifiers do.
 """
 from __future__ import annotations
 
@@ -19,13 +21,17 @@ from pathlib import Path
 import torch
 
 from ..io import load_tensors, read_json, save_tensors, tree_digest, write_json
+from ..layout import TOKENIZED
 from ..models import build_model
-from ..training.builders import build_schedule, execution, prepare_model
-from ..training.integrity import output_digests, reuse_or_clear
+from ..training import builders
+from ..training.backend import Job, Trainer
+from ..training.builders import build_schedule, prepare_model
+from ..training.integrity import damaged, output_digests, reuse_or_clear, run_locks
 from ..training.loop import LoopSpec, fit
 from . import batches as B
 from .metrics import sequence_ce, teacher_forced_logits, token_metrics
 
+DATA_FILE = TOKENIZED / "multi30k.pt"  # the tokenize stage's output
 CODE = ["pipeline/training/loop.py", "pipeline/training/builders.py", "pipeline/text/translation_run.py",
         "pipeline/text/batches.py", "pipeline/text/metrics.py", "pipeline/models/transformer.py",
         "pipeline/models/__init__.py"]
@@ -71,7 +77,7 @@ def describe(cfg: dict) -> str:
 def train_translation(run_dir: Path, cfg: dict, data_file: Path, device: torch.device, train_cfg: dict) -> dict:
     """Train (or reuse, or resume) one Transformer; return its metrics (teacher-forced, T = 1)."""
     run_dir = Path(run_dir)
-    ex = execution(train_cfg, device, "transformer")
+    ex = builders.execution(train_cfg, device, "transformer")
     key = run_key(cfg, data_file, ex)
     finished = reuse_or_clear(run_dir, key, describe(cfg))
     if finished is not None:
@@ -100,3 +106,32 @@ def train_translation(run_dir: Path, cfg: dict, data_file: Path, device: torch.d
     write_json(run_dir / "metrics.json", metrics)  # last: marks the run complete
     state.unlink(missing_ok=True)
     return metrics | {"reused": False, "seconds": round(time.time() - t0, 1)}
+
+
+def train_jobs(jobs: list[Job], device: torch.device, execution: dict) -> list[dict]:
+    """The backend's ``train``: each job's run in turn, its folder locked while it trains."""
+    out = []
+    for job in jobs:
+        with run_locks([job.run_dir]):  # one process trains a run folder at a time
+            out.append(train_translation(job.run_dir, job.cfg, DATA_FILE, device, execution))
+    return out
+
+
+def finished_run(job: Job, device: torch.device, execution: dict) -> bool:
+    """The backend's ``finished``: read-only, the folder holds the intact finished run of the job's config."""
+    done = Path(job.run_dir) / "metrics.json"
+    try:
+        m = read_json(done)
+    except (OSError, ValueError):  # missing, or cut short by a crash
+        return False
+    key = run_key(job.cfg, DATA_FILE, builders.execution(execution, device, "transformer"))
+    return m.get("key") == key and damaged(job.run_dir, m.get("files")) is None
+
+
+def pending(jobs: list[Job], device: torch.device, execution: dict) -> list[list[int]]:
+    """The backend's ``pending``: each unfinished run is a unit of its own (Transformers never stack)."""
+    return [[i] for i, job in enumerate(jobs) if not finished_run(job, device, execution)]
+
+
+TRANSLATION_TRAINER = Trainer(train=train_jobs, pending=pending, finished=finished_run)
+

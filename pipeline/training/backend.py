@@ -1,20 +1,25 @@
 """Where a stage's runs train: in the stage's own process, in worker processes, or on a SLURM cluster.
 
 ``execution.backend`` (params.yaml):
-  inline  every run in the stage's process, one after another (training.many.train_runs);
+  inline  every run in the stage's process, one after another (the trainer's own ``train``);
   local   the pending runs in parallel worker processes on this machine, one per visible GPU
           (``execution.local.workers``), each with its own ``CUDA_VISIBLE_DEVICES``;
   slurm   the pending runs as one SLURM job array (``execution.slurm``: partition, GPUs, CPUs,
           memory, time limit, array parallelism, extra sbatch options).
 local and slurm go through submitit. The stage stays one DVC stage: it finds the pending runs
-(finished runs are reused by key; runs that stack are one unit, as training.many would group
-them), submits them, shows done / running / failed, blocks until every job has ended, and then
-calls training.many.train_runs over all its runs as an inline stage would, which now only
+(finished runs are reused by key; runs that stack are one unit, grouped as the inline trainer
+groups them), submits them, shows done / running / failed, blocks until every job has ended, and
+then trains all its runs inline as an inline stage would, which now only
 verifies and reuses them, so the stage's outputs are the inline ones. A job that fails or ends
 without finishing its runs is named with its runs and log; the stage then fails with that list,
 keeping every finished run, and a rerun submits only what is missing. Ctrl-C cancels the jobs.
 Run folders, data and the job folder (``execution.jobs_dir``) must be on a filesystem the
 workers share. Nothing here changes what a run computes: not part of any run key.
+
+One backend for every kind of run: a ``Trainer`` says how to train a list of runs inline, which runs are
+still to train (as units) and whether a run folder holds its finished run: the classifiers' is
+training.many.CLASSIFIER_TRAINER, the Transformer's text.translation_run.TRANSLATION_TRAINER (so
+``train_translation`` runs on SLURM too). This module knows neither: it only moves units to workers and waits.
 """
 from __future__ import annotations
 
@@ -22,28 +27,41 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from ..allocator import keep_freed_memory
-from ..data import prepared
-from ..io import read_json
-from ..layout import RUN_ROOTS
-from .builders import execution as execution_of
 from .builders import resolve_device
-from .integrity import adopt_identical_run, damaged
-from .loop import StateFile
-from .many import Job, shared_settings
-from .many import train_runs as train_runs_inline
-from .run import open_run, run_key
-from .stacking import stackable
 
 UNSEEN_GRACE_S = 120  # a job never seen in squeue this long after submission counts as ended
 
 
 class BackendError(RuntimeError):
     """Jobs of a local or SLURM backend failed; the message names their runs and logs."""
+
+
+@dataclass
+class Job:
+    """One run a stage asks for: its folder, config and (for a student) its teacher's folder."""
+    run_dir: Path
+    cfg: dict
+    teacher_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """How the backend handles one kind of run. Top-level functions only: a worker receives it pickled.
+
+    ``train(jobs, device, execution)``: every job's metrics in order, training what is missing, in this process;
+    ``pending(jobs, device, execution)``: indices of the runs still to train, grouped as a worker trains them;
+    ``finished(job, device, execution)``: read-only, the folder holds the intact finished run of its config.
+    """
+    train: Callable[[list[Job], torch.device, dict], list[dict]]
+    pending: Callable[[list[Job], torch.device, dict], list[list[int]]]
+    finished: Callable[[Job, torch.device, dict], bool]
 
 
 def stage_device(execution: dict) -> torch.device:
@@ -65,38 +83,21 @@ def local_device(execution: dict) -> torch.device:
     return resolve_device(execution["device"])
 
 
-def train_runs(jobs: list[Job], device: torch.device, execution: dict) -> list[dict]:
-    """Every job's metrics, in order, whichever backend trained them."""
+def train_runs(jobs: list[Job], device: torch.device, execution: dict, trainer: Trainer) -> list[dict]:
+    """Every job's metrics, in order, whichever backend trained them (``trainer``: the kind of run)."""
     backend, seconds = execution.get("backend", "inline"), {}
     if backend != "inline":
-        units = pending_units(jobs, device, execution)
+        units = trainer.pending(jobs, device, execution)
         if units:
-            seconds = run_units([[jobs[i] for i in u] for u in units], device, execution, backend)
-    results = train_runs_inline(jobs, device, execution)
+            seconds = run_units([[jobs[i] for i in u] for u in units], device, execution, backend, trainer)
+    results = trainer.train(jobs, device, execution)
     for job, m in zip(jobs, results):  # trained by a worker just now: not a reused run
         if str(job.run_dir) in seconds:
             m |= {"reused": False, "seconds": seconds[str(job.run_dir)]}
     return results
 
 
-def pending_units(jobs: list[Job], device: torch.device, execution: dict) -> list[list[int]]:
-    """Indices of the runs still to train, as the units a worker trains at once."""
-    groups: dict[tuple[str, int], list[int]] = {}
-    units = []
-    for i, job in enumerate(jobs):
-        key, ex, finished = open_run(job.run_dir, job.cfg, device, execution)
-        if finished is not None or adopt_identical_run(job.run_dir, key, RUN_ROOTS) is not None:
-            continue
-        if ex["stack"]:
-            saved = StateFile(Path(job.run_dir) / "state.pt").load(key)
-            groups.setdefault((shared_settings(job.cfg), int(saved["step"]) if saved else 0), []).append(i)
-        else:
-            units.append([i])
-    size = execution.get("stack_max", 16)
-    return [m[c:c + size] for m in groups.values() for c in range(0, len(m), size)] + units
-
-
-def train_share(cwd: str, units: list[list[Job]], device_type: str, execution: dict) -> None:
+def train_share(cwd: str, units: list[list[Job]], device_type: str, execution: dict, trainer: Trainer) -> None:
     """A worker's part (runs in the worker process): its units one after another."""
     keep_freed_memory()  # as a stage does (pipeline/stage.py): the worker process trains
     os.chdir(cwd)
@@ -104,7 +105,7 @@ def train_share(cwd: str, units: list[list[Job]], device_type: str, execution: d
     failed = []
     for unit in units:
         try:
-            train_runs_inline(unit, device, execution | {"backend": "inline"})
+            trainer.train(unit, device, execution | {"backend": "inline"})
         except Exception as e:  # noqa: BLE001 - the other units still train; the job fails at the end
             print(f"error: {', '.join(str(j.run_dir) for j in unit)}: {type(e).__name__}: {e}", file=sys.stderr,
                   flush=True)
@@ -113,7 +114,8 @@ def train_share(cwd: str, units: list[list[Job]], device_type: str, execution: d
         raise RuntimeError(f"{len(failed)} of {len(units)} units failed (see the lines starting with 'error:')")
 
 
-def run_units(units: list[list[Job]], device: torch.device, execution: dict, backend: str) -> dict[str, float]:
+def run_units(units: list[list[Job]], device: torch.device, execution: dict, backend: str, trainer: Trainer
+              ) -> dict[str, float]:
     """Submit the units, wait for them; {run folder: seconds from submission to its job's end}."""
     import submitit
     folder = Path(execution.get("jobs_dir", ".submitit")) / time.strftime("%Y%m%d-%H%M%S")
@@ -128,7 +130,7 @@ def run_units(units: list[list[Job]], device: torch.device, execution: dict, bac
             share = units[k::n]
             ex.update_parameters(timeout_min=execution["local"]["time_min"],
                                  **({"visible_gpus": (k % gpus,), "gpus_per_node": 1} if gpus else {}))
-            submitted.append((ex.submit(train_share, cwd, share, device.type, execution),
+            submitted.append((ex.submit(train_share, cwd, share, device.type, execution, trainer),
                               [j for u in share for j in u]))
     else:
         s = execution["slurm"]
@@ -139,21 +141,9 @@ def run_units(units: list[list[Job]], device: torch.device, execution: dict, bac
                              **({"gpus_per_node": s["gpus_per_job"]} if s["gpus_per_job"] else {}),
                              additional_parameters=dict(s["extra"]))
         with ex.batch():
-            submitted = [(ex.submit(train_share, cwd, [u], device.type, execution), u) for u in units]
+            submitted = [(ex.submit(train_share, cwd, [u], device.type, execution, trainer), u) for u in units]
     print(f"{backend}: {len(submitted)} job(s) for {sum(len(u) for u in units)} run(s); logs in {folder}", flush=True)
-    return wait(submitted, backend, device, execution)
-
-
-def finished(job: Job, device: torch.device, execution: dict) -> bool:
-    """Read-only (unlike open_run, which clears folders): the job's folder holds the intact finished run
-    of its configuration."""
-    done = Path(job.run_dir) / "metrics.json"
-    if not done.exists():
-        return False
-    ex = execution_of(execution, device, job.cfg["arch"], stackable=stackable(job.cfg))
-    m = read_json(done)
-    return (m.get("key") == run_key(job.cfg, prepared.paths(job.cfg["dataset"])[0], ex)
-            and damaged(job.run_dir, m.get("files")) is None)
+    return wait(submitted, backend, device, execution, trainer)
 
 
 def _live_slurm_jobs() -> set[str] | None:
@@ -161,7 +151,7 @@ def _live_slurm_jobs() -> set[str] | None:
     return set(r.stdout.split()) if r.returncode == 0 else None
 
 
-def wait(submitted: list, backend: str, device: torch.device, execution: dict) -> dict[str, float]:
+def wait(submitted: list, backend: str, device: torch.device, execution: dict, trainer: Trainer) -> dict[str, float]:
     """Block until every job has ended, printing done / running / failed; then name the failures.
     Returns {run folder: seconds from submission until its job was seen to end (queueing included)}."""
     ended: dict[int, bool] = {}
@@ -183,7 +173,7 @@ def wait(submitted: list, backend: str, device: torch.device, execution: dict) -
                 else:  # left the queue, or (never seen) not listed by this squeue for too long
                     over = n in seen or time.time() - t0 > UNSEEN_GRACE_S
                 if over:
-                    ended[n] = all(finished(j, device, execution) for j in runs)
+                    ended[n] = all(trainer.finished(j, device, execution) for j in runs)
                     seconds |= {str(j.run_dir): round(time.time() - t0, 1) for j in runs}
             ok = sum(ended.values())
             status = f"{ok} done, {len(ended) - ok} failed, {len(submitted) - len(ended)} running or pending"
@@ -201,8 +191,9 @@ def wait(submitted: list, backend: str, device: torch.device, execution: dict) -
     if failed:
         lines = []
         for job, runs in failed:
-            todo = [str(j.run_dir) for j in runs if not finished(j, device, execution)]
+            todo = [str(j.run_dir) for j in runs if not trainer.finished(j, device, execution)]
             lines.append(f"job {job.job_id} ({', '.join(todo)}): log {job.paths.stderr}")
         raise BackendError(f"{len(failed)} of {len(submitted)} {backend} job(s) did not finish their runs; the "
                            "finished runs are kept and a rerun submits only the rest: " + "; ".join(lines))
     return seconds
+

@@ -77,12 +77,28 @@ def run_locks(run_dirs: list[Path]):
             os.close(fd)  # closing releases the lock
 
 
+def drop_unreadable_metrics(run_dir: Path, label: str) -> None:
+    """Remove a ``metrics.json`` that is not a JSON object (a crash on another filesystem cut it short), with
+    one line: the run is then unfinished, so it resumes from its state or trains again, never stops the stage."""
+    done = Path(run_dir) / "metrics.json"
+    try:
+        ok = isinstance(json.loads(done.read_text()), dict)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        print(f"{label}: {done} is damaged (not a JSON object); the run counts as unfinished")
+        done.unlink()
+
+
 def reuse_or_clear(run_dir: Path, key: str, label: str) -> dict | None:
     """The metrics of the intact finished run with ``key`` in ``run_dir``, else None, with the folder
     made ready to train: a damaged run or another configuration's files are removed, a resumable
     state of this configuration (its key is checked when it is loaded) is kept."""
     run_dir = Path(run_dir)
     done = run_dir / "metrics.json"
+    drop_unreadable_metrics(run_dir, label)
     if done.exists() and (m := json.loads(done.read_text())).get("key") == key:
         problem = damaged(run_dir, m.get("files"))
         if problem is None:

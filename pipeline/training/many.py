@@ -22,28 +22,21 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..data import inputs
+from ..data import inputs, prepared
 from ..io import read_json
 from ..layout import RUN_ROOTS
 from ..models import build_model
+from . import builders
+from .backend import Job, Trainer
 from .builders import build_schedule, prepare_model
-from .integrity import adopt_identical_run, run_locks
+from .integrity import adopt_identical_run, damaged, drop_unreadable_metrics, run_locks
 from .loop import DivergenceError, EpochBatches, LoopSpec, StateFile, fit
-from .run import build_loss, describe, open_run, save_run, teacher_targets, train_run, training_data
-from .stacking import member_state, stack_models, stacked_optimizer, stacked_state
-
-
-@dataclass
-class Job:
-    """One run a stage asks for: its folder, config and (for a student) its teacher's folder."""
-    run_dir: Path
-    cfg: dict
-    teacher_dir: Path | None = None
+from .run import build_loss, describe, open_run, run_key, save_run, teacher_targets, train_run, training_data
+from .stacking import member_state, stack_models, stackable, stacked_optimizer, stacked_state
 
 
 def train_runs(jobs: list[Job], device: torch.device, train_cfg: dict) -> list[dict]:
@@ -74,31 +67,60 @@ def log_wall_times(jobs: list[Job], results: list[dict], device: torch.device) -
                                     "torch": torch.__version__}) + "\n")
 
 
-def _train_runs(jobs: list[Job], device: torch.device, train_cfg: dict) -> list[dict]:
-    results: list[dict | None] = [None] * len(jobs)
+def sort_runs(jobs: list[Job], device: torch.device, execution: dict
+              ) -> tuple[dict[int, dict], list[list[tuple[int, str, dict]]], list[int]]:
+    """(metrics of the finished runs by index, stacked groups of (index, key, execution) of at most
+    ``execution.stack_max`` runs, indices of the runs to train alone). The one place runs are grouped: the
+    inline trainer trains these groups, and a backend hands the same groups to its workers."""
+    done: dict[int, dict] = {}
     groups: dict[tuple[str, int], list[tuple[int, str, dict]]] = {}
+    alone = []
     for i, job in enumerate(jobs):
-        key, ex, finished = open_run(job.run_dir, job.cfg, device, train_cfg)
+        drop_unreadable_metrics(job.run_dir, describe(job.cfg))
+        key, ex, finished = open_run(job.run_dir, job.cfg, device, execution)
         if finished is None and (src := adopt_identical_run(job.run_dir, key, RUN_ROOTS)) is not None:
             print(f"{describe(job.cfg)}: the same run (same key) is in {src}; copied")
             finished = read_json(Path(job.run_dir) / "metrics.json") | {"reused": True}
         if finished is not None:
-            results[i] = finished
+            done[i] = finished
         elif ex["stack"]:
             saved = StateFile(Path(job.run_dir) / "state.pt").load(key)
             start = int(saved["step"]) if saved else 0
             groups.setdefault((shared_settings(job.cfg), start), []).append((i, key, ex))
-    size = train_cfg.get("stack_max", 16)
-    for members in groups.values():
-        for c in range(0, len(members), size):
-            chunk = members[c:c + size]
-            for (i, _, _), m in zip(chunk, train_stacked([jobs[i] for i, _, _ in chunk],
-                                                         [k for _, k, _ in chunk], chunk[0][2], device, train_cfg)):
-                results[i] = m
-    for i, job in enumerate(jobs):
-        if results[i] is None:
-            results[i] = train_run(job.run_dir, job.cfg, device, train_cfg, teacher_dir=job.teacher_dir)
-    return results
+        else:
+            alone.append(i)
+    size = execution.get("stack_max", 16)
+    return done, [m[c:c + size] for m in groups.values() for c in range(0, len(m), size)], alone
+
+
+def _train_runs(jobs: list[Job], device: torch.device, train_cfg: dict) -> list[dict]:
+    results, chunks, alone = sort_runs(jobs, device, train_cfg)
+    for chunk in chunks:
+        for (i, _, _), m in zip(chunk, train_stacked([jobs[i] for i, _, _ in chunk], [k for _, k, _ in chunk],
+                                                     chunk[0][2], device, train_cfg)):
+            results[i] = m
+    for i in alone:
+        job = jobs[i]
+        results[i] = train_run(job.run_dir, job.cfg, device, train_cfg, teacher_dir=job.teacher_dir)
+    return [results[i] for i in range(len(jobs))]
+
+
+def pending_units(jobs: list[Job], device: torch.device, execution: dict) -> list[list[int]]:
+    """The backend's ``pending``: indices of the runs still to train, as the units a worker trains at once."""
+    _, chunks, alone = sort_runs(jobs, device, execution)
+    return [[i for i, _, _ in chunk] for chunk in chunks] + [[i] for i in alone]
+
+
+def finished(job: Job, device: torch.device, execution: dict) -> bool:
+    """The backend's ``finished``: read-only (unlike open_run, which clears folders), the job's folder holds
+    the intact finished run of its configuration."""
+    try:
+        m = read_json(Path(job.run_dir) / "metrics.json")
+    except (OSError, ValueError):  # missing, or cut short by a crash
+        return False
+    ex = builders.execution(execution, device, job.cfg["arch"], stackable=stackable(job.cfg))
+    return (m.get("key") == run_key(job.cfg, prepared.paths(job.cfg["dataset"])[0], ex)
+            and damaged(job.run_dir, m.get("files")) is None)
 
 
 def shared_settings(cfg: dict) -> str:
@@ -209,3 +231,6 @@ def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.devi
         m = save_run(j.run_dir, members[g].to(device), data, j.cfg, keys[g], ex, curve, train_cfg["eval_batch_size"])
         out.append(m | {"reused": False, "seconds": seconds, "stacked_with": len(jobs)})
     return out
+
+
+CLASSIFIER_TRAINER = Trainer(train=train_runs, pending=pending_units, finished=finished)
