@@ -190,7 +190,7 @@ def test_the_training_stages_on_slurm_stay_dvc_stages_and_resubmit_only_what_is_
                                                                                           mirror):
     """`dvc repro train train_translation` with execution.backend slurm: each stage submits its runs as an
     array (FCNs, then Transformers), writes its outputs; unchanged, dvc skips them; a run folder removed by
-    hand is the only run submitted again."""
+    hand is the only run submitted again (for the Transformers: test_transformers_train_as_a_slurm_array…)."""
     import os
     import shutil
     import sys
@@ -207,7 +207,7 @@ def test_the_training_stages_on_slurm_stay_dvc_stages_and_resubmit_only_what_is_
     p = yaml.safe_load((root / "params.yaml").read_text())
     p["profile"] = "smoke"  # FCNs for 8 steps on 4,096 images
     p["profiles"]["smoke"]["classifiers"]["fcn"] = ["mnist"]
-    p["sweep"], p["alpha"] = [0.0], 0.1  # two runs: α = 0 and 0.1
+    p["sweep"], p["alpha"] = [0.0], 0.1  # two runs of each kind: α = 0 and 0.1
     p["execution"] |= {"backend": "slurm", "slurm": BASE["slurm"]}
     (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     dvc = str(Path(sys.executable).with_name("dvc"))
@@ -228,7 +228,6 @@ def test_the_training_stages_on_slurm_stay_dvc_stages_and_resubmit_only_what_is_
     assert (d / "metrics/train.json").exists() and (d / "metrics/translation_train.json").exists()
     again = repro()
     assert "job(s)" not in again and again.count("didn't change") >= 2
-    shutil.rmtree(d / "models/classifiers/fcn/mnist/alpha_0.1_seed_0")
-    shutil.rmtree(d / "models/translation/alpha_0_seed_0")
+    shutil.rmtree(d / "models/classifiers/fcn/mnist/alpha_0.1_seed_0")  # (the Transformers' resubmission: above)
     third = repro()
-    assert third.count("slurm: 1 job(s) for 1 run(s)") == 2 and third.count("(reused)") == 2  # one of each kept
+    assert "slurm: 1 job(s) for 1 run(s)" in third and third.count("(reused)") == 1  # α = 0 reused
