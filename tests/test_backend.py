@@ -231,3 +231,39 @@ def test_the_training_stages_on_slurm_stay_dvc_stages_and_resubmit_only_what_is_
     shutil.rmtree(d / "models/classifiers/fcn/mnist/alpha_0.1_seed_0")  # (the Transformers' resubmission: above)
     third = repro()
     assert "slurm: 1 job(s) for 1 run(s)" in third and third.count("(reused)") == 1  # α = 0 reused
+
+
+def test_a_truncated_state_or_metrics_file_is_set_aside_and_the_run_trains_again_identically(toy, monkeypatch,
+                                                                                              capsys):
+    """A crash mid-write on a filesystem without atomic renames leaves a cut-short state.pt or metrics.json:
+    the rerun names the file in one line, sets a state aside, and trains the bytes of an untroubled run."""
+    from pipeline.training import run
+    from pipeline.training.many import Job
+    clean = trained([Job(Path("clean"), cfg(0, 0.1))], BASE)
+    job = Job(Path("cut"), cfg(0, 0.1))
+
+    def crash(*a, **k):
+        raise SystemExit("killed after the last checkpoint")
+    with monkeypatch.context() as m, pytest.raises(SystemExit):  # (the fixture's chdir stays)
+        m.setattr(run, "save_run", crash)
+        trained([job], BASE)
+    state = toy / "cut/state.pt"
+    state.write_bytes(state.read_bytes()[:len(state.read_bytes()) // 2])
+    capsys.readouterr()
+    again = trained([job], BASE)
+    out = capsys.readouterr().out
+    assert "cut/state.pt is damaged" in out and (toy / "cut.state.pt.damaged").exists()
+    assert again[0]["key"] == clean[0]["key"] and digests(toy / "clean") == digests(toy / "cut")
+    (toy / "cut/metrics.json").write_text('{"key": ')  # a finished run's metrics cut short
+    third = trained([job], BASE)
+    assert "metrics.json is damaged" in capsys.readouterr().out and not third[0]["reused"]
+    assert digests(toy / "clean") == digests(toy / "cut")
+
+
+def test_a_transformer_whose_metrics_were_cut_short_trains_again_identically(corpus, capsys):
+    first = translated(translations("t"), BASE)
+    (corpus / "t/alpha_0/metrics.json").write_text("{")
+    again = translated(translations("t"), BASE)
+    assert "metrics.json is damaged" in capsys.readouterr().out
+    assert [m["reused"] for m in again] == [False, True] and again[0]["key"] == first[0]["key"]
+    assert again[0]["test"] == first[0]["test"]

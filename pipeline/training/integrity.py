@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import shutil
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -92,13 +93,39 @@ def drop_unreadable_metrics(run_dir: Path, label: str) -> None:
         done.unlink()
 
 
+def drop_unreadable_state(run_dir: Path, label: str) -> None:
+    """Set aside a resumable ``state.pt`` whose archive is damaged (cut short by a crash mid-write on a
+    filesystem without atomic renames, or a flipped byte) beside the run folder, as
+    ``<run>.state.pt.damaged`` (ignored by DVC, like the locks), with one line: the run then trains from its
+    start instead of stopping every rerun with a traceback. The check reads the zip archive's own CRCs;
+    nothing is unpickled."""
+    state = Path(run_dir) / "state.pt"
+    if not state.exists():
+        return
+    try:
+        with zipfile.ZipFile(state) as z:
+            bad = z.testzip()
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        bad = str(e) or type(e).__name__
+    if bad is not None:
+        aside = state.parent.with_name(f"{state.parent.name}.state.pt.damaged")
+        os.replace(state, aside)
+        print(f"{label}: {state} is damaged ({bad}); set aside as {aside}, training from the start")
+
+
+def drop_damaged_state(run_dir: Path, label: str) -> None:
+    """A run folder's read-back files checked before use: ``metrics.json`` and ``state.pt``."""
+    drop_unreadable_metrics(run_dir, label)
+    drop_unreadable_state(run_dir, label)
+
+
 def reuse_or_clear(run_dir: Path, key: str, label: str) -> dict | None:
     """The metrics of the intact finished run with ``key`` in ``run_dir``, else None, with the folder
     made ready to train: a damaged run or another configuration's files are removed, a resumable
     state of this configuration (its key is checked when it is loaded) is kept."""
     run_dir = Path(run_dir)
     done = run_dir / "metrics.json"
-    drop_unreadable_metrics(run_dir, label)
+    drop_damaged_state(run_dir, label)
     if done.exists() and (m := json.loads(done.read_text())).get("key") == key:
         problem = damaged(run_dir, m.get("files"))
         if problem is None:

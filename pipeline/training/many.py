@@ -33,7 +33,7 @@ from ..models import build_model
 from . import builders
 from .backend import Job, Trainer
 from .builders import build_schedule, prepare_model
-from .integrity import adopt_identical_run, damaged, drop_unreadable_metrics, run_locks
+from .integrity import adopt_identical_run, damaged, drop_damaged_state, run_locks
 from .loop import DivergenceError, EpochBatches, LoopSpec, StateFile, fit
 from .run import build_loss, describe, open_run, run_key, save_run, teacher_targets, train_run, training_data
 from .stacking import member_state, stack_models, stackable, stacked_optimizer, stacked_state
@@ -76,7 +76,7 @@ def sort_runs(jobs: list[Job], device: torch.device, execution: dict
     groups: dict[tuple[str, int], list[tuple[int, str, dict]]] = {}
     alone = []
     for i, job in enumerate(jobs):
-        drop_unreadable_metrics(job.run_dir, describe(job.cfg))
+        drop_damaged_state(job.run_dir, describe(job.cfg))
         key, ex, finished = open_run(job.run_dir, job.cfg, device, execution)
         if finished is None and (src := adopt_identical_run(job.run_dir, key, RUN_ROOTS)) is not None:
             print(f"{describe(job.cfg)}: the same run (same key) is in {src}; copied")
