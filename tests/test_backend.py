@@ -267,3 +267,26 @@ def test_a_transformer_whose_metrics_were_cut_short_trains_again_identically(cor
     assert "metrics.json is damaged" in capsys.readouterr().out
     assert [m["reused"] for m in again] == [False, True] and again[0]["key"] == first[0]["key"]
     assert again[0]["test"] == first[0]["test"]
+
+
+@pytest.mark.parametrize("edit, why", [(lambda a: a + 100, "test_acc out of range"),
+                                       (lambda a: a + 1, "sha256 differs")])
+def test_a_finished_runs_metrics_changed_by_hand_are_not_reused(toy, capsys, edit, why):
+    """metrics.json holds the other files' digests; its own is sealed beside it when the run finishes, and
+    its accuracies are range-checked: a changed digit retrains the run instead of reaching the tables."""
+    import json
+
+    from pipeline.training.many import Job, finished
+    job = Job(Path("run"), cfg(0, 0.1))
+    clean = trained([job], BASE)[0]
+    assert finished(job, CPU, BASE)
+    done = toy / "run/metrics.json"
+    m = json.loads(done.read_text())
+    done.write_text(json.dumps(m | {"test_acc": edit(m["test_acc"])}))
+    if "range" in why:  # a run finished before seals existed: its ranges still hold it
+        (toy / "run/.metrics.sha256").unlink()
+    assert not finished(job, CPU, BASE)  # what a backend submits
+    capsys.readouterr()
+    again = trained([job], BASE)[0]
+    assert why in capsys.readouterr().out and not again["reused"] and again["test_acc"] == clean["test_acc"]
+

@@ -26,7 +26,7 @@ from ..models import build_model
 from ..training import builders
 from ..training.backend import Job, Trainer
 from ..training.builders import build_schedule, prepare_model
-from ..training.integrity import damaged, output_digests, reuse_or_clear, run_locks
+from ..training.integrity import damaged, metrics_problem, output_digests, reuse_or_clear, run_locks, seal
 from ..training.loop import LoopSpec, fit
 from . import batches as B
 from .metrics import sequence_ce, teacher_forced_logits, token_metrics
@@ -114,16 +114,16 @@ def train_jobs(jobs: list[Job], device: torch.device, execution: dict) -> list[d
     for job in jobs:
         with run_locks([job.run_dir]):  # one process trains a run folder at a time
             out.append(train_translation(job.run_dir, job.cfg, DATA_FILE, device, execution))
+            seal(job.run_dir)
     return out
 
 
 def finished_run(job: Job, device: torch.device, execution: dict) -> bool:
     """The backend's ``finished``: read-only, the folder holds the intact finished run of the job's config."""
     done = Path(job.run_dir) / "metrics.json"
-    try:
-        m = read_json(done)
-    except (OSError, ValueError):  # missing, or cut short by a crash
+    if not done.exists() or metrics_problem(done) is not None:
         return False
+    m = read_json(done)
     key = run_key(job.cfg, DATA_FILE, builders.execution(execution, device, "transformer"))
     return m.get("key") == key and damaged(job.run_dir, m.get("files")) is None
 

@@ -23,7 +23,7 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..io import file_digests
+from ..io import file_digests, write_text
 
 # Files of a run folder that are not results: the completion mark itself and the resumable state.
 NOT_RECORDED = {"metrics.json", "state.pt"}
@@ -78,19 +78,51 @@ def run_locks(run_dirs: list[Path]):
             os.close(fd)  # closing releases the lock
 
 
-def drop_unreadable_metrics(run_dir: Path, label: str) -> None:
-    """Remove a ``metrics.json`` that is not a JSON object (a crash on another filesystem cut it short), with
-    one line: the run is then unfinished, so it resumes from its state or trains again, never stops the stage."""
-    done = Path(run_dir) / "metrics.json"
+# metrics.json holds the digests of the other files, so its own digest is kept beside it, in this dot-file
+# (outside output_digests, like every dot-file), written when a stage has the finished run in hand.
+SEAL = ".metrics.sha256"
+# Metrics with a range, checked before a finished classifier run is reused.
+RANGES = {"test_acc": (0.0, 100.0), "val_acc": (0.0, 100.0), "test_nll": (0.0, float("inf")),
+          "val_nll": (0.0, float("inf"))}
+
+
+def seal(run_dir: Path) -> None:
+    """Record the sha256 of the finished run's metrics.json (after a stage trained or reused it)."""
+    done, mark = Path(run_dir) / "metrics.json", Path(run_dir) / SEAL
+    if done.exists():
+        digest = file_digests(done)["sha256"]
+        if not mark.exists() or mark.read_text().strip() != digest:
+            write_text(mark, digest + "\n")
+
+
+def metrics_problem(done: Path) -> str | None:
+    """Why the finished run's ``metrics.json`` cannot be trusted, or None (read-only)."""
     try:
-        ok = isinstance(json.loads(done.read_text()), dict)
-    except FileNotFoundError:
-        return
+        m = json.loads(done.read_text())
     except (OSError, ValueError):
-        ok = False
-    if not ok:
-        print(f"{label}: {done} is damaged (not a JSON object); the run counts as unfinished")
+        return "not a JSON object"
+    if not isinstance(m, dict):
+        return "not a JSON object"
+    mark = done.with_name(SEAL)
+    if mark.exists() and mark.read_text().strip() != file_digests(done)["sha256"]:
+        return f"its sha256 differs from the one in {SEAL}, recorded when the run finished"
+    bad = [k for k, (lo, hi) in RANGES.items() if k in m and not (
+        isinstance(m[k], (int, float)) and not isinstance(m[k], bool) and lo <= m[k] <= hi)]
+    return f"{', '.join(bad)} out of range" if bad else None
+
+
+def drop_unreadable_metrics(run_dir: Path, label: str) -> None:
+    """Remove a ``metrics.json`` that cannot be trusted, with one line: cut short by a crash on another
+    filesystem (not a JSON object), changed since the run finished (its sealed sha256), or a metric out of its
+    range. The run is then unfinished, so it resumes from its state or trains again, never stops the stage."""
+    done = Path(run_dir) / "metrics.json"
+    if not done.exists():
+        return
+    problem = metrics_problem(done)
+    if problem is not None:
+        print(f"{label}: {done} is damaged ({problem}); the run counts as unfinished")
         done.unlink()
+        Path(run_dir, SEAL).unlink(missing_ok=True)
 
 
 def drop_unreadable_state(run_dir: Path, label: str) -> None:

@@ -33,7 +33,7 @@ from ..models import build_model
 from . import builders
 from .backend import Job, Trainer
 from .builders import build_schedule, prepare_model
-from .integrity import adopt_identical_run, damaged, drop_damaged_state, run_locks
+from .integrity import adopt_identical_run, damaged, drop_damaged_state, metrics_problem, run_locks, seal
 from .loop import DivergenceError, EpochBatches, LoopSpec, StateFile, fit
 from .run import build_loss, describe, open_run, run_key, save_run, teacher_targets, train_run, training_data
 from .stacking import member_state, stack_models, stackable, stacked_optimizer, stacked_state
@@ -46,6 +46,8 @@ def train_runs(jobs: list[Job], device: torch.device, train_cfg: dict) -> list[d
     """
     with run_locks([j.run_dir for j in jobs]):
         results = _train_runs(jobs, device, train_cfg)
+        for j in jobs:
+            seal(j.run_dir)
     log_wall_times(jobs, results, device)
     return results
 
@@ -114,10 +116,10 @@ def pending_units(jobs: list[Job], device: torch.device, execution: dict) -> lis
 def finished(job: Job, device: torch.device, execution: dict) -> bool:
     """The backend's ``finished``: read-only (unlike open_run, which clears folders), the job's folder holds
     the intact finished run of its configuration."""
-    try:
-        m = read_json(Path(job.run_dir) / "metrics.json")
-    except (OSError, ValueError):  # missing, or cut short by a crash
+    done = Path(job.run_dir) / "metrics.json"
+    if not done.exists() or metrics_problem(done) is not None:
         return False
+    m = read_json(done)
     ex = builders.execution(execution, device, job.cfg["arch"], stackable=stackable(job.cfg))
     return (m.get("key") == run_key(job.cfg, prepared.paths(job.cfg["dataset"])[0], ex)
             and damaged(job.run_dir, m.get("files")) is None)
