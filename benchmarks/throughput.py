@@ -10,14 +10,12 @@ For each model it measures training samples/s of
   (c) several FCNs or AlexNets (the α sweep, the distillation students) trained at once as one stacked
       model (pipeline/models/stacked_*.py), each on its own batches and augmentation draws, as
       pipeline/training/many.py trains them in the stages (execution.stack); samples/s counts every member's;
-and prints (b)/(a) and (c)/(a). Also: training FLOPs per sample (counted from the layer
-shapes), the achieved FLOP/s, the device's measured matmul peak for
-reference, and the paper profile's estimated wall time from (b).
+and prints (b)/(a) and (c)/(a). Also: training FLOPs per sample (counted from the layer shapes), the
+achieved FLOP/s, the device's measured matmul peak for reference, the paper profile's wall time from (b).
 
-Timing: warm-up steps first, then `repeats` windows of `steps` optimiser steps each, the median window
-reported; CUDA is synchronised before each clock read. Needs torch and torchvision only (not dvc), so it
-runs on the GPU image as is. AlexNet, ResNet-56 (CIFAR-10 JPEG stand-in) and Transformer (Multi30k) rows
-are built in benchmarks/zoo.py, their FLOPs counted by FlopCounterMode. ``--models`` picks the rows.
+Timing: warm-up steps, then `repeats` windows of `steps` optimiser steps, the median window reported; CUDA
+synchronised before each clock read. Needs torch and torchvision only (not dvc): runs on the GPU image as is.
+AlexNet, ResNet-56 (CIFAR-10 JPEG) and Transformer rows: benchmarks/zoo.py. ``--models`` picks the rows.
 """
 from __future__ import annotations
 
