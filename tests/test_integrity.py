@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -143,3 +144,23 @@ def test_a_damaged_transformer_run_is_retrained_not_reused(toy, capsys):
     assert not again["reused"] and "model.pt" in capsys.readouterr().out
     assert (toy / "t/model.pt").read_bytes() == good  # retrained to the same bytes
     assert read_json(toy / "t/metrics.json")["files"] == first["files"]
+
+
+def test_stages_read_only_the_files_a_run_wrote(toy):
+    """calibrate, project and mutual_information read logits, weights and snapshots through ``verified``:
+    a file swapped with another run's stops the stage in one line (a user error), even outside DVC."""
+    import shutil
+
+    from pipeline.training.integrity import DamagedRunError, verified
+    train(Path("r0"), 0)
+    train(Path("r1"), 1)
+    assert verified(Path("r0"), "logits.pt") == Path("r0/logits.pt")
+    shutil.copy("r1/logits.pt", "r0/logits.pt")  # the swap calibrate once used without a word
+    with pytest.raises(DamagedRunError, match="r0: logits.pt is missing or not the file the run wrote"):
+        verified(Path("r0"), "logits.pt")
+    with pytest.raises(DamagedRunError, match="records no sha256 of extra.pt"):
+        verified(Path("r1"), "extra.pt")
+    with pytest.raises(DamagedRunError, match="has not finished"):
+        verified(Path("nowhere"), "logits.pt")
+    from pipeline.stage import USER_ERRORS
+    assert "DamagedRunError" in USER_ERRORS["pipeline.training.integrity"]

@@ -22,6 +22,7 @@ from ..layout import CALIBRATION_METRICS, FIGURES, RELIABILITY_PLOTS, alpha_key,
 from ..models import title
 from ..reporting.figures import reliability_figure
 from ..stage import run
+from ..training.integrity import verified
 
 
 def calibrate_run(logits: dict, cfg: dict) -> dict:
@@ -58,14 +59,15 @@ def main() -> int:
     for arch, ds in classifiers(p):
         out = metrics.setdefault(arch, {}).setdefault(ds, {})
         for a in alphas_to_train(p, arch):
-            per_seed = [calibrate_run(load_tensors(run_dir(arch, ds, a, s) / "logits.pt"), cfg) for s in seeds]
+            per_seed = [calibrate_run(load_tensors(verified(run_dir(arch, ds, a, s), "logits.pt")), cfg)
+                        for s in seeds]
             out[alpha_key(a)] = summarise(per_seed)
             print(f"calibrate: {ds} {arch} alpha={a:g}: test ECE {out[alpha_key(a)]['test_ece']:.4f}, "
                   f"T = {out[alpha_key(a)]['temperature']:.3f}")
         # Reliability diagram on the test split, first seed: hard at T=1 and at its fitted T, LS at alpha.
         s0 = seeds[0]
-        hard = load_tensors(run_dir(arch, ds, 0.0, s0) / "logits.pt")
-        ls = load_tensors(run_dir(arch, ds, p["alpha"], s0) / "logits.pt")
+        hard = load_tensors(verified(run_dir(arch, ds, 0.0, s0), "logits.pt"))
+        ls = load_tensors(verified(run_dir(arch, ds, p["alpha"], s0), "logits.pt"))
         t_fit = cal.fit_temperature(hard["val_logits"], hard["val_labels"]).temperature
         z, y = hard["test_logits"], hard["test_labels"]
         bins = cfg["n_bins"]

@@ -32,6 +32,7 @@ from ..layout import FIGURES, MI_METRICS, MI_PLOTS, alpha_key, run_dir
 from ..models import title
 from ..reporting.figures import mutual_information_figure, not_run_figure
 from ..stage import run
+from ..training.integrity import verified
 
 
 def sample_examples(labels: torch.Tensor, classes: list[int], per_class: int, seed: int) -> torch.Tensor:
@@ -59,11 +60,11 @@ def logit_gaps(model, x: torch.Tensor, input_cfg: dict, classes: list[int], draw
 
 
 def curve(run: Path, x: torch.Tensor, classes: list[int], m: dict, bs: int) -> list[dict]:
-    model, meta = load_run_model(run)
+    model, meta = load_run_model(verified(run, "model.pt").parent)
     icfg = meta["config"]["input"]
     points = []
     for snap in sorted((run / "snapshots").glob("step_*.pt")):
-        model.load_state_dict(load_tensors(snap))
+        model.load_state_dict(load_tensors(verified(run, f"snapshots/{snap.name}")))
         model.eval()
         extra = 1 if m["evaluated"] == "fresh" else 0
         y = logit_gaps(model, x, icfg, classes, m["augmentations"] + extra, m["augment_seed"], bs)

@@ -26,6 +26,7 @@ from ..layout import FIGURES, PROJECTION_METRICS, PROJECTION_PLOTS, alpha_key, r
 from ..models import title
 from ..reporting.figures import projection_figure
 from ..stage import run
+from ..training.integrity import verified
 
 
 def sample(labels: torch.Tensor, classes: list[int], n: int, gen: torch.Generator, where: str) -> torch.Tensor:
@@ -57,7 +58,7 @@ def main() -> int:
                   held: sample(data[f"{held}_y"], cls, pc["examples_per_class"], gen, f"{ds} {held}")}
         out, rows, tmpl_rows = {}, [], []
         for a in sorted({0.0, float(p["alpha"])}):
-            model, run = load_run_model(run_dir(arch, ds, a, seed0))
+            model, run = load_run_model(verified(run_dir(arch, ds, a, seed0), "model.pt").parent)
             icfg = run["config"]["input"]
             aug_gen = torch.Generator().manual_seed(pc["sample_seed"])
             tmpl = pj.templates(model.head.weight.detach(), model.head.bias.detach(), cls)

@@ -33,6 +33,10 @@ class RunBusyError(RuntimeError):
     """Another process is training this run folder."""
 
 
+class DamagedRunError(RuntimeError):
+    """A finished run's file that a stage is about to read is not the one the run wrote."""
+
+
 def output_digests(run_dir: Path) -> dict[str, str]:
     """{relative path: sha256} of every result file in ``run_dir`` (snapshots included)."""
     run_dir = Path(run_dir)
@@ -109,6 +113,24 @@ def metrics_problem(done: Path) -> str | None:
     bad = [k for k, (lo, hi) in RANGES.items() if k in m and not (
         isinstance(m[k], (int, float)) and not isinstance(m[k], bool) and lo <= m[k] <= hi)]
     return f"{', '.join(bad)} out of range" if bad else None
+
+
+def verified(run_dir: Path, name: str) -> Path:
+    """``run_dir / name`` once checked against the sha256 its run recorded (and the run's metrics against
+    their seal), for the stages that read finished runs: swapped or altered logits, weights or snapshots
+    stop the stage in one line, also when it is run by hand outside DVC."""
+    run_dir = Path(run_dir)
+    done = run_dir / "metrics.json"
+    problem = metrics_problem(done) if done.exists() else "no metrics.json: the run has not finished"
+    if problem is None:
+        recorded = json.loads(done.read_text()).get("files") or {}
+        if name not in recorded:
+            problem = f"its metrics.json records no sha256 of {name}"
+        elif not (run_dir / name).is_file() or file_digests(run_dir / name)["sha256"] != recorded[name]:
+            problem = f"{name} is missing or not the file the run wrote (its sha256 differs from the recorded one)"
+    if problem is not None:
+        raise DamagedRunError(f"{run_dir}: {problem}; run `dvc repro` (it retrains a damaged run)")
+    return run_dir / name
 
 
 def drop_unreadable_metrics(run_dir: Path, label: str) -> None:
