@@ -47,7 +47,7 @@ from pipeline.data.registry import get  # noqa: E402
 from pipeline.losses import label_smoothing_ce  # noqa: E402
 from pipeline.models.fcn import FCN  # noqa: E402
 from pipeline.models.stacked_fcn import StackedFCN  # noqa: E402
-from pipeline.training.builders import execution, linear_decay, sgd_per_layer  # noqa: E402
+from pipeline.training.builders import linear_decay, resolve_execution, sgd_per_layer  # noqa: E402
 from pipeline.training.stacking import stacked_optimizer  # noqa: E402
 
 BATCH = 512
@@ -55,7 +55,7 @@ BATCH = 512
 
 def bf16(device: torch.device) -> bool:
     """(b) and (c) run in the precision the stages resolve by default (auto: bf16 autocast on CUDA)."""
-    return execution({"precision": "auto"}, device, "fcn")["precision"] == "bf16"
+    return resolve_execution({"precision": "auto"}, device, "fcn")["precision"] == "bf16"
 
 
 def sync(device: torch.device) -> None:

@@ -27,7 +27,7 @@ from pipeline.text import batches as TB
 from pipeline.text import corpus
 from pipeline.text import tokenizer as tk
 from pipeline.text.metrics import sequence_ce
-from pipeline.training.builders import build_optimizer, execution, prepare_model
+from pipeline.training.builders import build_optimizer, prepare_model, resolve_execution
 from pipeline.training.stacking import STACKED, stack_models, stacked_optimizer
 
 
@@ -120,7 +120,7 @@ def convnet_steps(arch: str, device: torch.device, workers: int, log_every: int,
     a = _loop(ma, oa, lambda: tuple(t.to(device) for t in next(it)), loss, 1)
 
     x, y = data["train_x"].to(device), data["train_y"].to(device)
-    ex = execution(p["execution"], device, arch, stackable=True)
+    ex = resolve_execution(p["execution"], device, arch, stackable=True)
     gen = torch.Generator(device=device).manual_seed(0)
     mb, ob = model_and_opt()
     mb = prepare_model(mb, ex)

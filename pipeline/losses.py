@@ -46,3 +46,27 @@ def distill_soft_targets(student_logits: torch.Tensor, teacher_logits: torch.Ten
     p_teacher = torch.softmax(teacher_logits / temperature, dim=-1)
     soft = -(p_teacher * torch.log_softmax(student_logits, dim=-1)).sum(dim=-1).mean()
     return (1 - beta) * F.cross_entropy(student_logits, targets) + beta * soft
+
+
+def sequence_ce(logits: torch.Tensor, targets: torch.Tensor, alpha: float, pad: int) -> torch.Tensor:
+    """The Transformer's training loss: mean over non-PAD tokens of the cross-entropy against y(1−α) + α/V.
+
+    Smoothing mass goes to every vocabulary entry, PAD and the other specials
+    included (PyTorch's and tensor2tensor's definition); PAD *positions* carry
+    no loss at all.
+    """
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=pad, label_smoothing=alpha)
+
+
+def build_loss(spec: dict):
+    """A classifier run's loss(student_logits, targets, teacher_logits) from its config's ``loss`` dict: adding a
+    loss is its formula above and its ``kind`` here (plus a config helper in pipeline/run_configs.py)."""
+    kind = spec["kind"]
+    if kind == "label_smoothing":
+        return lambda z, y, t: label_smoothing_ce(z, y, spec["alpha"], spec.get("scale", 1.0))
+    if kind == "logit_regression":
+        return lambda z, y, t: distill_logit_regression(z, t, y, spec["ce_weight"], spec["regress_on"])
+    if kind == "soft_targets":
+        return lambda z, y, t: spec.get("scale", 1.0) * distill_soft_targets(z, t, y, spec["beta"],
+                                                                              spec["temperature"])
+    raise ValueError(f"unknown loss kind {kind!r}")

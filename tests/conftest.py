@@ -51,10 +51,9 @@ def data_source() -> Path | None:
 
 @pytest.fixture
 def toy(tmp_path, monkeypatch, root):
-    """A small prepared dataset in a temporary project (the run key hashes the training code)."""
+    """A small prepared dataset in a temporary project (the working directory: data paths are relative)."""
     from pipeline.io import save_tensors, write_json
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "pipeline").symlink_to(root / "pipeline")
     g = torch.Generator().manual_seed(0)
     y = torch.randint(0, 4, (3 * 160,), generator=g)
     # Class-dependent blobs so that training moves the accuracy, plus uint8 noise.

@@ -278,7 +278,8 @@ def test_a_finished_runs_metrics_changed_by_hand_are_not_reused(toy, capsys, edi
     its accuracies are range-checked: a changed digit retrains the run instead of reaching the tables."""
     import json
 
-    from pipeline.training.many import Job, finished
+    from pipeline.training.backend import finished
+    from pipeline.training.many import Job
     job = Job(Path("run"), cfg(0, 0.1))
     clean = trained([job], BASE)[0]
     assert finished(job, CPU, BASE)

@@ -52,21 +52,20 @@ def test_a_finished_run_with_another_key_is_not_reused(toy):
 
 
 def test_the_run_key_hashes_the_data_file(toy):
-    from pipeline.training.run import run_key
-    ex = {"precision": "fp32", "channels_last": False, "compile": False, "stack": False}
+    from pipeline.training.run_key import run_key
     data = toy / "data/prepared/toy.pt"
-    before = run_key(cfg(0, ls(0.1)), data, ex)
+    before = run_key(cfg(0, ls(0.1)), CPU, BASE)[0]
     split = torch.load(data, weights_only=True)
     split["train_y"][0] = (split["train_y"][0] + 1) % 4
     from pipeline.io import save_tensors
     save_tensors(data, split)
-    assert run_key(cfg(0, ls(0.1)), data, ex) != before
+    assert run_key(cfg(0, ls(0.1)), CPU, BASE)[0] != before
 
 
-def test_a_second_process_on_a_locked_run_folder_stops_with_a_clear_message(toy):
+def test_a_second_process_on_a_locked_run_folder_stops_with_a_clear_message(toy, root):
     from pipeline.training.integrity import RunBusyError, run_locks
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path.insert(0, '.');"
+        f"import sys, time; sys.path.insert(0, {str(root)!r});"
         "from pipeline.training.integrity import run_locks\n"
         "with run_locks(['r']):\n    print('held', flush=True); time.sleep(600)")],
         cwd=toy, stdout=subprocess.PIPE, text=True)
@@ -85,18 +84,18 @@ def test_a_second_process_on_a_locked_run_folder_stops_with_a_clear_message(toy)
 
 def test_a_run_with_the_same_key_elsewhere_is_adopted_not_retrained(toy, monkeypatch):
     from pipeline import layout
-    from pipeline.training.many import Job, train_runs
+    from pipeline.training.many import Job, train_inline
     monkeypatch.setattr("pipeline.training.many.RUN_ROOTS", [toy / "a", toy / "b"])
-    first = train_runs([Job(toy / "a" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
+    first = train_inline([Job(toy / "a" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
     assert not first["reused"] and layout.RUN_ROOTS  # the stages' roots exist
-    copy = train_runs([Job(toy / "b" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
+    copy = train_inline([Job(toy / "b" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
     assert copy["reused"] and copy["key"] == first["key"]
     for f in ("model.pt", "logits.pt", "curve.json", "metrics.json"):
         assert (toy / "b/r" / f).read_bytes() == (toy / "a/r" / f).read_bytes()
     for donor in ("a", "b"):  # a damaged donor is never adopted
         (toy / donor / "r/model.pt").write_bytes(b"damaged")
     monkeypatch.setattr("pipeline.training.many.RUN_ROOTS", [toy / "a", toy / "b", toy / "c"])
-    other = train_runs([Job(toy / "c" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
+    other = train_inline([Job(toy / "c" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
     assert not other["reused"] and other["key"] == first["key"]  # trained, not copied
 
 
@@ -125,8 +124,9 @@ def test_a_damaged_transformer_run_is_retrained_not_reused(toy, capsys):
     and checked before the run is reused."""
     from pipeline.io import read_json, save_tensors
     from pipeline.text.translation_run import train_translation
+    from pipeline.training.run_key import TRANSLATION_DATA
     from tests.test_translation_eval import _split
-    data = toy / "tokenized.pt"
+    data = toy / TRANSLATION_DATA
     save_tensors(data, {s: _split(n=20, seed=i)[0] for i, s in enumerate(("train", "val", "test"))})
     tcfg = {"arch": "transformer", "dataset": "multi30k", "alpha": 0.1, "seed": 0, "epochs": 1, "steps": 6,
             "batch_size": 8, "eval_batch_size": 16, "tgt_vocab": 11, "optim": {"lr": 1e-3, "betas": [0.9, 0.98],
@@ -135,12 +135,12 @@ def test_a_damaged_transformer_run_is_retrained_not_reused(toy, capsys):
                       "dropout": 0.0, "init": "xavier"}}
     train_cfg = BASE | {"device": "cpu", "precision": "fp32", "channels_last": False, "compile": False,
                         "stack": False}
-    first = train_translation(toy / "t", tcfg, data, CPU, train_cfg)
+    first = train_translation(toy / "t", tcfg, CPU, train_cfg)
     assert set(first["files"]) == {"model.pt", "curve.json"}
-    assert train_translation(toy / "t", tcfg, data, CPU, train_cfg)["reused"]
+    assert train_translation(toy / "t", tcfg, CPU, train_cfg)["reused"]
     good = (toy / "t/model.pt").read_bytes()
     (toy / "t/model.pt").write_bytes(good[:1000])
-    again = train_translation(toy / "t", tcfg, data, CPU, train_cfg)
+    again = train_translation(toy / "t", tcfg, CPU, train_cfg)
     assert not again["reused"] and "model.pt" in capsys.readouterr().out
     assert (toy / "t/model.pt").read_bytes() == good  # retrained to the same bytes
     assert read_json(toy / "t/metrics.json")["files"] == first["files"]

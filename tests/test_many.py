@@ -44,10 +44,10 @@ def moved(job, root, name):
 
 def test_stacked_runs_are_the_runs_trained_alone(toy):
     from pipeline.io import load_tensors, read_json
-    from pipeline.training.many import train_runs
+    from pipeline.training.many import train_inline
     jobs = jobs_with_teacher(toy)
-    alone = train_runs([moved(j, toy, "alone") for j in jobs], CPU, BASE)
-    stacked = train_runs([moved(j, toy, "stacked") for j in jobs], CPU, STACK)
+    alone = train_inline([moved(j, toy, "alone") for j in jobs], CPU, BASE)
+    stacked = train_inline([moved(j, toy, "stacked") for j in jobs], CPU, STACK)
     assert [m["execution"]["stack"] for m in alone] == [False] * 6
     assert [m["execution"]["stack"] for m in stacked] == [True] * 6
     assert [m["stacked_with"] for m in stacked] == [6] * 6          # one shape: one group
@@ -64,18 +64,18 @@ def test_stacked_runs_are_the_runs_trained_alone(toy):
         assert all(abs(x["loss"] - y["loss"]) < 1e-4 for x, y in zip(ca, cs))   # each member's own loss
         assert abs(a["test_acc"] - s["test_acc"]) < 1.0 and abs(a["test_nll"] - s["test_nll"]) < 1e-3
     assert len({round(m["final_train_loss"], 6) for m in stacked}) == 6         # six different runs
-    again = train_runs([moved(j, toy, "stacked") for j in jobs], CPU, STACK)
+    again = train_inline([moved(j, toy, "stacked") for j in jobs], CPU, STACK)
     assert all(m["reused"] for m in again)
 
 
 def test_a_member_is_the_same_in_any_group(toy):
     """Grouping depends on which runs are pending; a member's result must not (CPU: bit for bit)."""
     from pipeline.io import load_tensors
-    from pipeline.training.many import Job, train_runs
+    from pipeline.training.many import Job, train_inline
     jobs = [Job(toy / "g" / f"a{a}", cfg(s, ls(a))) for s, a in enumerate((0.0, 0.1, 0.3))]
-    together = train_runs(jobs, CPU, STACK)
-    alone = train_runs([Job(toy / "one" / "a0.1", jobs[1].cfg)], CPU, STACK)
-    pairs = train_runs([Job(toy / "two" / j.run_dir.name, j.cfg) for j in jobs[:2]], CPU, STACK | {"stack_max": 1})
+    together = train_inline(jobs, CPU, STACK)
+    alone = train_inline([Job(toy / "one" / "a0.1", jobs[1].cfg)], CPU, STACK)
+    pairs = train_inline([Job(toy / "two" / j.run_dir.name, j.cfg) for j in jobs[:2]], CPU, STACK | {"stack_max": 1})
     assert alone[0]["stacked_with"] == 1 and [m["stacked_with"] for m in pairs] == [1, 1]
     assert alone[0]["key"] == together[1]["key"]
     w3, w1 = load_tensors(toy / "g/a0.1/model.pt"), load_tensors(toy / "one/a0.1/model.pt")
@@ -86,9 +86,9 @@ def test_a_member_is_the_same_in_any_group(toy):
 def test_an_interrupted_stacked_group_resumes_to_the_uninterrupted_result(toy, monkeypatch):
     from pipeline.io import load_tensors
     from pipeline.training import loop
-    from pipeline.training.many import Job, train_runs
+    from pipeline.training.many import Job, train_inline
     jobs = [Job(toy / "ref" / f"s{s}", cfg(s, ls(0.1 * s))) for s in range(3)]
-    train_runs(jobs, CPU, STACK)
+    train_inline(jobs, CPU, STACK)
     run = [Job(toy / "run" / j.run_dir.name, j.cfg) for j in jobs]
     calls = loop.EpochBatches.__call__
 
@@ -98,7 +98,7 @@ def test_an_interrupted_stacked_group_resumes_to_the_uninterrupted_result(toy, m
         return calls(self, step)
     monkeypatch.setattr(loop.EpochBatches, "__call__", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        train_runs(run, CPU, STACK)
+        train_inline(run, CPU, STACK)
     monkeypatch.setattr(loop.EpochBatches, "__call__", calls)
     for j in run:  # each member's state, in the single-run layout, at the last checkpoint
         s = load_tensors(j.run_dir / "state.pt")
@@ -106,8 +106,8 @@ def test_an_interrupted_stacked_group_resumes_to_the_uninterrupted_result(toy, m
                                                       "body.3.bias", "head.weight", "head.bias"}
         assert all(isinstance(r["loss"], float) for r in s["history"])
     # Resumed in other groups: s0 alone first, then s1 and s2 together.
-    train_runs(run[:1], CPU, STACK)
-    resumed = train_runs(run, CPU, STACK)
+    train_inline(run[:1], CPU, STACK)
+    resumed = train_inline(run, CPU, STACK)
     assert [m["reused"] for m in resumed] == [True, False, False] and resumed[1]["stacked_with"] == 2
     for j, r in zip(jobs, run):
         a, b = load_tensors(j.run_dir / "model.pt"), load_tensors(r.run_dir / "model.pt")
@@ -116,14 +116,14 @@ def test_an_interrupted_stacked_group_resumes_to_the_uninterrupted_result(toy, m
 
 
 def test_runs_that_cannot_stack_train_alone_and_divergence_names_the_stacked_runs(toy):
-    from pipeline.training.many import Job, train_runs
-    mixed = train_runs([Job(toy / "d", cfg(0, ls(0.0), dropout=0.5)), Job(toy / "w", cfg(0, ls(0.0), hidden=(8, 8))),
+    from pipeline.training.many import Job, train_inline
+    mixed = train_inline([Job(toy / "d", cfg(0, ls(0.0), dropout=0.5)), Job(toy / "w", cfg(0, ls(0.0), hidden=(8, 8))),
                         Job(toy / "n", cfg(0, ls(0.0)))], CPU, STACK)
     assert mixed[0]["execution"]["stack"] is False and "stacked_with" not in mixed[0]   # dropout: alone
     assert mixed[1]["stacked_with"] == 1 and mixed[2]["stacked_with"] == 1             # two shapes, two groups
     bad = [Job(toy / "x" / f"s{s}", cfg(s, ls(0.1), lr=(1e30, 1e30, 1e30))) for s in range(2)]
     with pytest.raises(DivergenceError, match=r"stacked runs \[0, 1\].*1: toy fcn\[16, 12\] alpha=0.1 seed=1"):
-        train_runs(bad, CPU, STACK)
+        train_inline(bad, CPU, STACK)
     assert not any((j.run_dir / "metrics.json").exists() for j in bad)
 
 
@@ -140,7 +140,7 @@ def alexnet_cfg(seed: int, alpha: float) -> dict:
 
 def test_stacked_alexnets_are_the_runs_trained_alone(toy):
     from pipeline.io import load_tensors, save_tensors, write_json
-    from pipeline.training.many import Job, train_runs
+    from pipeline.training.many import Job, train_inline
     g = torch.Generator().manual_seed(1)
     save_tensors(toy / "data/prepared/rgb.pt",
                  {f"{s}_{k}": v for s in ("train", "val", "test")
@@ -148,8 +148,8 @@ def test_stacked_alexnets_are_the_runs_trained_alone(toy):
                                ("y", torch.randint(0, 10, (48,), generator=g)))})
     write_json(toy / "data/prepared/rgb.json", {"num_classes": 10, "image_shape": [3, 32, 32]})
     cfgs = [alexnet_cfg(0, 0.0), alexnet_cfg(1, 0.1), alexnet_cfg(2, 0.3)]
-    alone = train_runs([Job(toy / "alone" / str(i), c) for i, c in enumerate(cfgs)], CPU, BASE)
-    stacked = train_runs([Job(toy / "stacked" / str(i), c) for i, c in enumerate(cfgs)], CPU,
+    alone = train_inline([Job(toy / "alone" / str(i), c) for i, c in enumerate(cfgs)], CPU, BASE)
+    stacked = train_inline([Job(toy / "stacked" / str(i), c) for i, c in enumerate(cfgs)], CPU,
                          STACK | {"channels_last": True})
     assert [m["stacked_with"] for m in stacked] == [3, 3, 3] and "stacked_with" not in alone[0]
     assert stacked[0]["execution"]["channels_last"] is True

@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from pipeline import run_configs
 from pipeline.config import load_params
 from pipeline.data import inputs
+from pipeline.losses import build_loss
 from pipeline.models import build_model
 from pipeline.training.builders import build_optimizer, build_schedule
 from pipeline.training.loop import LoopSpec, fit
-from pipeline.training.run import build_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,19 +9,13 @@ from pipeline.reporting.claims_readme import summary
 
 
 def test_a_snapshot_run_is_stale_exactly_when_its_key_would_change(tmp_path, root):
-    from pipeline.training.run import key_of
+    from pipeline.training.run_key import key_of
     from tools.staleness import stale_runs
     params = __import__("yaml").safe_load((root / "params.yaml").read_text())
     cfg = {"arch": "fcn", "dataset": "mnist", "seed": 0, "loss": {"kind": "label_smoothing", "alpha": 0.1}}
     ex = {"precision": "bf16", "channels_last": False, "compile": False, "stack": False}
     sha = "ab" * 32
-    import os
-    here = os.getcwd()
-    os.chdir(root)
-    try:
-        key = key_of(cfg, sha, ex)
-    finally:
-        os.chdir(here)
+    key = key_of(cfg, sha, ex)  # from any working directory: the key names modules, not paths
     rec = {"run": "models/classifiers/fcn/mnist/alpha_0.1_seed_0", "config": cfg, "execution": ex,
            "data_sha256": sha}
     (tmp_path / "runs.json").write_text(json.dumps([rec | {"key": key}, rec | {"key": "0" * 16}]))

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pipeline.losses import sequence_ce
 from pipeline.models import build_model
 from pipeline.text import decoding, metrics
 from pipeline.text import tokenizer as T
@@ -43,8 +44,8 @@ def test_padding_does_not_change_any_metric():
     padded_targets = torch.cat([targets, torch.zeros(3, 4, dtype=torch.long)], 1)
     a, b = metrics.token_metrics(logits, targets), metrics.token_metrics(padded_logits, padded_targets)
     assert a == pytest.approx(b) and a["tokens"] == 5 + 3 + 1
-    torch.testing.assert_close(metrics.sequence_ce(logits, targets, 0.1),
-                               metrics.sequence_ce(padded_logits, padded_targets, 0.1))
+    torch.testing.assert_close(sequence_ce(logits, targets, 0.1, T.PAD),
+                               sequence_ce(padded_logits, padded_targets, 0.1, T.PAD))
 
 
 def test_nll_is_the_mean_over_real_tokens_of_minus_log_softmax_over_the_vocabulary():
@@ -73,7 +74,7 @@ def test_sequence_label_smoothing_spreads_alpha_over_the_whole_vocabulary():
     v = logits.shape[-1]
     soft = F.one_hot(y, v).double() * 0.9 + 0.1 / v     # PAD (id 0) gets α/V like every other entry
     ref = -(soft * torch.log_softmax(z.double(), -1)).sum(-1).mean()
-    torch.testing.assert_close(metrics.sequence_ce(logits, targets, 0.1).double(), ref, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(sequence_ce(logits, targets, 0.1, T.PAD).double(), ref, rtol=1e-6, atol=1e-7)
 
 
 def _tiny_model():

@@ -99,7 +99,6 @@ def _toy_convnet(arch, tmp_path, monkeypatch, root):
     from pipeline.run_configs import convnet_config, label_smoothing
     p = load_params(root / "params.yaml")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "pipeline").symlink_to(root / "pipeline")  # the run key hashes the training code
     g = torch.Generator().manual_seed(0)
     save_tensors(tmp_path / "data/prepared/toy.pt",
                  {f"{s}_{k}": v for s in ("train", "val", "test")
@@ -132,19 +131,19 @@ def test_a_short_convnet_run_trains_snapshots_and_evaluates(arch, tmp_path, monk
 
 
 def test_execution_settings_resolve_per_device_and_keep_the_cpu_default_fp32():
-    from pipeline.training.builders import execution
+    from pipeline.training.builders import resolve_execution
     auto = {"precision": "auto", "channels_last": "auto", "compile": False, "stack": "auto"}
-    assert execution(auto, torch.device("cpu"), "resnet56") == {"precision": "fp32", "channels_last": False,
+    assert resolve_execution(auto, torch.device("cpu"), "resnet56") == {"precision": "fp32", "channels_last": False,
                                                                 "compile": False, "stack": False}
-    assert execution(auto, torch.device("cuda"), "resnet56") == {"precision": "bf16", "channels_last": True,
+    assert resolve_execution(auto, torch.device("cuda"), "resnet56") == {"precision": "bf16", "channels_last": True,
                                                                  "compile": False, "stack": False}
-    assert execution(auto, torch.device("cuda"), "fcn")["channels_last"] is False      # convnets only
-    assert execution(auto | {"precision": "fp32"}, torch.device("cuda"), "alexnet")["precision"] == "fp32"
+    assert resolve_execution(auto, torch.device("cuda"), "fcn")["channels_last"] is False      # convnets only
+    assert resolve_execution(auto | {"precision": "fp32"}, torch.device("cuda"), "alexnet")["precision"] == "fp32"
     # FCN runs that can stack do so on CUDA only: on 2 CPU cores one model at a time is faster
-    assert execution(auto, torch.device("cuda"), "fcn", stackable=True)["stack"] is True
-    assert execution(auto, torch.device("cpu"), "fcn", stackable=True)["stack"] is False
-    assert execution(auto | {"stack": True}, torch.device("cpu"), "fcn", stackable=True)["stack"] is True
-    assert execution(auto | {"stack": True}, torch.device("cpu"), "fcn", stackable=False)["stack"] is False
+    assert resolve_execution(auto, torch.device("cuda"), "fcn", stackable=True)["stack"] is True
+    assert resolve_execution(auto, torch.device("cpu"), "fcn", stackable=True)["stack"] is False
+    assert resolve_execution(auto | {"stack": True}, torch.device("cpu"), "fcn", stackable=True)["stack"] is True
+    assert resolve_execution(auto | {"stack": True}, torch.device("cpu"), "fcn", stackable=False)["stack"] is False
 
 
 def test_channels_last_trains_the_same_weights_and_bf16_is_a_different_run(tmp_path, monkeypatch, root):
@@ -199,9 +198,8 @@ def test_params_refuse_a_classifier_dataset_outside_the_profile_and_late_milesto
 
 
 def test_student_loss_scale_multiplies_the_soft_target_loss():
-    from pipeline.losses import distill_soft_targets
+    from pipeline.losses import build_loss, distill_soft_targets
     from pipeline.run_configs import soft_targets
-    from pipeline.training.run import build_loss
     z, t, y = torch.randn(6, 10), torch.randn(6, 10), torch.randint(0, 10, (6,))
     scaled = build_loss(soft_targets(1.0, 4.0, 3.0))(z, y, t)
     torch.testing.assert_close(scaled, 3 * distill_soft_targets(z, t, y, 1.0, 4.0))

@@ -10,7 +10,6 @@ folder above it. A file the closure misses is a change that ``dvc status`` would
 """
 from __future__ import annotations
 
-import ast
 import re
 import sys
 from pathlib import Path
@@ -18,54 +17,13 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = "pipeline"
-
-
-def module_file(name: str, root: Path = ROOT) -> Path | None:
-    """The file of first-party module ``name`` (a.b.c), or None if it is not one."""
-    base = root / Path(*name.split("."))
-    for f in (base.with_suffix(".py"), base / "__init__.py"):
-        if f.exists():
-            return f
-    return None
-
-
-def _package_inits(name: str, root: Path) -> list[str]:
-    """a.b.c -> [a, a.b]: the packages whose __init__ runs when a.b.c is imported."""
-    parts = name.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts))]
-
-
-def imported_modules(file: Path, name: str, root: Path = ROOT) -> set[str]:
-    """First-party modules that ``file`` (module ``name``) imports anywhere in its body."""
-    is_pkg = file.name == "__init__.py"
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(file.read_text(), str(file))):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                pkg = name.split(".") if is_pkg else name.split(".")[:-1]
-                pkg = pkg[: len(pkg) - (node.level - 1)]
-                base = ".".join(pkg + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            found.add(base)
-            found |= {f"{base}.{a.name}" for a in node.names}  # `from pkg import submodule`
-    return {m for m in found if m.split(".")[0] == PACKAGE and module_file(m, root)}
+sys.path.insert(0, str(ROOT))
+from pipeline.imports import closure as module_closure, module_file  # noqa: E402, I001
 
 
 def closure(module: str, root: Path = ROOT) -> set[Path]:
     """Every first-party file that running ``python -m module`` may import (relative to root)."""
-    todo, seen = [module, *_package_inits(module, root)], set()
-    while todo:
-        m = todo.pop()
-        if m in seen:
-            continue
-        seen.add(m)
-        f = module_file(m, root)
-        todo += [*imported_modules(f, m, root), *_package_inits(m, root)]
-    return {module_file(m, root).relative_to(root) for m in seen}
+    return {module_file(m, root).relative_to(root) for m in module_closure([module], root=root)}
 
 
 def stages(root: Path = ROOT) -> dict[str, tuple[str, list[str]]]:

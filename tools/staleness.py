@@ -1,7 +1,7 @@
 """Which runs of a results snapshot today's code and params would train differently.
 
 A run's key hashes its configuration, its execution, the prepared data and the
-training code (pipeline/training/run.py). Each snapshot record keeps the first
+numerics code (pipeline/training/run_key.py). Each snapshot record keeps the first
 three, so the key can be recomputed with today's code without the data: a run
 whose recomputed key differs is *stale* (a training file changed). Separately,
 the profile's params at the snapshot's commit are compared with today's
@@ -11,7 +11,6 @@ the commit it names.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,15 +35,10 @@ def _diff(a, b, path="") -> list[str]:
 
 def stale_runs(snapshot: Path) -> tuple[list[dict], list[str], int]:
     """(stale records, changed param keys, number of runs) of one snapshot."""
-    from pipeline.training.run import key_of
+    from pipeline.training.run_key import key_of
 
     records, prov = load_snapshot(snapshot)
-    cwd = os.getcwd()
-    os.chdir(ROOT)  # the key hashes the training files by their repository paths
-    try:
-        stale = [r for r in records if key_of(r["config"], r["data_sha256"], r["execution"]) != r["key"]]
-    finally:
-        os.chdir(cwd)
+    stale = [r for r in records if key_of(r["config"], r["data_sha256"], r["execution"]) != r["key"]]
     from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
     today = yaml12.load((ROOT / "params.yaml").read_text())
     then, profile = dict(prov["params"]), prov["profile"]

@@ -34,8 +34,8 @@ from ..stage import run
 from ..text import tokenizer as tk
 from ..text.batches import to_device
 from ..text.evaluate import evaluate_run
-from ..text.translation_run import load_model
 from ..training.builders import resolve_device
+from ..training.run_folder import load_model
 
 REPORTED_STD = ("test_ece", "test_ece_ts", "temperature", "bleu_beam", "bleu_greedy", "test_nll")
 

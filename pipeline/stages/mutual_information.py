@@ -23,7 +23,6 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import load_run_model
 from ..config import ParamError, load_params
 from ..data import inputs, naming, prepared, splits
 from ..formulas.mi_estimator import mi_estimate
@@ -33,6 +32,7 @@ from ..models import title
 from ..reporting.figures import mutual_information_figure, not_run_figure
 from ..stage import run
 from ..training.integrity import verified
+from ..training.run_folder import load_model
 
 
 def sample_examples(labels: torch.Tensor, classes: list[int], per_class: int, seed: int) -> torch.Tensor:
@@ -60,7 +60,7 @@ def logit_gaps(model, x: torch.Tensor, input_cfg: dict, classes: list[int], draw
 
 
 def curve(run: Path, x: torch.Tensor, classes: list[int], m: dict, bs: int) -> list[dict]:
-    model, meta = load_run_model(verified(run, "model.pt").parent)
+    model, meta = load_model(verified(run, "model.pt").parent)
     icfg = meta["config"]["input"]
     points = []
     for snap in sorted((run / "snapshots").glob("step_*.pt")):

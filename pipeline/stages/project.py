@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import torch
 
-from ..checkpoints import load_run_model
 from ..config import ParamError, classifiers, load_params
 from ..data import inputs, naming, prepared, splits
 from ..formulas import template_plane as pj
@@ -27,6 +26,7 @@ from ..models import title
 from ..reporting.figures import projection_figure
 from ..stage import run
 from ..training.integrity import verified
+from ..training.run_folder import load_model
 
 
 def sample(labels: torch.Tensor, classes: list[int], n: int, gen: torch.Generator, where: str) -> torch.Tensor:
@@ -58,7 +58,7 @@ def main() -> int:
                   held: sample(data[f"{held}_y"], cls, pc["examples_per_class"], gen, f"{ds} {held}")}
         out, rows, tmpl_rows = {}, [], []
         for a in sorted({0.0, float(p["alpha"])}):
-            model, run = load_run_model(verified(run_dir(arch, ds, a, seed0), "model.pt").parent)
+            model, run = load_model(verified(run_dir(arch, ds, a, seed0), "model.pt").parent)
             icfg = run["config"]["input"]
             aug_gen = torch.Generator().manual_seed(pc["sample_seed"])
             tmpl = pj.templates(model.head.weight.detach(), model.head.bias.detach(), cls)

@@ -9,7 +9,6 @@ predicting the end of a sentence is part of translating it).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..formulas.reliability import ece_from_logits, nll
 from .batches import eval_batches, teacher_forced
@@ -21,16 +20,6 @@ def real_tokens(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tens
     """[B, T, V], [B, T] -> [N, V], [N] for the N non-PAD target positions."""
     keep = targets != PAD
     return logits[keep], targets[keep]
-
-
-def sequence_ce(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.0) -> torch.Tensor:
-    """Training loss: mean over non-PAD tokens of the cross-entropy against y(1−α) + α/V.
-
-    Smoothing mass goes to every vocabulary entry, PAD and the other specials
-    included (PyTorch's and tensor2tensor's definition); PAD *positions* carry
-    no loss at all.
-    """
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD, label_smoothing=alpha)
 
 
 def token_metrics(logits: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0, n_bins: int = 15) -> dict:

@@ -16,8 +16,9 @@ keeping every finished run, and a rerun submits only what is missing. Ctrl-C can
 Run folders, data and the job folder (``execution.jobs_dir``) must be on a filesystem the
 workers share. Nothing here changes what a run computes: not part of any run key.
 
-One backend for every kind of run: a ``Trainer`` says how to train a list of runs inline, which runs are
-still to train (as units) and whether a run folder holds its finished run: the classifiers' is
+One backend for every kind of run: a ``Trainer`` says how to train a list of runs inline and which runs are
+still to train (as units); whether a folder holds its finished run is one question for every kind
+(``finished``: the run's key, run_key.py, and its folder's status, run_folder.py). The classifiers' trainer is
 training.many.CLASSIFIER_TRAINER, the Transformer's text.translation_run.TRANSLATION_TRAINER (so
 ``train_translation`` runs on SLURM too). This module knows neither: it only moves units to workers and waits.
 """
@@ -27,6 +28,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -34,7 +36,10 @@ from typing import Callable
 import torch
 
 from ..allocator import keep_freed_memory
+from ..imports import ROOT
 from .builders import resolve_device
+from .run_folder import FINISHED, status
+from .run_key import run_key
 
 UNSEEN_GRACE_S = 120  # a job never seen in squeue this long after submission counts as ended
 
@@ -56,12 +61,15 @@ class Trainer:
     """How the backend handles one kind of run. Top-level functions only: a worker receives it pickled.
 
     ``train(jobs, device, execution)``: every job's metrics in order, training what is missing, in this process;
-    ``pending(jobs, device, execution)``: indices of the runs still to train, grouped as a worker trains them;
-    ``finished(job, device, execution)``: read-only, the folder holds the intact finished run of its config.
+    ``pending(jobs, device, execution)``: indices of the runs still to train, grouped as a worker trains them.
     """
     train: Callable[[list[Job], torch.device, dict], list[dict]]
     pending: Callable[[list[Job], torch.device, dict], list[list[int]]]
-    finished: Callable[[Job, torch.device, dict], bool]
+
+
+def finished(job: Job, device: torch.device, execution: dict) -> bool:
+    """Read-only, for any kind of run: the job's folder holds the intact finished run of its configuration."""
+    return status(job.run_dir, run_key(job.cfg, device, execution)[0]) == FINISHED
 
 
 def stage_device(execution: dict) -> torch.device:
@@ -114,6 +122,22 @@ def train_share(cwd: str, units: list[list[Job]], device_type: str, execution: d
         raise RuntimeError(f"{len(failed)} of {len(units)} units failed (see the lines starting with 'error:')")
 
 
+@contextmanager
+def package_importable():
+    """While jobs are submitted, PYTHONPATH names this package's folder: a worker (a local process, or a SLURM
+    job, which inherits the submitting environment) unpickles its task before it can change directory, and the
+    stage's working directory need not hold the package."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([before] if before else []))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
 def run_units(units: list[list[Job]], device: torch.device, execution: dict, backend: str, trainer: Trainer
               ) -> dict[str, float]:
     """Submit the units, wait for them; {run folder: seconds from submission to its job's end}."""
@@ -121,29 +145,30 @@ def run_units(units: list[list[Job]], device: torch.device, execution: dict, bac
     folder = Path(execution.get("jobs_dir", ".submitit")) / time.strftime("%Y%m%d-%H%M%S")
     cwd = os.getcwd()
     submitted: list[tuple[object, list[Job]]] = []
-    if backend == "local":
-        gpus = torch.cuda.device_count() if device.type == "cuda" else 0
-        w = execution["local"]["workers"]
-        n = max(1, gpus) if w == "auto" else int(w)
-        ex = submitit.LocalExecutor(folder=folder)
-        for k in range(min(n, len(units))):
-            share = units[k::n]
-            ex.update_parameters(timeout_min=execution["local"]["time_min"],
-                                 **({"visible_gpus": (k % gpus,), "gpus_per_node": 1} if gpus else {}))
-            submitted.append((ex.submit(train_share, cwd, share, device.type, execution, trainer),
-                              [j for u in share for j in u]))
-    else:
-        s = execution["slurm"]
-        ex = submitit.SlurmExecutor(folder=folder)
-        ex.update_parameters(job_name="labelsmoothing", time=s["time_min"], cpus_per_task=s["cpus_per_job"],
-                             mem=f"{s['mem_gb']}GB", array_parallelism=s["array_parallelism"],
-                             **({"partition": s["partition"]} if s["partition"] else {}),
-                             **({"gpus_per_node": s["gpus_per_job"]} if s["gpus_per_job"] else {}),
-                             additional_parameters=dict(s["extra"]))
-        with ex.batch():
-            submitted = [(ex.submit(train_share, cwd, [u], device.type, execution, trainer), u) for u in units]
+    with package_importable():
+        if backend == "local":
+            gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+            w = execution["local"]["workers"]
+            n = max(1, gpus) if w == "auto" else int(w)
+            ex = submitit.LocalExecutor(folder=folder)
+            for k in range(min(n, len(units))):
+                share = units[k::n]
+                ex.update_parameters(timeout_min=execution["local"]["time_min"],
+                                     **({"visible_gpus": (k % gpus,), "gpus_per_node": 1} if gpus else {}))
+                submitted.append((ex.submit(train_share, cwd, share, device.type, execution, trainer),
+                                  [j for u in share for j in u]))
+        else:
+            s = execution["slurm"]
+            ex = submitit.SlurmExecutor(folder=folder)
+            ex.update_parameters(job_name="labelsmoothing", time=s["time_min"], cpus_per_task=s["cpus_per_job"],
+                                 mem=f"{s['mem_gb']}GB", array_parallelism=s["array_parallelism"],
+                                 **({"partition": s["partition"]} if s["partition"] else {}),
+                                 **({"gpus_per_node": s["gpus_per_job"]} if s["gpus_per_job"] else {}),
+                                 additional_parameters=dict(s["extra"]))
+            with ex.batch():
+                submitted = [(ex.submit(train_share, cwd, [u], device.type, execution, trainer), u) for u in units]
     print(f"{backend}: {len(submitted)} job(s) for {sum(len(u) for u in units)} run(s); logs in {folder}", flush=True)
-    return wait(submitted, backend, device, execution, trainer)
+    return wait(submitted, backend, device, execution)
 
 
 def _live_slurm_jobs() -> set[str] | None:
@@ -151,7 +176,7 @@ def _live_slurm_jobs() -> set[str] | None:
     return set(r.stdout.split()) if r.returncode == 0 else None
 
 
-def wait(submitted: list, backend: str, device: torch.device, execution: dict, trainer: Trainer) -> dict[str, float]:
+def wait(submitted: list, backend: str, device: torch.device, execution: dict) -> dict[str, float]:
     """Block until every job has ended, printing done / running / failed; then name the failures.
     Returns {run folder: seconds from submission until its job was seen to end (queueing included)}."""
     ended: dict[int, bool] = {}
@@ -173,7 +198,7 @@ def wait(submitted: list, backend: str, device: torch.device, execution: dict, t
                 else:  # left the queue, or (never seen) not listed by this squeue for too long
                     over = n in seen or time.time() - t0 > UNSEEN_GRACE_S
                 if over:
-                    ended[n] = all(trainer.finished(j, device, execution) for j in runs)
+                    ended[n] = all(finished(j, device, execution) for j in runs)
                     seconds |= {str(j.run_dir): round(time.time() - t0, 1) for j in runs}
             ok = sum(ended.values())
             status = f"{ok} done, {len(ended) - ok} failed, {len(submitted) - len(ended)} running or pending"
@@ -191,7 +216,7 @@ def wait(submitted: list, backend: str, device: torch.device, execution: dict, t
     if failed:
         lines = []
         for job, runs in failed:
-            todo = [str(j.run_dir) for j in runs if not trainer.finished(j, device, execution)]
+            todo = [str(j.run_dir) for j in runs if not finished(j, device, execution)]
             lines.append(f"job {job.job_id} ({', '.join(todo)}): log {job.paths.stderr}")
         raise BackendError(f"{len(failed)} of {len(submitted)} {backend} job(s) did not finish their runs; the "
                            "finished runs are kept and a rerun submits only the rest: " + "; ".join(lines))

@@ -11,11 +11,21 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
+        raise RuntimeError("execution.device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
     return torch.device(name)
 
 
 CONVNETS = ("alexnet", "resnet56", "resnet34", "resnet50")
+# Models with a stacked form (pipeline/training/stacking.py: STACKED), by name, so that resolving a run's
+# execution (and its key) needs none of the stacking code.
+STACKABLE_MODELS = ("fcn", "alexnet")
+
+
+def stackable(cfg: dict) -> bool:
+    """A model with a stacked form, without dropout, gradient clipping or weight snapshots
+    (a global clipping norm or a snapshot would couple or single out members)."""
+    return (cfg["arch"] in STACKABLE_MODELS and not cfg["model"].get("dropout") and not cfg.get("clip_grad_norm")
+            and not cfg.get("snapshot_every"))
 # Models whose bf16 autocast on a CPU with native bf16 matrix units was measured faster than fp32
 # (benchmarks/throughput.py, rows b-fp32 and b-bf16: the FCN about 2.8x). Others stay fp32 on the CPU.
 CPU_BF16_MODELS = ("fcn",)
@@ -30,8 +40,9 @@ def cpu_has_native_bf16() -> bool:
     return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
 
 
-def execution(train_cfg: dict, device: torch.device, arch: str, stackable: bool = False) -> dict:
-    """How a run executes, resolved for the device: part of the run's key (bf16 changes the numbers).
+def resolve_execution(execution: dict, device: torch.device, arch: str, stackable: bool = False) -> dict:
+    """How a run executes under the ``execution`` settings, resolved for the device: part of the run's key
+    (bf16 changes the numbers).
 
     ``precision`` auto: bf16 autocast on CUDA, and on a CPU with native bf16 for the models measured
     faster there (``CPU_BF16_MODELS``); fp32 otherwise;
@@ -41,20 +52,20 @@ def execution(train_cfg: dict, device: torch.device, arch: str, stackable: bool 
     cores stacking is slower than one model at a time (benchmarks/throughput.py, row c).
     """
     cuda = device.type == "cuda"
-    p, cl, st = (train_cfg.get(k, "auto") for k in ("precision", "channels_last", "stack"))
+    p, cl, st = (execution.get(k, "auto") for k in ("precision", "channels_last", "stack"))
     if p == "auto":
         p = "bf16" if cuda or (arch in CPU_BF16_MODELS and device.type == "cpu" and cpu_has_native_bf16()) else "fp32"
     return {"precision": p,
             "channels_last": (cuda and arch in CONVNETS) if cl == "auto" else bool(cl) and arch in CONVNETS,
-            "compile": bool(train_cfg.get("compile", False)),
+            "compile": bool(execution.get("compile", False)),
             "stack": stackable and (cuda if st == "auto" else bool(st))}
 
 
-def prepare_model(model: nn.Module, ex: dict) -> nn.Module:
-    """Memory format and compilation of a model about to train under ``ex`` (see ``execution``)."""
-    if ex["channels_last"]:
+def prepare_model(model: nn.Module, resolved: dict) -> nn.Module:
+    """Memory format and compilation of a model about to train under ``resolved`` (``resolve_execution``)."""
+    if resolved["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    if ex["compile"]:
+    if resolved["compile"]:
         model.compile()
     return model
 

@@ -1,4 +1,5 @@
-"""A finished run is trusted only if its files are the ones it wrote; one process trains a folder at a time.
+"""The checks behind the run folder's lifecycle (pipeline/training/run_folder.py): a finished run is trusted only
+if its files are the ones it wrote; one process trains a folder at a time.
 
 ``save_run`` records the sha256 of every file of a run folder in its
 ``metrics.json`` (written last). ``damaged`` recomputes them before a run is
@@ -11,14 +12,13 @@ these files, see .dvcignore). A second process asking for a folder that is
 being trained stops at once with a message naming the folder and the other
 process, instead of writing the same files concurrently.
 
-None of this changes what a run computes, so this file is not part of any run key.
+None of this changes what a run computes, so this file is in no run key (run_key.BOOKKEEPING).
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-import shutil
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -171,52 +171,3 @@ def drop_damaged_state(run_dir: Path, label: str) -> None:
     """A run folder's read-back files checked before use: ``metrics.json`` and ``state.pt``."""
     drop_unreadable_metrics(run_dir, label)
     drop_unreadable_state(run_dir, label)
-
-
-def reuse_or_clear(run_dir: Path, key: str, label: str) -> dict | None:
-    """The metrics of the intact finished run with ``key`` in ``run_dir``, else None, with the folder
-    made ready to train: a damaged run or another configuration's files are removed, a resumable
-    state of this configuration (its key is checked when it is loaded) is kept."""
-    run_dir = Path(run_dir)
-    done = run_dir / "metrics.json"
-    drop_damaged_state(run_dir, label)
-    if done.exists() and (m := json.loads(done.read_text())).get("key") == key:
-        problem = damaged(run_dir, m.get("files"))
-        if problem is None:
-            return m
-        print(f"{label}: not reused, {problem}; training it again")
-        shutil.rmtree(run_dir)
-    if run_dir.exists() and not (run_dir / "state.pt").exists():
-        shutil.rmtree(run_dir)  # leftovers of another configuration
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return None
-
-
-def adopt_identical_run(run_dir: Path, key: str, roots: list[Path]) -> Path | None:
-    """Copy an intact finished run with this ``key`` from another folder under ``roots`` into ``run_dir``.
-
-    The key hashes the configuration, execution, data and training code, so a run
-    with the same key elsewhere (Figure 7's teacher at α = 0.15 is Table 2's MNIST
-    run at α = 0.15) holds the bytes this run would train. The copy is verified
-    against its recorded digests and moved into place in one rename. Returns the
-    folder copied from, or None.
-    """
-    run_dir = Path(run_dir)
-    for root in roots:
-        for done in sorted(Path(root).rglob("metrics.json")):
-            src = done.parent
-            if src.resolve() == run_dir.resolve():
-                continue
-            try:
-                m = json.loads(done.read_text())
-            except (OSError, ValueError):
-                continue
-            if m.get("key") != key or damaged(src, m.get("files")) is not None:
-                continue
-            tmp = run_dir.with_name(f".{run_dir.name}.adopt")
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("state.pt", ".*"))
-            shutil.rmtree(run_dir, ignore_errors=True)
-            os.replace(tmp, run_dir)
-            return src
-    return None

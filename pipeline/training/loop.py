@@ -67,7 +67,7 @@ class StateFile:
     """A run's resumable state in one file; a state written under another key is ignored.
 
     ``fit`` also takes any object with this ``load``/``save`` pair
-    (pipeline/training/stacked.py keeps one file per stacked run).
+    (``many.MemberStates`` keeps one file per stacked run).
     """
 
     def __init__(self, path: Path):

@@ -1,7 +1,8 @@
 """A stage's runs, trained together where they can be: same-shaped FCNs or AlexNets as one stacked model.
 
 The α sweep and the distillation grids are tens of small FCNs and AlexNets that
-cannot fill a GPU one at a time. ``train_runs`` reuses finished runs, trains those whose
+cannot fill a GPU one at a time. ``train_inline`` (the inline backend of
+``backend.train_runs`` for classifiers) reuses finished runs, trains those whose
 execution says ``stack`` (``execution.stack``; auto: on CUDA) in groups that share
 shape, optimiser, schedule, data, input and start step (at most
 ``execution.stack_max`` a group), and every other run alone with ``train_run``.
@@ -26,28 +27,26 @@ from pathlib import Path
 
 import torch
 
-from ..data import inputs, prepared
-from ..io import read_json
+from ..data import inputs
 from ..layout import RUN_ROOTS
+from ..losses import build_loss
 from ..models import build_model
-from . import builders
 from .backend import Job, Trainer
 from .builders import build_schedule, prepare_model
-from .integrity import adopt_identical_run, damaged, drop_damaged_state, metrics_problem, run_locks, seal
 from .loop import DivergenceError, EpochBatches, LoopSpec, StateFile, fit
-from .run import build_loss, describe, open_run, run_key, save_run, teacher_targets, train_run, training_data
-from .stacking import member_state, stack_models, stackable, stacked_optimizer, stacked_state
+from .run import describe, save_run, teacher_targets, train_run, training_data
+from .run_folder import locked, prepare
+from .run_key import run_key
+from .stacking import member_state, stack_models, stacked_optimizer, stacked_state
 
 
-def train_runs(jobs: list[Job], device: torch.device, train_cfg: dict) -> list[dict]:
-    """Every job's metrics, in the jobs' order (each with ``reused``).
+def train_inline(jobs: list[Job], device: torch.device, execution: dict) -> list[dict]:
+    """Every job's metrics, in the jobs' order (each with ``reused``), trained in this process.
 
-    Each run folder is locked while the stage holds it (``integrity.run_locks``).
+    Each run folder is locked while the stage holds it (``run_folder.locked``).
     """
-    with run_locks([j.run_dir for j in jobs]):
-        results = _train_runs(jobs, device, train_cfg)
-        for j in jobs:
-            seal(j.run_dir)
+    with locked([j.run_dir for j in jobs]):
+        results = _train_runs(jobs, device, execution)
     log_wall_times(jobs, results, device)
     return results
 
@@ -78,32 +77,29 @@ def sort_runs(jobs: list[Job], device: torch.device, execution: dict
     groups: dict[tuple[str, int], list[tuple[int, str, dict]]] = {}
     alone = []
     for i, job in enumerate(jobs):
-        drop_damaged_state(job.run_dir, describe(job.cfg))
-        key, ex, finished = open_run(job.run_dir, job.cfg, device, execution)
-        if finished is None and (src := adopt_identical_run(job.run_dir, key, RUN_ROOTS)) is not None:
-            print(f"{describe(job.cfg)}: the same run (same key) is in {src}; copied")
-            finished = read_json(Path(job.run_dir) / "metrics.json") | {"reused": True}
-        if finished is not None:
-            done[i] = finished
-        elif ex["stack"]:
+        key, resolved = run_key(job.cfg, device, execution)
+        finished_run = prepare(job.run_dir, key, describe(job.cfg), RUN_ROOTS)
+        if finished_run is not None:
+            done[i] = finished_run | {"reused": True}
+        elif resolved["stack"]:
             saved = StateFile(Path(job.run_dir) / "state.pt").load(key)
             start = int(saved["step"]) if saved else 0
-            groups.setdefault((shared_settings(job.cfg), start), []).append((i, key, ex))
+            groups.setdefault((shared_settings(job.cfg), start), []).append((i, key, resolved))
         else:
             alone.append(i)
     size = execution.get("stack_max", 16)
     return done, [m[c:c + size] for m in groups.values() for c in range(0, len(m), size)], alone
 
 
-def _train_runs(jobs: list[Job], device: torch.device, train_cfg: dict) -> list[dict]:
-    results, chunks, alone = sort_runs(jobs, device, train_cfg)
+def _train_runs(jobs: list[Job], device: torch.device, execution: dict) -> list[dict]:
+    results, chunks, alone = sort_runs(jobs, device, execution)
     for chunk in chunks:
         for (i, _, _), m in zip(chunk, train_stacked([jobs[i] for i, _, _ in chunk], [k for _, k, _ in chunk],
-                                                     chunk[0][2], device, train_cfg)):
+                                                     chunk[0][2], device, execution)):
             results[i] = m
     for i in alone:
         job = jobs[i]
-        results[i] = train_run(job.run_dir, job.cfg, device, train_cfg, teacher_dir=job.teacher_dir)
+        results[i] = train_run(job.run_dir, job.cfg, device, execution, teacher_dir=job.teacher_dir)
     return [results[i] for i in range(len(jobs))]
 
 
@@ -111,18 +107,6 @@ def pending_units(jobs: list[Job], device: torch.device, execution: dict) -> lis
     """The backend's ``pending``: indices of the runs still to train, as the units a worker trains at once."""
     _, chunks, alone = sort_runs(jobs, device, execution)
     return [[i for i, _, _ in chunk] for chunk in chunks] + [[i] for i in alone]
-
-
-def finished(job: Job, device: torch.device, execution: dict) -> bool:
-    """The backend's ``finished``: read-only (unlike open_run, which clears folders), the job's folder holds
-    the intact finished run of its configuration."""
-    done = Path(job.run_dir) / "metrics.json"
-    if not done.exists() or metrics_problem(done) is not None:
-        return False
-    m = read_json(done)
-    ex = builders.execution(execution, device, job.cfg["arch"], stackable=stackable(job.cfg))
-    return (m.get("key") == run_key(job.cfg, prepared.paths(job.cfg["dataset"])[0], ex)
-            and damaged(job.run_dir, m.get("files")) is None)
 
 
 def shared_settings(cfg: dict) -> str:
@@ -178,7 +162,8 @@ class MemberStates:
                 "history": [row | {"loss": row["loss"][g]} for row in state["history"]]})
 
 
-def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.device, train_cfg: dict) -> list[dict]:
+def train_stacked(jobs: list[Job], keys: list[str], resolved: dict, device: torch.device, execution: dict
+                  ) -> list[dict]:
     """Train runs that share ``shared_settings`` as one stacked model; write each run's folder."""
     t0 = time.time()
     cfg = jobs[0].cfg  # the shared settings; seed, loss and teacher are each member's own
@@ -187,7 +172,7 @@ def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.devi
     for j in jobs:  # Figure 7's M3 students share a teacher (its key names it): its logits once
         k = j.cfg.get("teacher")
         if k not in by_key:
-            by_key[k] = teacher_targets(j.cfg, j.teacher_dir, x, device, train_cfg)
+            by_key[k] = teacher_targets(j.cfg, j.teacher_dir, x, device, execution)
         teachers.append(by_key[k])
     members = []
     for j in jobs:
@@ -195,8 +180,8 @@ def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.devi
         members.append(build_model(cfg["arch"], tuple(x.shape[1:]), meta["num_classes"], cfg["model"]))
     model = stack_models(cfg["arch"], members).to(device)
     # channels_last is applied inside, to the convolutions' 4-D views: stacked weights are 5-D
-    model.channels_last = ex["channels_last"]
-    model = prepare_model(model, ex | {"channels_last": False})
+    model.channels_last = resolved["channels_last"]
+    model = prepare_model(model, resolved | {"channels_last": False})
     optimizer = stacked_optimizer(model, members[0], cfg["optim"])
     scheduler = build_schedule(optimizer, cfg["schedule"], cfg["steps"])
     gens = Generators([torch.Generator(device=device).manual_seed(j.cfg["seed"]) for j in jobs])
@@ -214,10 +199,10 @@ def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.devi
         return torch.stack([f(z[k], ys[k], picked[k]) for k, f in enumerate(losses)])
 
     group_key = hashlib.sha256(" ".join(keys).encode()).hexdigest()[:16]
-    spec = LoopSpec(steps=cfg["steps"], log_every=train_cfg["log_every"],
-                    checkpoint_every=train_cfg["checkpoint_every"], key=group_key,
+    spec = LoopSpec(steps=cfg["steps"], log_every=execution["log_every"],
+                    checkpoint_every=execution["checkpoint_every"], key=group_key,
                     describe=f"{cfg['dataset']} {cfg['arch']} ×{len(jobs)} stacked",
-                    bf16=ex["precision"] == "bf16")
+                    bf16=resolved["precision"] == "bf16")
     try:
         history = fit(model, optimizer, scheduler, loss_fn, batch_fn, gens, spec,
                       state=MemberStates(model, [j.run_dir for j in jobs], keys))
@@ -230,9 +215,10 @@ def train_stacked(jobs: list[Job], keys: list[str], ex: dict, device: torch.devi
     for g, j in enumerate(jobs):
         members[g].load_state_dict(member_state(model, state, g))
         curve = [row | {"loss": row["loss"][g]} for row in history]
-        m = save_run(j.run_dir, members[g].to(device), data, j.cfg, keys[g], ex, curve, train_cfg["eval_batch_size"])
+        m = save_run(j.run_dir, members[g].to(device), data, j.cfg, keys[g], resolved, curve,
+                     execution["eval_batch_size"])
         out.append(m | {"reused": False, "seconds": seconds, "stacked_with": len(jobs)})
     return out
 
 
-CLASSIFIER_TRAINER = Trainer(train=train_runs, pending=pending_units, finished=finished)
+CLASSIFIER_TRAINER = Trainer(train=train_inline, pending=pending_units)

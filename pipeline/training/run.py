@@ -1,60 +1,30 @@
-"""One classifier run: its identity, reuse, resume, training and saved outputs.
+"""One classifier run's recipe: model, data, loss, optimiser and schedule from its config, trained and evaluated.
 
 The same function trains plain classifiers (label smoothing), teachers and
 distilled students; only the config's ``loss`` (and a teacher) differ.
 
-A run is described by a JSON-able config. Its key is a hash of that config,
-of the prepared data file and of the code that trains it. A run folder whose
-``metrics.json`` (written last, atomically) carries the same key is complete
-and is reused; a ``state.pt`` with the same key is resumed; anything else in
-the folder is discarded. So a stage that reruns because one parameter changed
-trains only the runs that parameter touches.
+A run is described by a JSON-able config. Its key (pipeline/training/run_key.py) hashes that config, the
+prepared data file and the numerics code, which includes this file. The run folder's lifecycle (reuse of a
+finished run with the same key, resume of a state with the same key, clearing anything else, the recorded
+digests) is pipeline/training/run_folder.py. So a stage that reruns because one parameter changed trains only
+the runs that parameter touches.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from ..checkpoints import load_run_model
 from ..data import inputs, prepared
-from ..io import read_json, save_tensors, tree_digest, write_json
-from ..losses import distill_logit_regression, distill_soft_targets, label_smoothing_ce
+from ..io import read_json, save_tensors, write_json
+from ..losses import build_loss
 from ..models import build_model
-from .builders import build_optimizer, build_schedule, execution, prepare_model
-from .integrity import damaged, output_digests
+from .builders import build_optimizer, build_schedule, prepare_model
 from .loop import EpochBatches, LoopSpec, fit, predict
-from .stacking import stackable
-
-# Code whose change must invalidate finished runs (the stages that train depend on it too),
-# plus the file of the run's own model: adding or editing another model leaves the run valid.
-# Runs trained stacked also hash the stacking code; runs trained alone do not.
-TRAINING_CODE = ["pipeline/models/__init__.py", "pipeline/models/_pretrained.py", "pipeline/training/loop.py",
-                 "pipeline/training/builders.py", "pipeline/training/run.py", "pipeline/losses.py",
-                 "pipeline/data/augment.py", "pipeline/data/inputs.py", "pipeline/data/prepared.py",
-                 "pipeline/checkpoints.py"]
-STACKING_CODE = ["pipeline/training/many.py", "pipeline/training/stacking.py"]  # + pipeline/models/stacked_*.py
-
-
-def run_key(cfg: dict, data_file: Path, ex: dict) -> str:
-    """Hash of the configuration, how it executes (``builders.execution``), the data and the code."""
-    return key_of(cfg, hashlib.sha256(Path(data_file).read_bytes()).hexdigest(), ex)
-
-
-def key_of(cfg: dict, data_sha256: str, ex: dict) -> str:
-    """``run_key`` from the data file's sha256: lets a results snapshot check its runs without the data."""
-    h = hashlib.sha256(json.dumps(cfg | {"execution": ex}, sort_keys=True).encode())
-    h.update(bytes.fromhex(data_sha256))
-    code = [Path(p) for p in TRAINING_CODE] + [Path(f"pipeline/models/{cfg['arch']}.py")]
-    if ex.get("stack"):  # trained as a member of a stacked model
-        code += [Path(p) for p in STACKING_CODE] + sorted(Path("pipeline/models").glob("stacked_*.py"))
-    h.update(tree_digest(code).encode())
-    return h.hexdigest()[:16]
+from .run_folder import finish, load_model, prepare
+from .run_key import run_key
 
 
 def _eval_split(model, x, y, bs, input_cfg) -> tuple[torch.Tensor, dict]:
@@ -62,19 +32,6 @@ def _eval_split(model, x, y, bs, input_cfg) -> tuple[torch.Tensor, dict]:
     y = y.cpu()
     return logits, {"acc": 100.0 * (logits.argmax(1) == y).float().mean().item(),
                     "nll": F.cross_entropy(logits, y).item()}
-
-
-def build_loss(spec: dict):
-    """loss(student_logits, targets, teacher_logits) from a config dict (see pipeline/losses.py)."""
-    kind = spec["kind"]
-    if kind == "label_smoothing":
-        return lambda z, y, t: label_smoothing_ce(z, y, spec["alpha"], spec.get("scale", 1.0))
-    if kind == "logit_regression":
-        return lambda z, y, t: distill_logit_regression(z, t, y, spec["ce_weight"], spec["regress_on"])
-    if kind == "soft_targets":
-        return lambda z, y, t: spec.get("scale", 1.0) * distill_soft_targets(z, t, y, spec["beta"],
-                                                                              spec["temperature"])
-    raise ValueError(f"unknown loss kind {kind!r}")
 
 
 def describe(cfg: dict) -> str:
@@ -86,26 +43,12 @@ def describe(cfg: dict) -> str:
     return f"{cfg['dataset']} {arch} {what} seed={cfg['seed']}"
 
 
-def open_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict) -> tuple[str, dict, dict | None]:
-    """(key, execution, metrics): the metrics of a finished run with this key, else None.
-
-    A folder holding anything but a finished run or a resumable state of this
-    configuration is cleared.
-    """
-    run_dir = Path(run_dir)
-    ex = execution(train_cfg, device, cfg["arch"], stackable=stackable(cfg))
-    key = run_key(cfg, prepared.paths(cfg["dataset"])[0], ex)
-    done = run_dir / "metrics.json"
-    if done.exists() and (m := read_json(done)).get("key") == key:
-        problem = damaged(run_dir, m.get("files"))
-        if problem is None:
-            return key, ex, m | {"reused": True}
-        print(f"{describe(cfg)}: not reused, {problem}; training it again")
-        shutil.rmtree(run_dir)
-    if run_dir.exists() and not (run_dir / "state.pt").exists():
-        shutil.rmtree(run_dir)  # leftovers of another configuration
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return key, ex, None
+def open_run(run_dir: Path, cfg: dict, device: torch.device, execution: dict) -> tuple[str, dict, dict | None]:
+    """(key, resolved execution, metrics): the metrics of a finished run with this key, else None with the
+    folder ready to train (``run_folder.prepare``)."""
+    key, resolved = run_key(cfg, device, execution)
+    finished = prepare(run_dir, key, describe(cfg))
+    return key, resolved, (finished | {"reused": True} if finished is not None else None)
 
 
 def training_data(cfg: dict, device: torch.device) -> tuple[dict, dict, torch.Tensor, torch.Tensor]:
@@ -118,7 +61,7 @@ def training_data(cfg: dict, device: torch.device) -> tuple[dict, dict, torch.Te
 
 
 def teacher_targets(cfg: dict, teacher_dir: Path | None, x: torch.Tensor, device: torch.device,
-                    train_cfg: dict) -> torch.Tensor | None:
+                    execution: dict) -> torch.Tensor | None:
     """The teacher's logits on each training image, or None for a run without a teacher.
 
     Computed once, each image in the teacher's own test-time view: a ResNet
@@ -131,7 +74,7 @@ def teacher_targets(cfg: dict, teacher_dir: Path | None, x: torch.Tensor, device
     if read_json(Path(teacher_dir) / "metrics.json")["key"] != cfg["teacher"]:
         raise RuntimeError(f"teacher in {teacher_dir} is not the run with key {cfg['teacher']} the student "
                            "expects: rerun the teacher's stage first")
-    return teacher_logits(teacher_dir, cfg["dataset"], x, device, train_cfg["eval_batch_size"])
+    return teacher_logits(teacher_dir, cfg["dataset"], x, device, execution["eval_batch_size"])
 
 
 _TEACHER_LOGITS: dict[tuple, torch.Tensor] = {}
@@ -150,16 +93,16 @@ def teacher_logits(teacher_dir: Path, dataset: str, x: torch.Tensor, device: tor
     key = read_json(Path(teacher_dir) / "metrics.json")["key"]
     memo = (key, dataset, tuple(x.shape), str(device))
     if memo not in _TEACHER_LOGITS:
-        teacher, tmeta = load_run_model(teacher_dir, device)
+        teacher, tmeta = load_model(teacher_dir, device)
         tin = tmeta["config"]["input"]
         _TEACHER_LOGITS[memo] = predict(teacher, lambda s: inputs.eval_batch(x[s].to(device), tin), len(x),
                                         batch_size).to(device)
     return _TEACHER_LOGITS[memo]
 
 
-def save_run(run_dir: Path, model, data: dict, cfg: dict, key: str, ex: dict, history: list[dict],
+def save_run(run_dir: Path, model, data: dict, cfg: dict, key: str, resolved: dict, history: list[dict],
              eval_batch_size: int) -> dict:
-    """Evaluate a trained model on val and test and write the run's files; metrics.json last."""
+    """Evaluate a trained model on val and test and write the run's files; metrics.json last (``finish``)."""
     run_dir = Path(run_dir)
     val_logits, val = _eval_split(model, data["val_x"], data["val_y"], eval_batch_size, cfg["input"])
     test_logits, test = _eval_split(model, data["test_x"], data["test_y"], eval_batch_size, cfg["input"])
@@ -168,32 +111,29 @@ def save_run(run_dir: Path, model, data: dict, cfg: dict, key: str, ex: dict, hi
                                          "test_logits": test_logits, "test_labels": data["test_y"].cpu()})
     write_json(run_dir / "curve.json", history)
     # Only deterministic content here (no wall time), so identical runs give identical bytes.
-    metrics = {"key": key, "config": cfg, "execution": ex, "test_acc": test["acc"], "test_nll": test["nll"],
-               "val_acc": val["acc"], "val_nll": val["nll"], "final_train_loss": history[-1]["loss"],
-               "files": output_digests(run_dir)}  # checked before the run is ever reused
-    write_json(run_dir / "metrics.json", metrics)  # last: marks the run complete
-    (run_dir / "state.pt").unlink(missing_ok=True)
-    return metrics
+    return finish(run_dir, {"key": key, "config": cfg, "execution": resolved, "test_acc": test["acc"],
+                            "test_nll": test["nll"], "val_acc": val["acc"], "val_nll": val["nll"],
+                            "final_train_loss": history[-1]["loss"]})
 
 
-def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
+def train_run(run_dir: Path, cfg: dict, device: torch.device, execution: dict,
               teacher_dir: Path | None = None) -> dict:
     """Train (or reuse, or resume) one classifier run on its own; return its metrics.
 
     ``cfg["loss"]`` picks the loss; a distillation loss needs ``teacher_dir``
-    (see ``teacher_targets``). Stages train through ``training.many.train_runs``,
-    which calls this for every run it does not stack.
+    (see ``teacher_targets``). Stages train through ``training.backend.train_runs``,
+    whose inline trainer (``many.train_inline``) calls this for every run it does not stack.
     """
     run_dir = Path(run_dir)
-    key, ex, finished = open_run(run_dir, cfg, device, train_cfg)
+    key, resolved, finished = open_run(run_dir, cfg, device, execution)
     if finished is not None:
         return finished
     t0 = time.time()
     data, meta, x, y = training_data(cfg, device)
-    teacher_logits = teacher_targets(cfg, teacher_dir, x, device, train_cfg)
+    teacher_logits = teacher_targets(cfg, teacher_dir, x, device, execution)
     torch.manual_seed(cfg["seed"])  # model init and dropout
     model = prepare_model(build_model(cfg["arch"], tuple(x.shape[1:]), meta["num_classes"], cfg["model"]).to(device),
-                          ex)
+                          resolved)
     optimizer = build_optimizer(model, cfg["optim"])
     scheduler = build_schedule(optimizer, cfg["schedule"], cfg["steps"])
     gen = torch.Generator(device=device).manual_seed(cfg["seed"])
@@ -206,17 +146,17 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, train_cfg: dict,
         if teacher_logits is not None:
             targets["teacher"] = teacher_logits[idx]
         xb = inputs.train_batch(x[idx], cfg["input"], g)
-        return (xb.contiguous(memory_format=torch.channels_last) if ex["channels_last"] else xb), y[idx]
+        return (xb.contiguous(memory_format=torch.channels_last) if resolved["channels_last"] else xb), y[idx]
 
     def snapshot(step, m):  # weights at fixed steps, for curves over training (mutual information)
         save_tensors(run_dir / "snapshots" / f"step_{step:07d}.pt", {k: v.cpu() for k, v in m.state_dict().items()})
 
-    spec = LoopSpec(steps=cfg["steps"], log_every=train_cfg["log_every"],
-                    checkpoint_every=train_cfg["checkpoint_every"], key=key, describe=describe(cfg),
+    spec = LoopSpec(steps=cfg["steps"], log_every=execution["log_every"],
+                    checkpoint_every=execution["checkpoint_every"], key=key, describe=describe(cfg),
                     clip_grad_norm=cfg.get("clip_grad_norm"), snapshot_every=cfg.get("snapshot_every"),
-                    bf16=ex["precision"] == "bf16")
+                    bf16=resolved["precision"] == "bf16")
     history = fit(model, optimizer, scheduler, lambda z, t: loss_fn(z, t, targets.get("teacher")),
                   batch_fn, gen, spec, state=run_dir / "state.pt", snapshot=snapshot)
-    metrics = save_run(run_dir, model, data, cfg, key, ex, history, train_cfg["eval_batch_size"])
+    metrics = save_run(run_dir, model, data, cfg, key, resolved, history, execution["eval_batch_size"])
     return metrics | {"reused": False, "seconds": round(time.time() - t0, 1)}
 

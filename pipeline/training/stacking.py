@@ -1,7 +1,7 @@
 """Which runs can train stacked with others, and how (pipeline/training/many.py).
 
 Kept apart from run.py on purpose: a run trained alone hashes neither this
-file, nor many.py, nor the stacked models (``run.STACKING_CODE``), so extending
+file, nor many.py, nor the stacked models (run_key.code_roots), so extending
 stacking to another model leaves every run trained alone valid.
 
 A stacked model (pipeline/models/stacked_*.py) takes [G, B, ...] inputs, returns
@@ -20,13 +20,6 @@ from ..models.stacked_fcn import StackedFCN
 from .builders import build_optimizer
 
 STACKED = {"fcn": StackedFCN, "alexnet": StackedAlexNet}
-
-
-def stackable(cfg: dict) -> bool:
-    """A model with a stacked form, without dropout, gradient clipping or weight snapshots
-    (a global clipping norm or a snapshot would couple or single out members)."""
-    return (cfg["arch"] in STACKED and not cfg["model"].get("dropout") and not cfg.get("clip_grad_norm")
-            and not cfg.get("snapshot_every"))
 
 
 def stack_models(arch: str, members: list[nn.Module]) -> nn.Module:

@@ -100,9 +100,6 @@ class Session:
 
     def prepare_work(self, folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        link = folder / "pipeline"
-        if not link.exists():
-            link.symlink_to(ROOT / "pipeline")  # run keys hash the training files by these relative paths
         for name in ("dvc.yaml", "params.yaml"):  # params.yaml: the benchmark's; a piece writes its own
             shutil.copy2(ROOT / name, folder / name)
         return folder

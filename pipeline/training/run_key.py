@@ -1,0 +1,101 @@
+"""A run's key: the one place it is computed, for classifiers, stacked members and Transformers alike.
+
+The key hashes what determines a run's numbers and nothing else:
+- its JSON-able configuration (model, data, loss, optimiser, schedule, inputs, seed; a student's teacher key);
+- its execution settings as resolved for the device (``builders.resolve_execution``: bf16 changes the numbers);
+- the sha256 of the prepared data file it trains on;
+- the numerics code: the import closure of the run's training recipe and of its own model file, found by
+  reading the imports of the package's source (``code_closure``), never a hand-written list. The closure stops
+  at ``BOOKKEEPING``: modules that move files, lock, reuse or schedule runs but compute nothing a run's numbers
+  depend on. Another model's file is not in the closure (models are imported by name), so adding or editing a
+  model leaves the other runs valid. Modules are named by their dotted names (pipeline/imports.py), so the key
+  does not depend on the working directory.
+
+A finished run folder holds its key in ``metrics.json`` (pipeline/training/run_folder.py); a results
+snapshot keeps each run's configuration, execution and data sha256, so ``key_of`` re-derives its key
+without the data (tools/staleness.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from ..data import prepared
+from ..imports import PACKAGE, closure, module_file
+from ..layout import TOKENIZED
+from .builders import resolve_execution, stackable
+
+# Where each kind of run's numbers are computed. A stacked member also runs the stacking code.
+RECIPE = {"classifier": f"{PACKAGE}.training.run", "stacked": f"{PACKAGE}.training.many",
+          "transformer": f"{PACKAGE}.text.translation_run"}
+# Imported by the recipes for bookkeeping only: run folders, digests, locks, reuse, backends, files, paths, the
+# allocator, and this file (the resolved execution itself is in the key). Their code changes no number a run
+# computes; tests/test_run_key.py checks that every module a training run loads is hashed or reached only
+# through these.
+BOOKKEEPING = frozenset([PACKAGE] + [f"{PACKAGE}.{m}" for m in (
+    "io", "layout", "allocator", "training.run_key", "training.run_folder", "training.integrity",
+    "training.backend")])
+TRANSLATION_DATA = TOKENIZED / "multi30k.pt"  # the tokenize stage's output: what a Transformer trains on
+
+
+@lru_cache(maxsize=None)
+def code_closure(roots: tuple[str, ...]) -> tuple[str, ...]:
+    """Sorted dotted names of the modules ``roots`` import, transitively, short of ``BOOKKEEPING``."""
+    return tuple(sorted(closure(list(roots), BOOKKEEPING)))
+
+
+def kind(cfg: dict, execution: dict) -> str:
+    if cfg["arch"] == "transformer":
+        return "transformer"
+    return "stacked" if execution.get("stack") else "classifier"
+
+
+def code_roots(cfg: dict, execution: dict) -> tuple[str, ...]:
+    """The recipe of the run's kind and its own model (a stacked member's stacked model too)."""
+    k, arch = kind(cfg, execution), cfg["arch"]
+    roots = [RECIPE[k], f"{PACKAGE}.models.{arch}"]
+    if k == "stacked":
+        roots += [RECIPE["classifier"], f"{PACKAGE}.models.stacked_{arch}"]
+    return tuple(roots)
+
+
+def code_digest(modules: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    for m in modules:
+        h.update(m.encode() + b"\0" + module_file(m).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def key_of(cfg: dict, data_sha256: str, execution: dict) -> str:
+    """The key of a run from its configuration, its resolved execution and its data file's sha256."""
+    h = hashlib.sha256(json.dumps(cfg | {"execution": execution}, sort_keys=True).encode())
+    h.update(bytes.fromhex(data_sha256))
+    h.update(code_digest(code_closure(code_roots(cfg, execution))).encode())
+    return h.hexdigest()[:16]
+
+
+def data_file(cfg: dict) -> Path:
+    """The prepared data file a run trains on."""
+    return TRANSLATION_DATA if cfg["arch"] == "transformer" else prepared.paths(cfg["dataset"])[0]
+
+
+_SHA: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a data file, remembered per (path, size, mtime): a stage asks for it once per run."""
+    st = Path(path).stat()
+    memo = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if memo not in _SHA:
+        _SHA[memo] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return _SHA[memo]
+
+
+def run_key(cfg: dict, device: torch.device, execution: dict) -> tuple[str, dict]:
+    """(key, resolved execution) of the run ``cfg`` under the ``execution`` settings of params.yaml."""
+    resolved = resolve_execution(execution, device, cfg["arch"], stackable=stackable(cfg))
+    return key_of(cfg, file_sha256(data_file(cfg)), resolved), resolved

@@ -1,0 +1,116 @@
+"""The run key: one computation for every kind of run, its hashed code derived from the imports, not listed."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_many import BASE, CPU, cfg, ls
+
+NUMERICS_FCN = {"pipeline.training.run", "pipeline.training.loop", "pipeline.training.builders", "pipeline.losses",
+                "pipeline.data.inputs", "pipeline.data.augment", "pipeline.data.prepared", "pipeline.models",
+                "pipeline.models.fcn"}
+
+
+def test_a_classifiers_hashed_code_is_its_recipes_import_closure_without_bookkeeping():
+    from pipeline.training.run_key import BOOKKEEPING, code_closure, code_roots
+    fcn = set(code_closure(code_roots({"arch": "fcn"}, {"stack": False})))
+    assert NUMERICS_FCN <= fcn
+    assert not fcn & BOOKKEEPING
+    assert "pipeline.models.alexnet" not in fcn  # another model's file: editing it keeps FCN runs valid
+    assert "pipeline.training.many" not in fcn and "pipeline.training.stacking" not in fcn  # trained alone
+    stacked = set(code_closure(code_roots({"arch": "fcn"}, {"stack": True})))
+    assert {"pipeline.training.many", "pipeline.training.stacking", "pipeline.models.stacked_fcn"} <= stacked
+    transformer = set(code_closure(code_roots({"arch": "transformer"}, {})))
+    assert {"pipeline.text.translation_run", "pipeline.text.batches", "pipeline.text.metrics", "pipeline.losses",
+            "pipeline.models.transformer", "pipeline.training.loop"} <= transformer
+    assert "pipeline.models.fcn" not in transformer and "pipeline.data.augment" not in transformer
+
+
+def test_a_helper_a_model_imports_is_in_the_closure(tmp_path):
+    """A new module that a model starts to import is hashed without anyone listing it."""
+    from pipeline.imports import closure
+    pkg = tmp_path / "pipeline"
+    for f, text in {"__init__.py": "", "io.py": "import pipeline.layout\n", "layout.py": "",
+                    "models/__init__.py": "", "models/net.py": "from ..blocks.attention import Attention\n",
+                    "blocks/__init__.py": "", "blocks/attention.py": "def f():\n    from . import norm\n",
+                    "blocks/norm.py": "from pipeline import io\n"}.items():
+        (pkg / f).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / f).write_text(text)
+    found = closure(["pipeline.models.net"], frozenset({"pipeline.io"}), root=tmp_path)
+    assert {"pipeline.models.net", "pipeline.blocks.attention", "pipeline.blocks.norm", "pipeline.blocks",
+            "pipeline.models", "pipeline"} == found  # io is bookkeeping: neither it nor what it imports
+
+
+def test_the_key_changes_with_a_hashed_files_bytes_and_not_with_a_bookkeeping_file(tmp_path, monkeypatch):
+    from pipeline.training import run_key as rk
+    c, sha = cfg(0, ls(0.1)), "ab" * 32
+    ex = {"precision": "fp32", "channels_last": False, "compile": False, "stack": False}
+    before = rk.key_of(c, sha, ex)
+    real = rk.module_file
+
+    def edited(name):  # one byte more in a module: the copy stands in for it
+        f = real(name)
+        if name in (target,):
+            copy = tmp_path / f"{name}.py"
+            copy.write_bytes(f.read_bytes() + b"\n")
+            return copy
+        return f
+    monkeypatch.setattr(rk, "module_file", edited)
+    for target, changes in (("pipeline.losses", True), ("pipeline.data.augment", True),
+                            ("pipeline.training.run_folder", False), ("pipeline.io", False)):
+        assert (rk.key_of(c, sha, ex) != before) is changes, target
+
+
+def test_the_key_does_not_depend_on_the_working_directory(tmp_path, monkeypatch, root):
+    from pipeline.training.run_key import key_of
+    c, ex = cfg(0, ls(0.1)), {"precision": "bf16", "channels_last": False, "compile": False, "stack": False}
+    monkeypatch.chdir(root)
+    here = key_of(c, "cd" * 32, ex)
+    monkeypatch.chdir(tmp_path)
+    assert key_of(c, "cd" * 32, ex) == here
+
+
+def test_every_module_a_training_run_loads_is_hashed_or_bookkeeping(toy, root):
+    """Run a classifier in a fresh process, then list the package's modules it loaded: each is in the run's
+    hashed closure or reached only through a bookkeeping module. A model that imported a helper by name
+    (importlib) would fail here."""
+    script = (f"import sys, json; sys.path.insert(0, {str(root)!r})\n"
+              "from pipeline.training.run import train_run\n"
+              "import torch\n"
+              f"train_run('r', json.loads({json.dumps(cfg(0, ls(0.1)))!r}), torch.device('cpu'), {BASE!r})\n"
+              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pipeline')))\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=toy, capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    from pipeline.imports import closure
+    from pipeline.training.run_key import BOOKKEEPING, code_closure, code_roots
+    hashed = set(code_closure(code_roots(cfg(0, ls(0.1)), {"stack": False})))
+    via_bookkeeping = closure(sorted(BOOKKEEPING))
+    assert loaded - hashed <= via_bookkeeping, loaded - hashed - via_bookkeeping
+    assert NUMERICS_FCN <= loaded
+
+
+def test_stacking_and_the_execution_agree_on_which_models_stack():
+    from pipeline.training.builders import STACKABLE_MODELS
+    from pipeline.training.stacking import STACKED
+    assert set(STACKABLE_MODELS) == set(STACKED)
+
+
+@pytest.mark.parametrize("arch", ["fcn", "transformer"])
+def test_one_key_function_for_every_kind_of_run(toy, arch):
+    """Classifiers and Transformers get their key from ``run_key.run_key``; the backend asks one ``finished``."""
+    from pipeline.training.backend import Job, finished
+    from pipeline.training.run_key import TRANSLATION_DATA, run_key
+    if arch == "transformer":
+        from pipeline.io import save_tensors
+        from tests.test_translation_eval import _split
+        save_tensors(toy / TRANSLATION_DATA, {s: _split(n=8, seed=i)[0] for i, s in enumerate(("train", "val",
+                                                                                                   "test"))})
+        c = {"arch": "transformer", "dataset": "multi30k", "alpha": 0.1, "seed": 0, "model": {"dropout": 0.0}}
+    else:
+        c = cfg(0, ls(0.1))
+    key, resolved = run_key(c, CPU, BASE)
+    assert len(key) == 16 and resolved["stack"] is False
+    assert not finished(Job(toy / "nothing", c), CPU, BASE)
