@@ -1,6 +1,7 @@
 """A finished run is reused only if its files are the ones it wrote; one process trains a run folder at a time."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,20 @@ def test_stages_read_only_the_files_a_run_wrote(toy):
         verified(Path("nowhere"), "logits.pt")
     from pipeline.stage import USER_ERRORS
     assert "DamagedRunError" in USER_ERRORS["pipeline.training.integrity"]
+
+
+def test_the_teachers_pass_uses_the_batch_the_reference_students_were_trained_with(toy, monkeypatch, root):
+    """A teacher's logits round differently with another batch size (matrix kernels block by it), and a
+    student's 10,800 steps carry that to 1e-4 in test NLL: the Table 4 student retrained with the pass at 512
+    instead of the snapshot's 4096 gave NLL 1.23293 against the recorded 1.23303. So the pass's batch is fixed
+    in hashed code at the snapshot's value, whatever ``execution.eval_batch_size`` says."""
+    import pipeline.training.run as run
+    prov = json.loads((root / "results/reference/provenance.json").read_text())["params"]
+    snapshot_batch = (prov.get("execution") or prov["train"])["eval_batch_size"]
+    seen = []
+    real = run.teacher_logits
+    monkeypatch.setattr(run, "teacher_logits", lambda *a: seen.append(a[-1]) or real(*a))
+    soft = {"kind": "soft_targets", "beta": 0.6, "temperature": 2.0}
+    teacher = run.train_run(toy / "teacher", cfg(9, ls(0.0)), CPU, BASE | {"eval_batch_size": 7})
+    run.train_run(toy / "student", cfg(0, soft, teacher["key"]), CPU, BASE | {"eval_batch_size": 7}, toy / "teacher")
+    assert seen == [run.TEACHER_BATCH] == [snapshot_batch]

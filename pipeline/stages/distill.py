@@ -28,7 +28,7 @@ from ..run_configs import distill_figures, label_smoothing, soft_targets, studen
 from ..stage import run
 from ..training.backend import local_device, stage_device, train_runs
 from ..training.many import CLASSIFIER_TRAINER, Job
-from ..training.run import teacher_logits
+from ..training.run import TEACHER_BATCH, teacher_logits
 
 
 def point(curve: str, setting: dict, gammas: list[float], accs: list[float]) -> dict:
@@ -75,7 +75,7 @@ def distill_figure(p: dict, figure: str, setup: dict, device) -> list[dict]:
 
     def gamma(a: float, seed: int, temperature: float) -> float:
         z = teacher_logits(teachers / f"{alpha_key(a)}_seed_{seed}", setup["dataset"], x, local_device(p["execution"]),
-                           p["execution"]["eval_batch_size"])  # the students' pass, cached
+                           TEACHER_BATCH)  # the students' pass, cached
         return smoothness_index(z.cpu(), y.cpu(), temperature)
 
     curves = []

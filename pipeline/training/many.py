@@ -172,7 +172,7 @@ def train_stacked(jobs: list[Job], keys: list[str], resolved: dict, device: torc
     for j in jobs:  # Figure 7's M3 students share a teacher (its key names it): its logits once
         k = j.cfg.get("teacher")
         if k not in by_key:
-            by_key[k] = teacher_targets(j.cfg, j.teacher_dir, x, device, execution)
+            by_key[k] = teacher_targets(j.cfg, j.teacher_dir, x, device)
         teachers.append(by_key[k])
     members = []
     for j in jobs:
