@@ -52,3 +52,21 @@ def test_a_folder_dep_covers_its_files_and_a_missing_file_is_reported():
     assert uncovered(["pipeline/training", "pipeline/config.py"], files) == []
     assert uncovered(["pipeline/training"], files) == [Path("pipeline/config.py")]
     assert uncovered(["pipeline/train"], {Path("pipeline/training/loop.py")}) == [Path("pipeline/training/loop.py")]
+
+
+def test_train_depends_on_what_it_reads_of_the_profile_and_not_on_the_transformer(root):
+    """The classifier stage lists the profile keys it reads, so a change to the Transformer's lr or epochs does
+    not invalidate it (every key it reads: run_configs and config.classifiers / alphas_to_train)."""
+    import yaml
+    train = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["train"]["params"]
+    profile = {p.split(".", 2)[2] for p in train if isinstance(p, str) and p.startswith("profiles.${profile}.")}
+    assert "profiles.${profile}" not in train and "translation" not in profile
+    assert {"classifiers", "sweep_models", "seeds", "fcn_epochs", "max_train_examples", "schedules"} == profile
+
+
+def test_a_stage_that_builds_models_by_name_depends_on_every_model_file(root):
+    """build_model imports a model's file by name; no import statement shows it, so the stage's deps must list
+    every model file (editing AlexNet re-keys its runs: DVC has to see the change)."""
+    files = closure("pipeline.stages.train")
+    models = {f.relative_to(root) for f in (root / "pipeline/models").glob("*.py")}
+    assert models <= files

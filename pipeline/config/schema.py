@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from ..data.inputs import AUGMENTS, STANDARDIZE
+from ..data.input_names import AUGMENTS, STANDARDIZE
 from ..data.registry import FCN_DATASETS, REGISTRY
 
 Check = Callable[[str, Any], None]
@@ -128,7 +128,7 @@ def free_mapping(key, v):
 
 
 def input_section(key, v):
-    """A convnet's ``input``: the augmentation's own keys must be there (pipeline/data/inputs.py)."""
+    """A convnet's ``input``: the augmentation's own keys must be there (pipeline/data/input_names.py)."""
     needs = {"none": {}, "shift": {"max_shift": number(0, 13, integer=True)},
              "crop_flip": {"crop": POS_INT}, "pad_crop_flip": {"pad": number(0, 16, integer=True)},
              "affine_flip": {"degrees": number(0, 180), "translate": number(0, 1),

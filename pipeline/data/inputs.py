@@ -22,9 +22,7 @@ import math
 import torch
 
 from . import augment
-
-AUGMENTS = ("none", "shift", "crop_flip", "pad_crop_flip", "affine_flip")
-STANDARDIZE = ("none", "per_image", "per_channel")
+from .input_names import AUGMENTS, STANDARDIZE
 
 
 def channel_stats(train_x: torch.Tensor, chunk: int = 4096) -> tuple[list[float], list[float]]:
