@@ -6,6 +6,8 @@
     python tools/results.py render PROFILE           # claims, tables' figure links, figures, from the snapshot alone
     python tools/results.py sizes PROFILE DIR        # split sizes into records lacking them, from DIR/<dataset>.pt
                                                      # files whose sha256 is the record's data_sha256
+    python tools/results.py retrain PROFILE RUN... --into DIR   # retrain sample runs with today's code, compare
+    python tools/results.py rekey PROFILE --evidence DIR/evidence.json --why TEXT   # today's keys, on that evidence
 
 The profile runs in its own git work tree, `.results/<profile>/` (ignored), checked
 out at the commit the snapshot started from, so the default results in the
@@ -127,6 +129,29 @@ def update_readme(profile: str) -> bool:
     return True
 
 
+def rekey_command(a) -> int:
+    """``retrain``: evidence.json in the folder; ``rekey``: re-key the snapshot on that evidence."""
+    from pipeline.io import write_json
+    from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.rekey import rekey, retrain
+    snap = ROOT / "results" / a.profile
+    try:
+        if a.cmd == "retrain":
+            rows = retrain(snap, a.runs, a.into.resolve())
+            write_json(a.into / "evidence.json", rows)
+            for e in rows:
+                print(f"{e['run']}: " + ("every compared metric equal to its record" if not e["differs"]
+                                         else f"differs: {e['differs']}"))
+            return 0 if not any(e["differs"] for e in rows) else 1
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        n = rekey(snap, json.loads(a.evidence.read_text()), commit, a.why)
+        print(f"results/{a.profile}: {n} record(s) re-keyed; the evidence is in provenance.json under 'rekeyed'")
+        return 0
+    except SnapshotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -144,6 +169,15 @@ def main() -> int:
     sz.add_argument("prepared_dir", type=Path)
     rd = sub.add_parser("readme", help="regenerate README.md's block for a snapshot (claims and status)")
     rd.add_argument("profile")
+    rt = sub.add_parser("retrain", help="retrain sample runs of a snapshot with today's code and compare them with "
+                                        "their records (evidence for rekey)")
+    rt.add_argument("profile")
+    rt.add_argument("runs", nargs="+", help="record names, e.g. models/classifiers/fcn/mnist/alpha_0.1_seed_0")
+    rt.add_argument("--into", type=Path, required=True, help="a folder for the retrained runs")
+    rk = sub.add_parser("rekey", help="give every record today's key, on the evidence of `retrain`")
+    rk.add_argument("profile")
+    rk.add_argument("--evidence", type=Path, required=True, help="the evidence.json that `retrain` wrote")
+    rk.add_argument("--why", required=True, help="what changed the keys (written into provenance.json)")
     a = ap.parse_args()
     if a.cmd == "readme":
         return 0 if update_readme(a.profile) else 2
@@ -166,6 +200,8 @@ def main() -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return 0
+    if a.cmd in ("retrain", "rekey"):
+        return rekey_command(a)
     if a.cmd == "snapshot":
         out = ROOT / "results" / a.profile
         write_snapshot(ROOT / ".results" / a.profile, out, json.loads((out / "provenance.json").read_text()))

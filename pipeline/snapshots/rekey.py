@@ -1,0 +1,142 @@
+"""Re-keying a snapshot after a change of the key's code, only on evidence that the numbers did not change.
+
+A run's key hashes its numerics code (pipeline/training/run_key.py), so moving that code (a refactor)
+makes every snapshot run stale although it would train the same bytes. The way out is evidence, not trust:
+
+1. ``retrain``: retrain a sample of the snapshot's runs with today's code, each as recorded (configuration,
+   resolved execution, data of the recorded sha256; a student against its teacher retrained first), and
+   compare every metric of its record, at the record's precision, with the recorded one;
+2. ``rekey``: only if every sampled run matches, and the sample covers each kind of run the plan requires
+   (``REQUIRED``), give every record today's key (a student's ``config.teacher`` follows its teacher's new
+   key) and write the evidence into provenance.json under ``rekeyed``.
+
+Retraining the whole snapshot is what this avoids; a single differing metric stops it.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+from pathlib import Path
+
+import torch
+
+from ..io import write_json
+from ..training.backend import Job, train_runs
+from ..training.many import CLASSIFIER_TRAINER
+from ..training.run_key import data_file, file_sha256, key_of
+from .records import SnapshotError, read_provenance, read_records
+from .writer import run_record, split_sizes
+
+# Each must be in a sample: (what, a folder prefix of its run).
+REQUIRED = (("a Table 2 FCN", "models/classifiers/"), ("a Table 4 student", "models/students/"),
+            ("a Figure 7 student", "models/distilled/"))
+COMPARED = ("test_acc", "test_nll", "val_acc", "test_ece", "temperature", "test_ece_ts", "test_nll_ts",
+            "test_confidence_gap")
+SETTINGS = {"log_every": 25, "checkpoint_every": 200, "eval_batch_size": 512, "backend": "inline", "stack_max": 16}
+
+
+def snapshot_settings(prov: dict) -> dict:
+    """The execution settings the snapshot's runs trained under (its params; ``train:`` in older snapshots),
+    with what it leaves out from ``SETTINGS``: batch sizes and cadences change a run's float rounding."""
+    params = prov.get("params") or {}
+    section = params.get("execution") or params.get("train") or {}
+    return SETTINGS | {k: section[k] for k in ("log_every", "checkpoint_every", "eval_batch_size") if k in section}
+
+
+def _chain(record: dict, by_key: dict[str, dict]) -> list[dict]:
+    """The record after its teachers, the first teacher first."""
+    chain = [record]
+    while (t := chain[0]["config"].get("teacher")) is not None:
+        if t not in by_key:
+            raise SnapshotError(f"record {chain[0]['run']} names a teacher key {t} that no record has")
+        chain.insert(0, by_key[t])
+    return chain
+
+
+def retrain(snapshot: Path, runs: list[str], work: Path, n_bins: int = 15) -> list[dict]:
+    """Retrain ``runs`` (record names) and their teachers under ``work`` with today's code; one evidence row each.
+
+    The prepared data files (data/prepared/, from `dvc repro preprocess`) must be the recorded ones."""
+    records = read_records(snapshot / "runs.json")
+    settings = snapshot_settings(read_provenance(snapshot / "provenance.json"))
+    by_run, by_key = {r["run"]: r for r in records}, {r["key"]: r for r in records}
+    missing = [r for r in runs if r not in by_run]
+    if missing:
+        raise SnapshotError(f"{snapshot / 'runs.json'} has no record {', '.join(missing)}")
+    new_key: dict[str, str] = {}
+    rows: dict[str, dict] = {}
+    for name in runs:
+        for r in _chain(by_run[name], by_key):
+            if r["run"] in rows:
+                continue
+            cfg = r["config"] | ({"teacher": new_key[r["config"]["teacher"]]} if r["config"].get("teacher") else {})
+            have = file_sha256(data_file(cfg)) if data_file(cfg).exists() else "missing"
+            if have != r["data_sha256"]:
+                raise SnapshotError(f"{data_file(cfg)} ({have}) is not the data of record {r['run']} "
+                                    f"({r['data_sha256']}): run `dvc repro preprocess` on the snapshot's params")
+            teacher = by_key.get(r["config"].get("teacher"))
+            job = Job(work / r["run"], cfg, work / teacher["run"] if teacher else None)
+            m = train_runs([job], torch.device("cpu"), settings | r["execution"], CLASSIFIER_TRAINER)[0]
+            if m["execution"] != r["execution"]:
+                raise SnapshotError(f"{r['run']}: this machine resolves its execution to {m['execution']}, "
+                                    f"not the recorded {r['execution']}")
+            new_key[r["key"]] = m["key"]
+            data = {cfg["dataset"]: (r["data_sha256"], split_sizes(data_file(cfg)))}
+            now = run_record(work, work / r["run"], {}, data, n_bins)
+            rows[r["run"]] = {"run": r["run"], "key_before": r["key"], "key": m["key"],
+                              "differs": {f: [r.get(f), now.get(f)] for f in COMPARED if r.get(f) != now.get(f)},
+                              "compared": list(COMPARED), "trained_seconds": m.get("seconds"),
+                              "logits_sha256": hashlib.sha256((work / r["run"] / "logits.pt").read_bytes()
+                                                              ).hexdigest()}
+    return list(rows.values())
+
+
+def rekeyed_records(records: list[dict]) -> list[dict]:
+    """Every record with today's key; a student's teacher key follows its teacher's (teachers first)."""
+    old = {r["key"]: r for r in records}
+    new: dict[str, str] = {}
+
+    def today(key: str) -> str:
+        if key not in new:
+            r = old[key]
+            t = r["config"].get("teacher")
+            cfg = r["config"] | ({"teacher": today(t)} if t in old else {})
+            new[key] = key_of(cfg, r["data_sha256"], r["execution"])
+        return new[key]
+
+    out = []
+    for r in records:
+        t = r["config"].get("teacher")
+        out.append(r | {"key": today(r["key"]), "config": r["config"] | ({"teacher": today(t)} if t in old else {})})
+    return out
+
+
+def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str) -> int:
+    """Give every record today's key if ``evidence`` shows the sample reproduced; returns the number re-keyed."""
+    bad = [e["run"] for e in evidence if e["differs"]]
+    if bad:
+        raise SnapshotError(f"not re-keyed: {', '.join(bad)} differ from their records "
+                            f"({'; '.join(str(e['differs']) for e in evidence if e['differs'])})")
+    lacking = [what for what, prefix in REQUIRED if not any(e["run"].startswith(prefix) for e in evidence)]
+    if lacking:
+        raise SnapshotError(f"not re-keyed: the sample lacks {', '.join(lacking)}")
+    records = read_records(snapshot / "runs.json")
+    out = rekeyed_records(records)
+    today = {r["run"]: r["key"] for r in out}
+    unknown = [e["run"] for e in evidence if e["run"] not in today]
+    if unknown:
+        raise SnapshotError(f"not re-keyed: the evidence names runs the snapshot does not record: {', '.join(unknown)}")
+    stale = [e["run"] for e in evidence if today.get(e["run"]) != e["key"]]
+    if stale:
+        raise SnapshotError(f"not re-keyed: the evidence for {', '.join(stale)} was made with other code than "
+                            "today's (its key differs from today's); retrain the sample again")
+    prov = read_provenance(snapshot / "provenance.json")
+    changed = sum(a["key"] != b["key"] for a, b in zip(records, out))
+    prov.setdefault("rekeyed", []).append({
+        "date": datetime.date.today().isoformat(), "commit": commit, "records": changed, "why": note,
+        "rule": "every compared metric of every sampled run equal to its record, at the record's precision; "
+                "the sample covers " + ", ".join(what for what, _ in REQUIRED),
+        "evidence": evidence})
+    write_json(snapshot / "runs.json", out)
+    write_json(snapshot / "provenance.json", prov)
+    return changed

@@ -1,0 +1,106 @@
+"""Re-keying a snapshot: only on a retrained sample that matches its records, teachers before students."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_many import BASE, CPU, cfg, ls
+
+FP32 = {"precision": "fp32", "channels_last": False, "compile": False, "stack": False}
+
+
+def _snapshot(toy):
+    """A snapshot of four toy runs (a classifier, a teacher and its student, a Figure 7 student) recorded as the
+    writer records them, with keys from an older code (made up), as after a refactor."""
+    from pipeline.io import write_json
+    from pipeline.snapshots.writer import run_record
+    from pipeline.training.backend import Job, train_runs
+    from pipeline.training.many import CLASSIFIER_TRAINER
+    soft = {"kind": "soft_targets", "beta": 0.6, "temperature": 2.0}
+    runs = [("models/classifiers/fcn/toy/alpha_0.1_seed_0", cfg(0, ls(0.1)), None),
+            ("models/teachers/ls/seed_0", cfg(1, ls(0.0)), None),
+            ("models/distilled/figure7/m2_alpha_0.1_seed_0", cfg(2, ls(0.1)), None)]
+    ex = BASE | FP32
+    records = []
+    for rel, c, _ in runs:
+        train_runs([Job(toy / "w" / rel, c)], CPU, ex, CLASSIFIER_TRAINER)
+    teacher_key = json.loads((toy / "w/models/teachers/ls/seed_0/metrics.json").read_text())["key"]
+    student = ("models/students/ls/probabilities_seed_0", cfg(0, soft, teacher_key), "models/teachers/ls/seed_0")
+    train_runs([Job(toy / "w" / student[0], student[1], toy / "w" / student[2])], CPU, ex, CLASSIFIER_TRAINER)
+    (toy / "w/data").symlink_to(toy / "data")
+    for rel, _, _ in runs + [student]:
+        records.append(run_record(toy / "w", toy / "w" / rel, {}, {}, 15))
+    old = {r["key"]: f"{i:016x}" for i, r in enumerate(records)}  # the keys an older code gave them
+    for r in records:
+        r["key"] = old[r["key"]]
+        if r["config"].get("teacher"):
+            r["config"]["teacher"] = old[r["config"]["teacher"]]
+    snap = toy / "results/toy"
+    write_json(snap / "runs.json", records)
+    params = __import__("yaml").safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    write_json(snap / "provenance.json", {"profile": "default", "commit": "0" * 40, "complete": True,
+                                          "params": params, "pieces": {}})
+    return snap, records
+
+
+def test_records_get_todays_keys_and_students_their_teachers_new_key(toy):
+    from pipeline.snapshots.rekey import rekeyed_records
+    from pipeline.training.run_key import key_of
+    _, records = _snapshot(toy)
+    out = rekeyed_records(records)
+    by_run = {r["run"]: r for r in out}
+    teacher, student = by_run["models/teachers/ls/seed_0"], by_run["models/students/ls/probabilities_seed_0"]
+    assert student["config"]["teacher"] == teacher["key"]
+    for r in out:
+        assert r["key"] == key_of(r["config"], r["data_sha256"], r["execution"])
+    assert [r["key"] for r in out] == [json.loads((toy / "w" / r["run"] / "metrics.json").read_text())["key"]
+                                       for r in out]  # exactly the keys the runs were trained under today
+
+
+def test_a_retrained_sample_that_matches_rekeys_the_snapshot(toy):
+    from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.rekey import rekey, retrain
+    from tools.staleness import stale_runs
+    snap, _ = _snapshot(toy)
+    assert len(stale_runs(snap)[0]) == 4  # every key is an older code's
+    evidence = retrain(snap, ["models/students/ls/probabilities_seed_0",
+                              "models/classifiers/fcn/toy/alpha_0.1_seed_0"], toy / "again")
+    assert [e["run"] for e in evidence] == ["models/teachers/ls/seed_0", "models/students/ls/probabilities_seed_0",
+                                            "models/classifiers/fcn/toy/alpha_0.1_seed_0"]  # the teacher first
+    assert not any(e["differs"] for e in evidence)
+    with pytest.raises(SnapshotError, match="lacks a Figure 7 student"):
+        rekey(snap, evidence, "c" * 40, "test")
+    evidence += retrain(snap, ["models/distilled/figure7/m2_alpha_0.1_seed_0"], toy / "again")
+    before = (snap / "runs.json").read_bytes()
+    with pytest.raises(SnapshotError, match="other code than today's"):
+        rekey(snap, evidence[:-1] + [evidence[-1] | {"key": "f" * 16}], "c" * 40, "test")
+    assert (snap / "runs.json").read_bytes() == before  # a refusal changes nothing
+    assert rekey(snap, evidence, "c" * 40, "a test refactor") == 4
+    assert stale_runs(snap)[0] == []
+    prov = json.loads((snap / "provenance.json").read_text())
+    assert prov["rekeyed"][0]["why"] == "a test refactor" and len(prov["rekeyed"][0]["evidence"]) == 4
+
+
+def test_a_sample_that_differs_from_its_record_stops_the_rekey(toy):
+    from pipeline.io import write_json
+    from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.rekey import rekey, retrain
+    snap, records = _snapshot(toy)
+    records[0]["test_nll"] = round(records[0]["test_nll"] + 1e-5, 5)  # a number the code no longer gives
+    write_json(snap / "runs.json", records)
+    evidence = retrain(snap, ["models/classifiers/fcn/toy/alpha_0.1_seed_0"], toy / "again")
+    assert list(evidence[0]["differs"]) == ["test_nll"]
+    with pytest.raises(SnapshotError, match="differ from their records"):
+        rekey(snap, evidence, "c" * 40, "test")
+
+
+def test_retraining_refuses_other_data_than_the_recorded(toy):
+    from pipeline.io import write_json
+    from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.rekey import retrain
+    snap, records = _snapshot(toy)
+    write_json(snap / "runs.json", [records[0] | {"data_sha256": "0" * 64}])
+    with pytest.raises(SnapshotError, match="is not the data of record"):
+        retrain(snap, [records[0]["run"]], toy / "again")
