@@ -62,8 +62,11 @@ def status_table(snapshot: Path) -> str:
         return f"`results/{snapshot.name}`: **no runs recorded**, commit `{prov['commit'][:10]}`: nothing to check."
     state = "complete" if prov.get("complete") else "partial (pieces: " + ", ".join(prov.get("pieces", {})) + ")"
     distinct = distinct_trainings(records)
+    rekeyed = prov.get("rekeyed") or []
+    since = (f" (re-keyed at `{rekeyed[-1]['commit'][:10]}` on {len(rekeyed[-1]['evidence'])} retrained runs)"
+             if rekeyed else "")
     lines = [f"`results/{snapshot.name}`: {n} runs ({distinct} distinct trainings), {state}, "
-             f"commit `{prov['commit'][:10]}`: "
+             f"commit `{prov['commit'][:10]}`{since}: "
              + ("**every run matches today's training code**" if not stale else
                 f"**{len(stale)} of {n} runs are stale** (their key changed with the training code)")
              + ("; params unchanged." if not changed else "; params changed since: " + ", ".join(changed[:8])
