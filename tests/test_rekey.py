@@ -104,3 +104,22 @@ def test_retraining_refuses_other_data_than_the_recorded(toy):
     write_json(snap / "runs.json", [records[0] | {"data_sha256": "0" * 64}])
     with pytest.raises(SnapshotError, match="is not the data of record"):
         retrain(snap, [records[0]["run"]], toy / "again")
+
+
+def test_the_precision_comparison_trains_the_other_precision_and_sets_it_beside_the_seed_spread(toy):
+    """On records trained in fp32 the 'fp32' retrain is the recorded run itself, so every difference is exactly
+    0; the spread is over the records of the same setting (seeds 0 and 2 of α = 0.1); a student is trained
+    against its teacher retrained as recorded."""
+    import statistics
+
+    from pipeline.snapshots.precision import METRICS, compare, table
+    snap, records = _snapshot(toy)
+    out = compare(snap, ["models/classifiers/fcn/toy/alpha_0.1_seed_0", "models/students/ls/probabilities_seed_0"],
+                  toy / "again")
+    first, student = out["runs"]
+    assert first["n_seeds"] == 2 and student["n_seeds"] == 1
+    assert all(first["bf16_minus_fp32"][k] == 0 for k in METRICS)
+    pair = [r["test_nll"] for r in records if r["config"]["loss"] == ls(0.1) and r["config"].get("teacher") is None]
+    assert first["seed_std"]["test_nll"] == statistics.stdev(pair)
+    assert student["seed_std"]["test_acc"] is None and all(student["bf16_minus_fp32"][k] == 0 for k in METRICS)
+    assert "| students/ls/probabilities_seed_0 (0) | test_acc |" in table(out)

@@ -53,6 +53,23 @@ def _chain(record: dict, by_key: dict[str, dict]) -> list[dict]:
     return chain
 
 
+def train_as_recorded(r: dict, cfg: dict, work: Path, settings: dict, execution: dict, teacher: dict | None,
+                      n_bins: int) -> tuple[dict, dict]:
+    """(run metrics, a record as the snapshot writer makes it) of record ``r`` trained under ``work`` with today's
+    code, its configuration ``cfg`` and the resolved ``execution``; the data must be the recorded file."""
+    have = file_sha256(data_file(cfg)) if data_file(cfg).exists() else "missing"
+    if have != r["data_sha256"]:
+        raise SnapshotError(f"{data_file(cfg)} ({have}) is not the data of record {r['run']} "
+                            f"({r['data_sha256']}): run `dvc repro preprocess` on the snapshot's params")
+    name = r["run"] + ("" if execution == r["execution"] else "_" + execution["precision"])
+    job = Job(work / name, cfg, work / teacher["run"] if teacher else None)
+    m = train_runs([job], torch.device("cpu"), settings | execution, CLASSIFIER_TRAINER)[0]
+    if m["execution"] != execution:
+        raise SnapshotError(f"{r['run']}: this machine resolves its execution to {m['execution']}, not {execution}")
+    data = {cfg["dataset"]: (r["data_sha256"], split_sizes(data_file(cfg)))}
+    return m, run_record(work, work / name, {}, data, n_bins)
+
+
 def retrain(snapshot: Path, runs: list[str], work: Path, n_bins: int = 15) -> list[dict]:
     """Retrain ``runs`` (record names) and their teachers under ``work`` with today's code; one evidence row each.
 
@@ -70,19 +87,9 @@ def retrain(snapshot: Path, runs: list[str], work: Path, n_bins: int = 15) -> li
             if r["run"] in rows:
                 continue
             cfg = r["config"] | ({"teacher": new_key[r["config"]["teacher"]]} if r["config"].get("teacher") else {})
-            have = file_sha256(data_file(cfg)) if data_file(cfg).exists() else "missing"
-            if have != r["data_sha256"]:
-                raise SnapshotError(f"{data_file(cfg)} ({have}) is not the data of record {r['run']} "
-                                    f"({r['data_sha256']}): run `dvc repro preprocess` on the snapshot's params")
-            teacher = by_key.get(r["config"].get("teacher"))
-            job = Job(work / r["run"], cfg, work / teacher["run"] if teacher else None)
-            m = train_runs([job], torch.device("cpu"), settings | r["execution"], CLASSIFIER_TRAINER)[0]
-            if m["execution"] != r["execution"]:
-                raise SnapshotError(f"{r['run']}: this machine resolves its execution to {m['execution']}, "
-                                    f"not the recorded {r['execution']}")
+            m, now = train_as_recorded(r, cfg, work, settings, r["execution"], by_key.get(r["config"].get("teacher")),
+                                       n_bins)
             new_key[r["key"]] = m["key"]
-            data = {cfg["dataset"]: (r["data_sha256"], split_sizes(data_file(cfg)))}
-            now = run_record(work, work / r["run"], {}, data, n_bins)
             rows[r["run"]] = {"run": r["run"], "key_before": r["key"], "key": m["key"],
                               "differs": {f: [r.get(f), now.get(f)] for f in COMPARED if r.get(f) != now.get(f)},
                               "compared": list(COMPARED), "trained_seconds": m.get("seconds"),
