@@ -62,7 +62,7 @@ def test_records_get_todays_keys_and_students_their_teachers_new_key(toy):
 def test_a_retrained_sample_that_matches_rekeys_the_snapshot(toy):
     from pipeline.snapshots.records import SnapshotError
     from pipeline.snapshots.rekey import rekey, retrain
-    from tools.staleness import stale_runs
+    from pipeline.snapshots.staleness import stale_runs
     snap, _ = _snapshot(toy)
     assert len(stale_runs(snap)[0]) == 4  # every key is an older code's
     evidence = retrain(snap, ["models/students/ls/probabilities_seed_0",

@@ -9,8 +9,8 @@ from pipeline.reporting.claims_readme import summary
 
 
 def test_a_snapshot_run_is_stale_exactly_when_its_key_would_change(tmp_path, root):
+    from pipeline.snapshots.staleness import stale_runs
     from pipeline.training.run_key import key_of
-    from tools.staleness import stale_runs
     params = __import__("yaml").safe_load((root / "params.yaml").read_text())
     cfg = {"arch": "fcn", "dataset": "mnist", "seed": 0, "loss": {"kind": "label_smoothing", "alpha": 0.1}}
     ex = {"precision": "bf16", "channels_last": False, "compile": False, "stack": False}
@@ -56,7 +56,7 @@ def test_params_that_change_runs_are_reported_and_where_or_how_they_evaluate_are
     there leaves the snapshot's params 'unchanged'; a training setting is reported by its key."""
     import copy
 
-    from tools.staleness import stale_runs
+    from pipeline.snapshots.staleness import stale_runs
     params = __import__("yaml").safe_load((root / "params.yaml").read_text())
     (tmp_path / "runs.json").write_text("[]")
 
@@ -130,7 +130,7 @@ def test_results_status_on_a_damaged_snapshot_is_one_line_and_exit_2(case, tmp_p
 def test_a_snapshot_without_runs_is_never_complete(tmp_path, root):
     import shutil
 
-    from tools.staleness import status_table
+    from pipeline.snapshots.staleness import status_table
     snap = tmp_path / "reference"
     shutil.copytree(root / "results" / "reference", snap)
     (snap / "runs.json").write_text("[]")

@@ -110,7 +110,7 @@ def run(profile: str, commit_each: bool) -> int:
 
 def readme_block(profile: str) -> str:
     from pipeline.reporting.claims_readme import summary
-    from tools.staleness import status_table
+    from pipeline.snapshots.staleness import status_table
     snap = ROOT / "results" / profile
     flat = json.loads((snap / "claims.json").read_text())
     return (f"<!-- results:{profile}:begin (generated: python tools/results.py readme {profile}) -->\n"
@@ -184,8 +184,8 @@ def main() -> int:
     if a.cmd == "run":
         return run(a.profile, a.commit)
     from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.staleness import status_table
     from pipeline.snapshots.writer import add_sizes, render, write_snapshot
-    from tools.staleness import status_table
     if a.cmd == "sizes":
         try:
             print(f"{add_sizes(ROOT / 'results' / a.profile, a.prepared_dir)} record(s) given their split sizes")

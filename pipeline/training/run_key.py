@@ -13,7 +13,7 @@ The key hashes what determines a run's numbers and nothing else:
 
 A finished run folder holds its key in ``metrics.json`` (pipeline/training/run_folder.py); a results
 snapshot keeps each run's configuration, execution and data sha256, so ``key_of`` re-derives its key
-without the data (tools/staleness.py).
+without the data (pipeline/snapshots/staleness.py).
 """
 from __future__ import annotations
 

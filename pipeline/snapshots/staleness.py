@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from ..imports import ROOT
+
 SECTIONS = ("alpha", "sweep", "data", "fcn", "convnets", "calibrate", "project", "distill", "execution",
             "translation")
 # Execution settings that are in no run key: where runs train, and how many examples an evaluation batch holds
@@ -23,7 +24,7 @@ WHERE = ("backend", "jobs_dir", "local", "slurm", "eval_batch_size")
 
 def load_snapshot(snapshot: Path) -> tuple[list[dict], dict]:
     """(run records, provenance) of a snapshot, each checked (pipeline/snapshots/records.py)."""
-    from pipeline.snapshots.records import read_provenance, read_records
+    from .records import read_provenance, read_records
     return read_records(snapshot / "runs.json"), read_provenance(snapshot / "provenance.json")
 
 
@@ -35,11 +36,11 @@ def _diff(a, b, path="") -> list[str]:
 
 def stale_runs(snapshot: Path) -> tuple[list[dict], list[str], int]:
     """(stale records, changed param keys, number of runs) of one snapshot."""
-    from pipeline.training.run_key import key_of
+    from ..training.run_key import key_of
 
     records, prov = load_snapshot(snapshot)
     stale = [r for r in records if key_of(r["config"], r["data_sha256"], r["execution"]) != r["key"]]
-    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    from ..config import yaml12  # params as DVC reads them (YAML 1.2)
     today = yaml12.load((ROOT / "params.yaml").read_text())
     then, profile = dict(prov["params"]), prov["profile"]
     # `train:` was renamed `execution:`; where runs train (backend, jobs_dir, local, slurm) changes no run
@@ -55,7 +56,7 @@ def stale_runs(snapshot: Path) -> tuple[list[dict], list[str], int]:
 
 
 def status_table(snapshot: Path) -> str:
-    from pipeline.snapshots.records import distinct_trainings
+    from .records import distinct_trainings
     stale, changed, n = stale_runs(snapshot)
     records, prov = load_snapshot(snapshot)
     if n == 0:  # never "complete", and nothing can match today's code
