@@ -8,6 +8,8 @@
                                                      # files whose sha256 is the record's data_sha256
     python tools/results.py retrain PROFILE RUN... --into DIR   # retrain sample runs with today's code, compare
     python tools/results.py rekey PROFILE --evidence DIR/evidence.json --why TEXT   # today's keys, on that evidence
+    python tools/results.py seeds PROFILE --prefix models/classifiers/ --seeds 3 4 --into DIR [--commit]
+                                                     # more seeds of recorded settings, as records; tables refreshed
 
 The profile runs in its own git work tree, `.results/<profile>/` (ignored), checked
 out at the commit the snapshot started from, so the default results in the
@@ -152,6 +154,47 @@ def rekey_command(a) -> int:
         return 2
 
 
+def seeds_command(a) -> int:
+    """Each seed in turn: its runs as records, the seed recorded as a piece, the tables refreshed, a commit."""
+    from pipeline.allocator import keep_freed_memory
+    from pipeline.io import write_json
+    from pipeline.snapshots.machine import machine
+    from pipeline.snapshots.records import SnapshotError, read_provenance
+    from pipeline.snapshots.seeds import add_seeds, refresh_tables
+    from pipeline.snapshots.writer import render
+    keep_freed_memory()
+    snap = ROOT / "results" / a.profile
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    try:
+        for s in a.seeds:
+            t0 = time.time()
+            added = add_seeds(snap, a.prefix, [s], a.into.resolve(), log=lambda m: print(m, flush=True))
+            prov = read_provenance(snap / "provenance.json")
+            section = prov["params"]["profiles"][prov["profile"]]
+            section["seeds"] = sorted(set(section["seeds"]) | {s})
+            prev = prov["pieces"].get(f"seed{s}", {})
+            prov["pieces"][f"seed{s}"] = {
+                "done": True, "seconds": prev.get("seconds", 0) + round(time.time() - t0), "commit": commit,
+                "set": {"seeds": section["seeds"]}, "machine": machine("cpu"),
+                "how": f"records: {a.prefix} settings at seed {s}, trained with today's code (tools/results.py seeds)",
+                "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "runs": len(added) + prev.get("runs", 0)}
+            prov["total_seconds"] = sum(p["seconds"] for p in prov["pieces"].values())
+            write_json(snap / "provenance.json", prov)
+            refresh_tables(snap)
+            render(snap)
+            print(f"seed {s}: {len(added)} run(s) added in {round(time.time() - t0)} s", flush=True)
+            if a.commit:
+                subprocess.run(["git", "add", str(snap)], cwd=ROOT, check=True)
+                subprocess.run(["git", "commit", "-q", "-m", f"results/{a.profile}: seed {s} of {a.prefix} "
+                                f"({len(added)} runs, {round(time.time() - t0)} s on {machine('cpu')['cpu']})",
+                                "--", str(snap)], cwd=ROOT, check=False)
+    except SnapshotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -178,6 +221,12 @@ def main() -> int:
     rk.add_argument("profile")
     rk.add_argument("--evidence", type=Path, required=True, help="the evidence.json that `retrain` wrote")
     rk.add_argument("--why", required=True, help="what changed the keys (written into provenance.json)")
+    sd = sub.add_parser("seeds", help="train more seeds of a snapshot's recorded settings and add their records")
+    sd.add_argument("profile")
+    sd.add_argument("--prefix", required=True, help="the settings' run folders start with this")
+    sd.add_argument("--seeds", type=int, nargs="+", required=True)
+    sd.add_argument("--into", type=Path, required=True, help="a folder for the runs trained here (resumable)")
+    sd.add_argument("--commit", action="store_true", help="commit results/<profile> after each seed")
     a = ap.parse_args()
     if a.cmd == "readme":
         return 0 if update_readme(a.profile) else 2
@@ -202,6 +251,8 @@ def main() -> int:
         return 0
     if a.cmd in ("retrain", "rekey"):
         return rekey_command(a)
+    if a.cmd == "seeds":
+        return seeds_command(a)
     if a.cmd == "snapshot":
         out = ROOT / "results" / a.profile
         write_snapshot(ROOT / ".results" / a.profile, out, json.loads((out / "provenance.json").read_text()))

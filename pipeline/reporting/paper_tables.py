@@ -148,18 +148,24 @@ def table3(p: dict, cal: dict) -> tuple[str, dict]:
 
 
 def calibration_detail(p: dict, cal: dict) -> str:
-    """Each setting's calibration numbers (means over its n seeds), with the validation-split check."""
+    """Each setting's calibration numbers (means over its n seeds), with the validation-split check (— where
+    only the runs' records were at hand: a snapshot refreshed from its records, pipeline/snapshots/seeds.py)."""
+    def num(v, nd):
+        return "—" if v is None else f"{v:.{nd}f}"
     rows = []
     for arch, ds in classifiers(p):
         for a in alphas_to_train(p, arch):
             m = cal[arch][ds][alpha_key(a)]
             rows.append([_title(ds), title(arch), f"{a:g}", str(m["n_seeds"]), _ece(m["test_ece"]),
-                         f"{m['temperature']:.3f}",
-                         _ece(m["test_ece_ts"]), f"{m['temperature_ece_grid']:.2f}", _ece(m["test_ece_at_grid_t"]),
-                         _ece(m["val_ece"]), _ece(m["val_ece_ts"]), f"{m['test_nll']:.4f}", f"{m['test_nll_ts']:.4f}"])
+                         num(m["temperature"], 3), _ece(m["test_ece_ts"]), num(m.get("temperature_ece_grid"), 2),
+                         _ece(m.get("test_ece_at_grid_t")), _ece(m.get("val_ece")), _ece(m.get("val_ece_ts")),
+                         num(m["test_nll"], 4), num(m["test_nll_ts"], 4)])
+    missing = any("—" in (r[7], r[9]) for r in rows)
     return md_table(["dataset", "model", "α", "n (seeds)", "test ECE (T=1)", "T (NLL fit, val)", "test ECE (fitted T)",
                      "T (ECE grid, val)", "test ECE (grid T)", "val ECE (T=1)", "val ECE (fitted T)",
-                     "test NLL (T=1)", "test NLL (fitted T)"], rows)
+                     "test NLL (T=1)", "test NLL (fitted T)"], rows) + (
+        "\n\n—: not in the snapshot's records, which keep each run's test metrics and fitted T; the grid "
+        "temperature and the validation-split ECE need the runs' logits." if missing else "")
 
 
 def projection_table(p: dict, proj: dict) -> tuple[str, dict]:
@@ -204,24 +210,16 @@ def mutual_information_table(p: dict) -> tuple[str, dict]:
     return text + f"\n\nBounds: log 2 = {mi['log_2']:.3f}, log N = {mi['log_n']:.3f} (N = {mi['n_examples']}).", flat
 
 
-def document(p: dict) -> tuple[str, dict]:
-    """(Markdown, flat metrics) of every table the profile produced."""
-    train = read_json(TRAIN_METRICS)
+CLASSIFIER_SECTIONS = ("## Table 2", "## Figure 2")  # where classifier_sections' text starts, and what follows it
+
+
+def classifier_sections(p: dict, train: dict, cal: dict) -> tuple[list[str], dict]:
+    """(Markdown parts, flat metrics) of Table 2, the head-to-head comparison and Table 3 with its detail, from
+    per-setting summaries over seeds (the train and calibrate stages' metrics, or a snapshot's records)."""
     t2, f2 = table2(p, train)
     hh, fh = head_to_head(p, train)
-    cal = read_json(CALIBRATION_METRICS)
     t3, f3 = table3(p, cal)
-    pt, fp = projection_table(p, read_json(PROJECTION_METRICS))
-    t4, f4 = table4(p)
-    f7, ff7 = distill_tables(p)
-    mi, fmi = mutual_information_table(p)
-    trm = read_json(TRANSLATION_METRICS)  # {"skipped": why} where a results snapshot did not run it
-    tr, ftr = ((f"Not run: {trm['skipped']}.", {}) if "skipped" in trm else
-               translation_section(p, trm, alphas_to_train(p, "transformer")))
-    d = p["distill"]
-    md = "\n\n".join([
-        "# Results",
-        profile_line(p),
+    return [
         "## Table 2 — test accuracy (%) with label smoothing",
         "`muller` is Müller et al. (2019, 5 seeds); `replication` is Wagner et al. (2023, one seed; FCNs "
         "trained on all 60k training images for 100 epochs, CIFAR on all 50k). Models outside the profile's "
@@ -239,6 +237,24 @@ def document(p: dict) -> tuple[str, dict]:
         "NLL fit. Validation ECE after the fit is the check that the fit helped on the data it saw.",
         calibration_detail(p, cal),
         "Reliability diagrams: `plots/figures/reliability.png`, and `dvc plots show` (plots/reliability/).",
+    ], {**f2, **fh, **f3}
+
+
+def document(p: dict) -> tuple[str, dict]:
+    """(Markdown, flat metrics) of every table the profile produced."""
+    classifier_parts, fc = classifier_sections(p, read_json(TRAIN_METRICS), read_json(CALIBRATION_METRICS))
+    pt, fp = projection_table(p, read_json(PROJECTION_METRICS))
+    t4, f4 = table4(p)
+    f7, ff7 = distill_tables(p)
+    mi, fmi = mutual_information_table(p)
+    trm = read_json(TRANSLATION_METRICS)  # {"skipped": why} where a results snapshot did not run it
+    tr, ftr = ((f"Not run: {trm['skipped']}.", {}) if "skipped" in trm else
+               translation_section(p, trm, alphas_to_train(p, "transformer")))
+    d = p["distill"]
+    md = "\n\n".join([
+        "# Results",
+        profile_line(p),
+        *classifier_parts,
         "## Figure 2 — penultimate-layer clusters",
         "Projection onto the plane of the three class templates (bias included), 100 examples per class. "
         "tightness = mean RMS distance to the class centroid / mean centroid distance; equidistance = "
@@ -256,4 +272,4 @@ def document(p: dict) -> tuple[str, dict]:
         "## Translation — Table 3's Transformer row, BLEU and Figure 5 in numbers",
         tr,
     ]) + "\n"
-    return md, {**f2, **fh, **f3, **fp, **f4, **ff7, **fmi, **ftr}
+    return md, {**fc, **fp, **f4, **ff7, **fmi, **ftr}

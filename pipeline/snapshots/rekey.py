@@ -54,7 +54,7 @@ def _chain(record: dict, by_key: dict[str, dict]) -> list[dict]:
 
 
 def train_as_recorded(r: dict, cfg: dict, work: Path, settings: dict, execution: dict, teacher: dict | None,
-                      n_bins: int) -> tuple[dict, dict]:
+                      n_bins: int, predictions_to: Path | None = None) -> tuple[dict, dict]:
     """(run metrics, a record as the snapshot writer makes it) of record ``r`` trained under ``work`` with today's
     code, its configuration ``cfg`` and the resolved ``execution``; the data must be the recorded file."""
     have = file_sha256(data_file(cfg)) if data_file(cfg).exists() else "missing"
@@ -67,7 +67,7 @@ def train_as_recorded(r: dict, cfg: dict, work: Path, settings: dict, execution:
     if m["execution"] != execution:
         raise SnapshotError(f"{r['run']}: this machine resolves its execution to {m['execution']}, not {execution}")
     data = {cfg["dataset"]: (r["data_sha256"], split_sizes(data_file(cfg)))}
-    return m, run_record(work, work / name, {}, data, n_bins)
+    return m, run_record(work, work / name, {}, data, n_bins, predictions_to)
 
 
 def retrain(snapshot: Path, runs: list[str], work: Path, n_bins: int = 15) -> list[dict]:

@@ -1,0 +1,100 @@
+"""More seeds for a snapshot's settings, added as records, without its old work tree.
+
+A snapshot's runs are not kept (only their records), and its settings are fixed by its records: the
+configuration of a seed-0 record with another ``seed`` is that setting's run at that seed. ``add_seeds``
+trains those runs with today's code (the keys must match the snapshot's: ``make results-status``), each exactly
+as the setting's records were trained (execution, data of the recorded sha256, the snapshot's batch settings),
+and appends its record, with its per-example test predictions, to runs.json after every run: an interrupted call
+loses at most the run in progress, and a second call trains only what is missing. Seeds go outermost, so a cut
+leaves every setting with the same number of seeds but the last.
+
+``refresh_tables`` then recomputes what of tables.md and tables.json the records determine (Table 2, the
+head-to-head comparison, Table 3 and its per-setting detail, the profile line) and leaves the rest.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from ..io import write_json
+from .records import read_provenance, read_records
+from .rekey import snapshot_settings, train_as_recorded
+
+
+def seed_name(run: str, seed: int) -> str:
+    return re.sub(r"_seed_\d+$", f"_seed_{seed}", run)
+
+
+def planned(records: list[dict], prefix: str, seeds: list[int]) -> list[tuple[dict, int]]:
+    """(template record, seed) of every run to add: settings under ``prefix`` without a teacher, seeds outermost."""
+    have = {r["run"] for r in records}
+    templates = sorted((r for r in records if r["run"].startswith(prefix) and r["config"]["seed"] == 0
+                        and not r["config"].get("teacher")), key=lambda r: r["run"])
+    return [(t, s) for s in seeds for t in templates if seed_name(t["run"], s) not in have]
+
+
+def add_seeds(snapshot: Path, prefix: str, seeds: list[int], work: Path, n_bins: int = 15, log=print) -> list[dict]:
+    """Train and record every missing run of ``seeds`` for the settings under ``prefix``; the records added."""
+    settings = snapshot_settings(read_provenance(snapshot / "provenance.json"))
+    added = []
+    for t, s in planned(read_records(snapshot / "runs.json"), prefix, seeds):
+        name = seed_name(t["run"], s)
+        cfg = t["config"] | {"seed": s}
+        m, rec = train_as_recorded(t | {"run": name, "config": cfg}, cfg, work, settings, t["execution"], None,
+                                   n_bins, predictions_to=snapshot)
+        rec |= {"seconds": m.get("seconds"), "device": "cpu", "torch": torch.__version__}
+        records = read_records(snapshot / "runs.json")  # again: nothing another writer added is lost
+        write_json(snapshot / "runs.json", records + [rec])
+        added.append(rec)
+        log(f"{name}: test accuracy {rec['test_acc']:.2f} %, {rec['seconds']} s")
+    return added
+
+
+def summaries(records: list[dict], p: dict) -> tuple[dict, dict]:
+    """(train, calibration) per model, dataset and α, as the train and calibrate stages summarise seeds, from the
+    records of Table 2's runs (models/classifiers/<model>/<dataset>/alpha_<α>_seed_<s>)."""
+    from ..config import alphas_to_train, classifiers
+    from ..formulas.spread import mean_std
+    from ..layout import alpha_key
+    train: dict = {}
+    cal: dict = {}
+    for arch, ds in classifiers(p):
+        t, c = train.setdefault(arch, {}).setdefault(ds, {}), cal.setdefault(arch, {}).setdefault(ds, {})
+        for a in alphas_to_train(p, arch):
+            pattern = re.compile(rf"models/classifiers/{arch}/{ds}/{re.escape(alpha_key(a))}_seed_\d+")
+            rs = [r for r in records if pattern.fullmatch(r["run"])]
+            acc, acc_std = mean_std([r["test_acc"] for r in rs], 4)
+            t[alpha_key(a)] = {"test_acc": acc, "test_acc_std": acc_std, "n_seeds": len(rs)}
+            c[alpha_key(a)] = {"n_seeds": len(rs)}
+            for k in ("test_ece", "test_ece_ts", "temperature", "test_nll", "test_nll_ts"):
+                c[alpha_key(a)][k], std = mean_std([r[k] for r in rs], 5)
+                if k in ("test_ece", "test_ece_ts", "temperature") and len(rs) > 1:
+                    c[alpha_key(a)][k + "_std"] = std
+        hard, ls = t[alpha_key(0.0)], t[alpha_key(p["alpha"])]
+        t["head_to_head"] = {"alpha": p["alpha"], "hard_test_acc": hard["test_acc"], "ls_test_acc": ls["test_acc"],
+                             "delta": round(ls["test_acc"] - hard["test_acc"], 4)}
+    return train, cal
+
+
+def refresh_tables(snapshot: Path) -> None:
+    """Rewrite the profile line, Table 2, the head-to-head comparison and Table 3 of tables.md, and their keys in
+    tables.json, from the records and the provenance's params (its seeds); the other sections stay."""
+    from ..config import validate
+    from ..io import read_json, write_text
+    from ..reporting.paper_tables import CLASSIFIER_SECTIONS, classifier_sections
+    from .pages import own_tables
+    from .writer import at_scale
+    prov = read_provenance(snapshot / "provenance.json")
+    p = validate(prov["params"])
+    parts, flat = classifier_sections(p, *summaries(read_records(snapshot / "runs.json"), p))
+    md = (snapshot / "tables.md").read_text()
+    start, end = (md.index(h) for h in CLASSIFIER_SECTIONS)
+    # the profile line keeps its words (some name the data the work tree had), with today's seeds
+    head = re.sub(r"seeds \[[0-9, ]*\]", f"seeds {p['active']['seeds']}", md[:start], count=1)
+    md = head + "\n\n".join(parts) + "\n\n" + md[end:]
+    write_text(snapshot / "tables.md", own_tables(md, prov["profile"], at_scale(snapshot)))
+    tables = read_json(snapshot / "tables.json")
+    stale = [k for k in tables if k.split("/")[0] in ("table2", "table3", "head_to_head")]
+    write_json(snapshot / "tables.json", {k: v for k, v in tables.items() if k not in stale} | flat)
