@@ -1,0 +1,78 @@
+"""More seeds for a snapshot as records (pipeline/snapshots/seeds.py), and the tables recomputed from records."""
+from __future__ import annotations
+
+import json
+import statistics
+
+from tests.test_rekey import _snapshot
+
+
+def test_new_seeds_of_recorded_settings_are_trained_recorded_and_not_trained_twice(toy):
+    from pipeline.snapshots.records import read_records
+    from pipeline.snapshots.seeds import add_seeds, planned
+    from pipeline.training.run_key import key_of
+    snap, records = _snapshot(toy)
+    todo = planned(records, "models/classifiers/", [1, 3])
+    assert [(t["run"], s) for t, s in todo] == [("models/classifiers/fcn/toy/alpha_0.1_seed_0", 1),
+                                                ("models/classifiers/fcn/toy/alpha_0.1_seed_0", 3)]
+    added = add_seeds(snap, "models/classifiers/", [1], toy / "w2", log=lambda m: None)
+    assert [r["run"] for r in added] == ["models/classifiers/fcn/toy/alpha_0.1_seed_1"]
+    new = added[0]
+    assert new["config"] == records[0]["config"] | {"seed": 1} and new["execution"] == records[0]["execution"]
+    assert new["key"] == key_of(new["config"], new["data_sha256"], new["execution"])
+    assert (snap / new["predictions"]["file"]).is_file() and new["seconds"] is not None
+    assert read_records(snap / "runs.json")[-1] == new and len(read_records(snap / "runs.json")) == 5
+    assert add_seeds(snap, "models/classifiers/", [1], toy / "w2", log=lambda m: None) == []  # nothing twice
+
+
+def _records(p, acc):
+    """Records of every Table 2 run of profile ``p`` with test accuracy ``acc(alpha, seed)``."""
+    from pipeline.config import alphas_to_train, classifiers
+    from pipeline.layout import alpha_key
+    out = []
+    for arch, ds in classifiers(p):
+        for a in alphas_to_train(p, arch):
+            for s in (0, 1, 2, 3, 4):
+                out.append({"run": f"models/classifiers/{arch}/{ds}/{alpha_key(a)}_seed_{s}", "test_acc": acc(a, s),
+                            "test_ece": 0.01 * s, "test_ece_ts": 0.001, "temperature": 1.0 + s / 10,
+                            "test_nll": 0.1, "test_nll_ts": 0.09})
+    return out
+
+
+def test_summaries_over_the_records_are_the_stages_mean_and_sample_std(root):
+    from pipeline.config import load_params
+    from pipeline.layout import alpha_key
+    from pipeline.snapshots.seeds import summaries
+    p = load_params(root / "params.yaml")
+    train, cal = summaries(_records(p, lambda a, s: 90 + a + s / 100), p)
+    arch, ds = "fcn", "mnist"
+    m = train[arch][ds][alpha_key(0.0)]
+    accs = [90 + s / 100 for s in range(5)]
+    assert m["n_seeds"] == 5 and m["test_acc"] == round(statistics.mean(accs), 4)
+    assert m["test_acc_std"] == round(statistics.stdev(accs), 4)
+    c = cal[arch][ds][alpha_key(0.0)]
+    assert c["temperature"] == 1.2 and c["temperature_std"] == round(statistics.stdev([1 + s / 10 for s in
+                                                                                        range(5)]), 5)
+    h = train[arch][ds]["head_to_head"]
+    assert h["delta"] == round(train[arch][ds][alpha_key(p["alpha"])]["test_acc"] - m["test_acc"], 4)
+
+
+def test_the_committed_reference_tables_are_its_records_summarised(root):
+    """Table 2 and Table 3 of results/reference/tables.json are the means of its records (to the records'
+    rounding), whichever of the two ways wrote them (the pipeline, or tools/results.py seeds)."""
+    from pipeline.config import validate
+    from pipeline.layout import alpha_key
+    from pipeline.snapshots.records import read_provenance, read_records
+    from pipeline.snapshots.seeds import summaries
+    snap = root / "results/reference"
+    p = validate(read_provenance(snap / "provenance.json")["params"])
+    train, cal = summaries(read_records(snap / "runs.json"), p)
+    tables = json.loads((snap / "tables.json").read_text())
+    for ds in ("mnist", "fashion_mnist"):
+        for key, m in train["fcn"][ds].items():
+            if key.startswith("alpha_"):
+                a = key.removeprefix("alpha_")
+                assert abs(tables[f"table2/{ds}/fcn/alpha={a}/acc"] - m["test_acc"]) < 1e-4
+                assert m["n_seeds"] == len(p["active"]["seeds"])
+        hard = cal["fcn"][ds][alpha_key(0.0)]
+        assert abs(tables[f"table3/{ds}/fcn/hard/ece"] - hard["test_ece"]) < 2e-5
