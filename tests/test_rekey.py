@@ -123,3 +123,22 @@ def test_the_precision_comparison_trains_the_other_precision_and_sets_it_beside_
     assert first["seed_std"]["test_nll"] == statistics.stdev(pair)
     assert student["seed_std"]["test_acc"] is None and all(student["bf16_minus_fp32"][k] == 0 for k in METRICS)
     assert "| students/ls/probabilities_seed_0 (0) | test_acc |" in table(out)
+
+
+@pytest.mark.parametrize("junk", ['{"run": 1}', "[1, 2]", '[{"run": "x"}]', "not json", None])
+def test_junk_evidence_is_refused_in_one_line_and_changes_nothing(toy, junk, root):
+    import subprocess
+    import sys
+    snap, _ = _snapshot(toy)
+    ev = toy / "evidence.json"
+    if junk is not None:
+        ev.write_text(junk)
+    before = (snap / "runs.json").read_bytes()
+    from pipeline.snapshots import rekey as rk
+    from pipeline.snapshots.records import SnapshotError
+    r = subprocess.run([sys.executable, str(root / "tools/results.py"), "rekey", "x", "--evidence", str(ev), "--why",
+                        "t"], capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: ")
+    with pytest.raises(SnapshotError, match="not what `tools/results.py retrain` writes"):
+        rk.rekey(snap, [1, 2], "c", "t")
+    assert (snap / "runs.json").read_bytes() == before

@@ -146,7 +146,8 @@ def rekey_command(a) -> int:
                                          else f"differs: {e['differs']}"))
             return 0 if not any(e["differs"] for e in rows) else 1
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        n = rekey(snap, json.loads(a.evidence.read_text()), commit, a.why)
+        from pipeline.snapshots.records import read_checked
+        n = rekey(snap, read_checked(a.evidence, list), commit, a.why)
         print(f"results/{a.profile}: {n} record(s) re-keyed; the evidence is in provenance.json under 'rekeyed'")
         return 0
     except SnapshotError as e:

@@ -120,6 +120,10 @@ def rekeyed_records(records: list[dict]) -> list[dict]:
 
 def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str) -> int:
     """Give every record today's key if ``evidence`` shows the sample reproduced; returns the number re-keyed."""
+    if not all(isinstance(e, dict) and isinstance(e.get("run"), str) and isinstance(e.get("key"), str)
+               and isinstance(e.get("differs"), dict) for e in evidence):
+        raise SnapshotError("not re-keyed: the evidence is not what `tools/results.py retrain` writes (a list of "
+                            "rows with run, key and differs)")
     bad = [e["run"] for e in evidence if e["differs"]]
     if bad:
         raise SnapshotError(f"not re-keyed: {', '.join(bad)} differ from their records "
