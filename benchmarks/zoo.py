@@ -20,13 +20,12 @@ from pipeline.data.fetch import fetch_dataset, mirror_root
 from pipeline.data.inputs import train_batch
 from pipeline.data.registry import get
 from pipeline.layout import RAW
-from pipeline.losses import label_smoothing_ce
+from pipeline.losses import label_smoothing_ce, sequence_ce
 from pipeline.models import build_model
 from pipeline.run_configs import convnet_config, label_smoothing
 from pipeline.text import batches as TB
 from pipeline.text import corpus
 from pipeline.text import tokenizer as tk
-from pipeline.text.metrics import sequence_ce
 from pipeline.training.builders import build_optimizer, prepare_model, resolve_execution
 from pipeline.training.stacking import STACKED, stack_models, stacked_optimizer
 
@@ -174,7 +173,7 @@ def transformer_steps(device: torch.device, workers: int, log_every: int, profil
         model = build_model("transformer", (), tok_de.get_vocab_size(), cfg).to(device)
         return model, torch.optim.Adam(model.parameters(), lr=1e-4, betas=tuple(t["adam"]["betas"]),
                                        eps=t["adam"]["eps"])
-    loss = lambda z, y: sequence_ce(z, y, 0.1)  # noqa: E731
+    loss = lambda z, y: sequence_ce(z, y, 0.1, tk.PAD)  # noqa: E731
 
     def collate(pairs):  # the tutorial tokenises and pads every batch in collate_fn
         src = [torch.tensor(tk.encode(tok_en, [s])[0] + [tk.EOS]) for s, _ in pairs]

@@ -79,4 +79,6 @@ def test_sizes_are_added_only_from_the_data_file_the_records_name(tmp_path):
 def test_aliases_count_as_one_training(root):
     assert distinct_trainings([{"key": "a"}, {"key": "b"}, {"key": "a"}]) == 2
     records = read_records(root / "results/reference/runs.json")
-    assert len(records) == 60 and distinct_trainings(records) == 56
+    # Table 4's LS teacher is Table 2's MNIST alpha=0.1 run at seed 0, and Figure 7's teachers at alpha 0, 0.15
+    # and 0.3 are Table 2's MNIST runs: four aliases, whatever the number of seeds
+    assert distinct_trainings(records) == len(records) - 4
