@@ -1,7 +1,7 @@
 """Run configurations shared by every stage that trains a classifier.
 
 A config is a plain dict holding everything that determines a run's result;
-its hash is the run's key (pipeline/training/run.py). ``classifier_config``
+its hash is part of the run's key (pipeline/training/run_key.py). ``classifier_config``
 builds one for any model of Tables 2 and 3 from its params section;
 ``fcn_run_config`` is the FCN case with explicit widths (teachers, students).
 """

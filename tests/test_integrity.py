@@ -182,3 +182,37 @@ def test_the_teachers_pass_uses_the_batch_the_reference_students_were_trained_wi
     teacher = run.train_run(toy / "teacher", cfg(9, ls(0.0)), CPU, BASE | {"eval_batch_size": 7})
     run.train_run(toy / "student", cfg(0, soft, teacher["key"]), CPU, BASE | {"eval_batch_size": 7}, toy / "teacher")
     assert seen == [run.TEACHER_BATCH] == [snapshot_batch]
+
+
+def test_a_teacher_whose_weights_were_swapped_stops_its_student(toy):
+    """The teacher's model.pt is checked against the sha256 its run recorded before it teaches: another file of
+    the right shape (another run's weights) stops the student in one line instead of changing its targets."""
+    from pipeline.training.integrity import DamagedRunError
+    from pipeline.training.run import train_run
+    soft = {"kind": "soft_targets", "beta": 0.6, "temperature": 2.0}
+    teacher = train_run(toy / "teacher", cfg(7, ls(0.05)), CPU, BASE)  # a teacher no other test caches
+    train_run(toy / "other", cfg(8, ls(0.0)), CPU, BASE)
+    (toy / "teacher/model.pt").write_bytes((toy / "other/model.pt").read_bytes())
+    with pytest.raises(DamagedRunError, match="model.pt is missing or not the file the run wrote"):
+        train_run(toy / "student", cfg(0, soft, teacher["key"]), CPU, BASE, toy / "teacher")
+
+
+def test_a_donor_with_tampered_metrics_is_not_adopted(toy, monkeypatch):
+    """A run with the same key elsewhere is copied only if its metrics pass their seal and ranges too."""
+    from pipeline.training.many import Job, train_inline
+    monkeypatch.setattr("pipeline.training.many.RUN_ROOTS", [toy / "a", toy / "b"])
+    first = train_inline([Job(toy / "a" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
+    done = toy / "a/r/metrics.json"
+    done.write_text(done.read_text().replace(f'"test_acc": {first["test_acc"]}', '"test_acc": 99.99'))
+    copy = train_inline([Job(toy / "b" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
+    assert not copy["reused"] and copy["test_acc"] == first["test_acc"]  # trained again, not copied
+
+
+def test_finding_the_pending_runs_changes_no_folder(toy):
+    """A backend asks which runs are pending before its workers take the folders' locks: the question must not
+    clear a folder that a worker may be writing (a state-less folder of another configuration here)."""
+    from pipeline.training.many import Job, pending_units
+    (toy / "busy").mkdir()
+    (toy / "busy/partial.pt").write_bytes(b"a worker's file, before its first checkpoint")
+    assert pending_units([Job(toy / "busy", cfg(0, ls(0.1)))], CPU, BASE) == [[0]]
+    assert (toy / "busy/partial.pt").read_bytes().startswith(b"a worker's file")

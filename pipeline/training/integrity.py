@@ -1,7 +1,7 @@
 """The checks behind the run folder's lifecycle (pipeline/training/run_folder.py): a finished run is trusted only
 if its files are the ones it wrote; one process trains a folder at a time.
 
-``save_run`` records the sha256 of every file of a run folder in its
+``run_folder.finish`` records the sha256 of every file of a run folder in its
 ``metrics.json`` (written last). ``damaged`` recomputes them before a run is
 reused: a truncated ``logits.pt`` or a missing snapshot makes the run count as
 unfinished, so it is retrained rather than passed on to calibration or DVC.

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from ..data import inputs
+from ..io import read_json
 from ..layout import RUN_ROOTS
 from ..losses import build_loss
 from ..models import build_model
@@ -35,7 +36,7 @@ from .backend import Job, Trainer
 from .builders import build_schedule, prepare_model
 from .loop import DivergenceError, EpochBatches, LoopSpec, StateFile, fit
 from .run import describe, save_run, teacher_targets, train_run, training_data
-from .run_folder import locked, prepare
+from .run_folder import FINISHED, locked, prepare, status
 from .run_key import run_key
 from .stacking import member_state, stack_models, stacked_optimizer, stacked_state
 
@@ -68,17 +69,23 @@ def log_wall_times(jobs: list[Job], results: list[dict], device: torch.device) -
                                     "torch": torch.__version__}) + "\n")
 
 
-def sort_runs(jobs: list[Job], device: torch.device, execution: dict
+def sort_runs(jobs: list[Job], device: torch.device, execution: dict, read_only: bool = False
               ) -> tuple[dict[int, dict], list[list[tuple[int, str, dict]]], list[int]]:
     """(metrics of the finished runs by index, stacked groups of (index, key, execution) of at most
     ``execution.stack_max`` runs, indices of the runs to train alone). The one place runs are grouped: the
-    inline trainer trains these groups, and a backend hands the same groups to its workers."""
+    inline trainer trains these groups (its folders locked; each prepared for its key), and a backend hands the
+    same groups to its workers (``read_only``: only each folder's status is read, since the workers hold the
+    locks, and a folder a running worker writes must not be cleared from here)."""
     done: dict[int, dict] = {}
     groups: dict[tuple[str, int], list[tuple[int, str, dict]]] = {}
     alone = []
     for i, job in enumerate(jobs):
         key, resolved = run_key(job.cfg, device, execution)
-        finished_run = prepare(job.run_dir, key, describe(job.cfg), RUN_ROOTS)
+        if read_only:
+            done_now = status(job.run_dir, key) == FINISHED
+            finished_run = read_json(Path(job.run_dir) / "metrics.json") if done_now else None
+        else:
+            finished_run = prepare(job.run_dir, key, describe(job.cfg), RUN_ROOTS)
         if finished_run is not None:
             done[i] = finished_run | {"reused": True}
         elif resolved["stack"]:
@@ -105,7 +112,7 @@ def _train_runs(jobs: list[Job], device: torch.device, execution: dict) -> list[
 
 def pending_units(jobs: list[Job], device: torch.device, execution: dict) -> list[list[int]]:
     """The backend's ``pending``: indices of the runs still to train, as the units a worker trains at once."""
-    _, chunks, alone = sort_runs(jobs, device, execution)
+    _, chunks, alone = sort_runs(jobs, device, execution, read_only=True)
     return [[i for i, _, _ in chunk] for chunk in chunks] + [[i] for i in alone]
 
 

@@ -27,7 +27,7 @@ from torch import nn
 from ..data import prepared
 from ..io import load_tensors, read_json, write_json
 from ..models import build_model
-from .integrity import damaged, drop_damaged_state, metrics_problem, output_digests, run_locks, seal
+from .integrity import damaged, drop_damaged_state, metrics_problem, output_digests, run_locks, seal, verified
 
 FINISHED, RESUMABLE, EMPTY, OTHER = "finished", "resumable", "empty", "other"
 
@@ -91,7 +91,8 @@ def adopt_identical_run(run_dir: Path, key: str, roots: list[Path]) -> Path | No
 
     The key hashes configuration, execution, data and numerics code, so a run with the same key
     elsewhere (Figure 7's teacher at α = 0.15 is Table 2's MNIST run at α = 0.15) holds the bytes this
-    run would train. The copy is verified against its recorded digests and moved into place in one
+    run would train. The source's metrics must pass their checks (seal, ranges) and its files their
+    digests; the copy is checked again against the same digests before it is moved into place in one
     rename. Returns the folder copied from, or None.
     """
     run_dir = Path(run_dir)
@@ -104,11 +105,15 @@ def adopt_identical_run(run_dir: Path, key: str, roots: list[Path]) -> Path | No
                 m = json.loads(done.read_text())
             except (OSError, ValueError):
                 continue
-            if not isinstance(m, dict) or m.get("key") != key or damaged(src, m.get("files")) is not None:
+            if (not isinstance(m, dict) or m.get("key") != key or metrics_problem(done) is not None
+                    or damaged(src, m.get("files")) is not None):
                 continue
             tmp = run_dir.with_name(f".{run_dir.name}.adopt")
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("state.pt", ".*"))
+            if json.loads((tmp / "metrics.json").read_text()) != m or damaged(tmp, m.get("files")) is not None:
+                shutil.rmtree(tmp, ignore_errors=True)  # the source changed while it was copied
+                continue
             shutil.rmtree(run_dir, ignore_errors=True)
             os.replace(tmp, run_dir)
             return src
@@ -124,12 +129,14 @@ def build_run_model(cfg: dict) -> nn.Module:
 
 
 def load_model(run_dir: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """(model in eval mode, the run's metrics.json) of a finished run of any kind."""
+    """(model in eval mode, the run's metrics.json) of a finished run of any kind; its weights are checked
+    against their recorded sha256 first (``integrity.verified``: a teacher whose model.pt was swapped stops the
+    student in one line instead of teaching it)."""
     run_dir = Path(run_dir)
     done = run_dir / "metrics.json"
     if not done.exists():
         raise FileNotFoundError(f"{run_dir} holds no finished run (no metrics.json): run `dvc repro`")
     metrics = read_json(done)
     model = build_run_model(metrics["config"])
-    model.load_state_dict(load_tensors(run_dir / "model.pt"))
+    model.load_state_dict(load_tensors(verified(run_dir, "model.pt")))  # the weights the run wrote, or one line
     return model.to(device).eval(), metrics
