@@ -20,7 +20,8 @@ from .allocator import keep_freed_memory
 # and importing it here would make every stage's code (its dvc.yaml deps) include the training loop.
 USER_ERRORS = {"pipeline.config": ("ParamError", "ParamsFileError"), "pipeline.data.fetch": ("DatasetError",),
                "pipeline.training.loop": ("DivergenceError",), "pipeline.formulas.reliability": ("CalibrationError",),
-               "pipeline.training.integrity": ("RunBusyError", "DamagedRunError")}
+               "pipeline.training.integrity": ("RunBusyError", "DamagedRunError"),
+               "pipeline.training.run_key": ("CodeChangedError",)}
 
 
 def user_errors() -> tuple[type, ...]:

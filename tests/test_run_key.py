@@ -114,3 +114,14 @@ def test_one_key_function_for_every_kind_of_run(toy, arch):
     key, resolved = run_key(c, CPU, BASE)
     assert len(key) == 16 and resolved["stack"] is False
     assert not finished(Job(toy / "nothing", c), CPU, BASE)
+
+
+def test_a_hashed_file_changed_after_the_process_started_stops_the_key(monkeypatch, tmp_path):
+    """A long run (a results piece) that outlives an edit of the training code must not key its next runs by
+    the edited bytes, which it never ran: it stops in one line instead."""
+    from pipeline.training import run_key as rk
+    c, ex = cfg(0, ls(0.1)), {"precision": "fp32", "channels_last": False, "compile": False, "stack": False}
+    rk.key_of(c, "ab" * 32, ex)  # fine: nothing changed since this process imported the code
+    monkeypatch.setattr(rk, "STARTED_NS", 0)  # as if the process had started before every file was written
+    with pytest.raises(rk.CodeChangedError, match="changed while this process was running"):
+        rk.key_of(c, "ab" * 32, ex)

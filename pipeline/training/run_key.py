@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
 from ..data import prepared
-from ..imports import PACKAGE, closure, module_file
+from ..imports import PACKAGE, ROOT, closure, module_file
 from ..layout import TOKENIZED
 from .builders import resolve_execution, stackable
 
@@ -63,10 +64,23 @@ def code_roots(cfg: dict, execution: dict) -> tuple[str, ...]:
     return tuple(roots)
 
 
+# When this process imported its code (this module is imported with the training code). A hashed file written
+# later is not the code this process runs, and a key from its bytes would name code that never trained the run.
+STARTED_NS = time.time_ns()
+
+
+class CodeChangedError(RuntimeError):
+    """A file the key hashes changed after this process had imported it."""
+
+
 def code_digest(modules: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     for m in modules:
-        h.update(m.encode() + b"\0" + module_file(m).read_bytes() + b"\0")
+        f = module_file(m)
+        if f.is_relative_to(ROOT) and f.stat().st_mtime_ns > STARTED_NS:
+            raise CodeChangedError(f"{f} changed while this process was running, after it had imported it: its "
+                                   "runs would be keyed by code they did not run; run the command again")
+        h.update(m.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
 
 
