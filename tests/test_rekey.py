@@ -45,6 +45,16 @@ def _snapshot(toy):
     return snap, records
 
 
+def _current(toy):
+    """The toy snapshot with today's keys (as after a re-key)."""
+    from pipeline.io import write_json
+    from pipeline.snapshots.rekey import rekeyed_records
+    snap, records = _snapshot(toy)
+    records = rekeyed_records(records)
+    write_json(snap / "runs.json", records)
+    return snap, records
+
+
 def test_records_get_todays_keys_and_students_their_teachers_new_key(toy):
     from pipeline.snapshots.rekey import rekeyed_records
     from pipeline.training.run_key import key_of
@@ -113,7 +123,7 @@ def test_the_precision_comparison_trains_the_other_precision_and_sets_it_beside_
     import statistics
 
     from pipeline.snapshots.precision import METRICS, compare, table
-    snap, records = _snapshot(toy)
+    snap, records = _current(toy)
     out = compare(snap, ["models/classifiers/fcn/toy/alpha_0.1_seed_0", "models/students/ls/probabilities_seed_0"],
                   toy / "again")
     first, student = out["runs"]
@@ -139,6 +149,33 @@ def test_junk_evidence_is_refused_in_one_line_and_changes_nothing(toy, junk, roo
     r = subprocess.run([sys.executable, str(root / "tools/results.py"), "rekey", "x", "--evidence", str(ev), "--why",
                         "t"], capture_output=True, text=True)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: ")
+    assert str(ev) in r.stderr or "the evidence is not" in r.stderr  # refused for the evidence, before any snapshot
     with pytest.raises(SnapshotError, match="not what `tools/results.py retrain` writes"):
         rk.rekey(snap, [1, 2], "c", "t")
     assert (snap / "runs.json").read_bytes() == before
+
+
+def test_evidence_is_checked_against_the_records_not_trusted(toy):
+    """A row whose 'differs' was emptied by hand, one made against other records, and a sample without a kind
+    of run the snapshot records are each refused, and nothing is written."""
+    from pipeline.io import write_json
+    from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.rekey import rekey, retrain
+    snap, records = _snapshot(toy)
+    evidence = retrain(snap, ["models/students/ls/probabilities_seed_0", "models/classifiers/fcn/toy/alpha_0.1_seed_0",
+                              "models/distilled/figure7/m2_alpha_0.1_seed_0"], toy / "again")
+    before = {f: (snap / f).read_bytes() for f in ("runs.json", "provenance.json")}
+    forged = [dict(e) for e in evidence]
+    forged[0] = forged[0] | {"metrics": forged[0]["metrics"] | {"test_acc": 1.0}, "differs": {}}
+    with pytest.raises(SnapshotError, match="differ from their records"):
+        rekey(snap, forged, "c" * 40, "t")
+    with pytest.raises(SnapshotError, match="not the ones the evidence was made against"):
+        rekey(snap, [evidence[0] | {"key_before": "0" * 16}] + evidence[1:], "c" * 40, "t")
+    stacked = records + [records[0] | {"run": "models/classifiers/fcn/toy/stacked_seed_5",
+                                       "execution": records[0]["execution"] | {"stack": True}}]
+    write_json(snap / "runs.json", stacked)
+    with pytest.raises(SnapshotError, match="lacks a stacked fcn run"):
+        rekey(snap, evidence, "c" * 40, "t")
+    write_json(snap / "runs.json", records)
+    assert {f: (snap / f).read_bytes() for f in before} == before
+    assert rekey(snap, evidence, "c" * 40, "t") == 4

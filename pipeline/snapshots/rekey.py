@@ -23,7 +23,7 @@ import torch
 from ..io import write_json
 from ..training.backend import Job, train_runs
 from ..training.many import CLASSIFIER_TRAINER
-from ..training.run_key import data_file, file_sha256, key_of
+from ..training.run_key import data_file, file_sha256, key_of, kind
 from .records import SnapshotError, read_provenance, read_records
 from .writer import run_record, split_sizes
 
@@ -86,13 +86,17 @@ def retrain(snapshot: Path, runs: list[str], work: Path, n_bins: int = 15) -> li
         for r in _chain(by_run[name], by_key):
             if r["run"] in rows:
                 continue
+            if kind(r["config"], r["execution"]) != "classifier":
+                raise SnapshotError(f"{r['run']} is a {kind(r['config'], r['execution'])} run; retrain trains "
+                                    "classifiers one at a time, as recorded")
             cfg = r["config"] | ({"teacher": new_key[r["config"]["teacher"]]} if r["config"].get("teacher") else {})
             m, now = train_as_recorded(r, cfg, work, settings, r["execution"], by_key.get(r["config"].get("teacher")),
                                        n_bins)
             new_key[r["key"]] = m["key"]
             rows[r["run"]] = {"run": r["run"], "key_before": r["key"], "key": m["key"],
                               "differs": {f: [r.get(f), now.get(f)] for f in COMPARED if r.get(f) != now.get(f)},
-                              "compared": list(COMPARED), "trained_seconds": m.get("seconds"),
+                              "compared": list(COMPARED), "metrics": {f: now.get(f) for f in COMPARED},
+                              "trained_seconds": m.get("seconds"),
                               "logits_sha256": hashlib.sha256((work / r["run"] / "logits.pt").read_bytes()
                                                               ).hexdigest()}
     return list(rows.values())
@@ -119,25 +123,40 @@ def rekeyed_records(records: list[dict]) -> list[dict]:
 
 
 def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str) -> int:
-    """Give every record today's key if ``evidence`` shows the sample reproduced; returns the number re-keyed."""
+    """Give every record today's key if ``evidence`` shows the sample reproduced; returns the number re-keyed.
+
+    The evidence is checked against the snapshot as it is now, not trusted: each row must name a record by its
+    current key (``key_before``), its retrained metrics must equal the record's, its key must be today's, and the
+    sample must hold every kind of run (``run_key.kind`` and model) the snapshot records. A refusal writes nothing.
+    """
     if not all(isinstance(e, dict) and isinstance(e.get("run"), str) and isinstance(e.get("key"), str)
-               and isinstance(e.get("differs"), dict) for e in evidence):
+               and isinstance(e.get("key_before"), str) and isinstance(e.get("metrics"), dict) for e in evidence):
         raise SnapshotError("not re-keyed: the evidence is not what `tools/results.py retrain` writes (a list of "
-                            "rows with run, key and differs)")
-    bad = [e["run"] for e in evidence if e["differs"]]
-    if bad:
-        raise SnapshotError(f"not re-keyed: {', '.join(bad)} differ from their records "
-                            f"({'; '.join(str(e['differs']) for e in evidence if e['differs'])})")
-    lacking = [what for what, prefix in REQUIRED if not any(e["run"].startswith(prefix) for e in evidence)]
-    if lacking:
-        raise SnapshotError(f"not re-keyed: the sample lacks {', '.join(lacking)}")
+                            "rows with run, key_before, key and metrics)")
     records = read_records(snapshot / "runs.json")
-    out = rekeyed_records(records)
-    today = {r["run"]: r["key"] for r in out}
-    unknown = [e["run"] for e in evidence if e["run"] not in today]
+    by_run = {r["run"]: r for r in records}
+    unknown = [e["run"] for e in evidence if e["run"] not in by_run]
     if unknown:
         raise SnapshotError(f"not re-keyed: the evidence names runs the snapshot does not record: {', '.join(unknown)}")
-    stale = [e["run"] for e in evidence if today.get(e["run"]) != e["key"]]
+    moved = [e["run"] for e in evidence if by_run[e["run"]]["key"] != e["key_before"]]
+    if moved:
+        raise SnapshotError(f"not re-keyed: the records of {', '.join(moved)} are not the ones the evidence was made "
+                            "against (their keys differ); retrain the sample again")
+    differs = {e["run"]: {f: [by_run[e["run"]].get(f), e["metrics"].get(f)] for f in COMPARED
+                          if by_run[e["run"]].get(f) != e["metrics"].get(f)} for e in evidence}
+    bad = {run: d for run, d in differs.items() if d}
+    if bad:
+        raise SnapshotError(f"not re-keyed: {', '.join(bad)} differ from their records ({bad})")
+    lacking = [what for what, prefix in REQUIRED if not any(e["run"].startswith(prefix) for e in evidence)]
+    kinds = {(kind(r["config"], r["execution"]), r["config"]["arch"]) for r in records}
+    sampled = {(kind(by_run[e["run"]]["config"], by_run[e["run"]]["execution"]), by_run[e["run"]]["config"]["arch"])
+               for e in evidence}
+    lacking += [f"a {k} {arch} run" for k, arch in sorted(kinds - sampled)]
+    if lacking:
+        raise SnapshotError(f"not re-keyed: the sample lacks {', '.join(lacking)}")
+    out = rekeyed_records(records)
+    today = {r["run"]: r["key"] for r in out}
+    stale = [e["run"] for e in evidence if today[e["run"]] != e["key"]]
     if stale:
         raise SnapshotError(f"not re-keyed: the evidence for {', '.join(stale)} was made with other code than "
                             "today's (its key differs from today's); retrain the sample again")
@@ -146,8 +165,10 @@ def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str) -> int:
     prov.setdefault("rekeyed", []).append({
         "date": datetime.date.today().isoformat(), "commit": commit, "records": changed, "why": note,
         "rule": "every compared metric of every sampled run equal to its record, at the record's precision; "
-                "the sample covers " + ", ".join(what for what, _ in REQUIRED),
+                "the sample covers " + ", ".join(what for what, _ in REQUIRED) + " and every kind of run recorded",
         "evidence": evidence})
-    write_json(snapshot / "runs.json", out)
+    # provenance first: a stop between the two writes leaves the old keys (stale, so rerun), never new keys
+    # without their evidence
     write_json(snapshot / "provenance.json", prov)
+    write_json(snapshot / "runs.json", out)
     return changed
