@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 import statistics
 
-from tests.test_rekey import _snapshot
+from tests.test_rekey import _current, _snapshot
 
 
 def test_new_seeds_of_recorded_settings_are_trained_recorded_and_not_trained_twice(toy):
     from pipeline.snapshots.records import read_records
     from pipeline.snapshots.seeds import add_seeds, planned
     from pipeline.training.run_key import key_of
-    snap, records = _snapshot(toy)
+    snap, records = _current(toy)
     todo = planned(records, "models/classifiers/", [1, 3])
     assert [(t["run"], s) for t, s in todo] == [("models/classifiers/fcn/toy/alpha_0.1_seed_0", 1),
                                                 ("models/classifiers/fcn/toy/alpha_0.1_seed_0", 3)]
@@ -76,3 +76,16 @@ def test_the_committed_reference_tables_are_its_records_summarised(root):
                 assert m["n_seeds"] == len(p["active"]["seeds"])
         hard = cal["fcn"][ds][alpha_key(0.0)]
         assert abs(tables[f"table3/{ds}/fcn/hard/ece"] - hard["test_ece"]) < 2e-5
+
+
+def test_seeds_of_a_snapshot_keyed_by_other_code_are_refused(toy):
+    """New seeds trained with today's code must not be averaged with old seeds of other code."""
+    import pytest
+
+    from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.seeds import add_seeds
+    snap, records = _snapshot(toy)  # its keys are an older code's
+    before = (snap / "runs.json").read_bytes()
+    with pytest.raises(SnapshotError, match="trained with other code than today's"):
+        add_seeds(snap, "models/classifiers/", [1], toy / "w2", log=lambda m: None)
+    assert (snap / "runs.json").read_bytes() == before

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from ..io import write_json
-from .records import read_provenance, read_records
+from ..training.run_key import key_of
+from .records import SnapshotError, read_provenance, read_records
 from .rekey import snapshot_settings, train_as_recorded
 
 
@@ -38,8 +39,13 @@ def planned(records: list[dict], prefix: str, seeds: list[int]) -> list[tuple[di
 def add_seeds(snapshot: Path, prefix: str, seeds: list[int], work: Path, n_bins: int = 15, log=print) -> list[dict]:
     """Train and record every missing run of ``seeds`` for the settings under ``prefix``; the records added."""
     settings = snapshot_settings(read_provenance(snapshot / "provenance.json"))
+    todo = planned(read_records(snapshot / "runs.json"), prefix, seeds)
+    stale = sorted({t["run"] for t, _ in todo if key_of(t["config"], t["data_sha256"], t["execution"]) != t["key"]})
+    if stale:  # new seeds of today's code beside old seeds of other code would be averaged as one setting
+        raise SnapshotError(f"{', '.join(stale)}: the snapshot's record was trained with other code than today's "
+                            "(its key differs); re-key it on evidence first (tools/results.py retrain, rekey)")
     added = []
-    for t, s in planned(read_records(snapshot / "runs.json"), prefix, seeds):
+    for t, s in todo:
         name = seed_name(t["run"], s)
         cfg = t["config"] | {"seed": s}
         m, rec = train_as_recorded(t | {"run": name, "config": cfg}, cfg, work, settings, t["execution"], None,
