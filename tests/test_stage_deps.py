@@ -70,3 +70,9 @@ def test_a_stage_that_builds_models_by_name_depends_on_every_model_file(root):
     files = closure("pipeline.stages.train")
     models = {f.relative_to(root) for f in (root / "pipeline/models").glob("*.py")}
     assert models <= files
+
+
+def test_a_package_run_with_python_m_depends_on_its_main(root):
+    """`python -m pipeline.config` runs pipeline/config/__main__.py (and what it imports: the stage wrapper)."""
+    files = closure("pipeline.config")
+    assert {Path("pipeline/config/__main__.py"), Path("pipeline/stage.py")} <= files

@@ -29,7 +29,8 @@ BY_NAME = {"pipeline.models": "build_model imports pipeline/models/<name>.py by 
 
 def closure(module: str, root: Path = ROOT) -> set[Path]:
     """Every first-party file that running ``python -m module`` may import (relative to root)."""
-    names = module_closure([module], root=root)
+    main = f"{module}.__main__"  # `python -m package` runs the package's __main__.py
+    names = module_closure([module] + ([main] if module_file(main, root) else []), root=root)
     for pkg in BY_NAME:
         if pkg in names:
             folder = module_file(pkg, root).parent
