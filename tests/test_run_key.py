@@ -17,7 +17,7 @@ NUMERICS_FCN = {"pipeline.training.run", "pipeline.training.loop", "pipeline.tra
 def test_a_classifiers_hashed_code_is_its_recipes_import_closure_without_bookkeeping():
     from pipeline.training.run_key import BOOKKEEPING, code_closure, code_roots
     fcn = set(code_closure(code_roots({"arch": "fcn"}, {"stack": False})))
-    assert NUMERICS_FCN <= fcn
+    assert NUMERICS_FCN <= fcn and "pipeline.training.restore" in fcn  # a teacher's logits come from restore
     assert not fcn & BOOKKEEPING
     assert "pipeline.models.alexnet" not in fcn  # another model's file: editing it keeps FCN runs valid
     assert "pipeline.training.many" not in fcn and "pipeline.training.stacking" not in fcn  # trained alone
@@ -51,11 +51,11 @@ def test_the_key_changes_with_a_hashed_files_bytes_and_not_with_a_bookkeeping_fi
     before = rk.key_of(c, sha, ex)
     real = rk.module_file
 
-    def edited(name):  # one byte more in a module: the copy stands in for it
+    def edited(name):  # one statement more in a module: the copy stands in for it
         f = real(name)
         if name in (target,):
             copy = tmp_path / f"{name}.py"
-            copy.write_bytes(f.read_bytes() + b"\n")
+            copy.write_bytes(f.read_bytes() + b"_planted = 1\n")
             return copy
         return f
     monkeypatch.setattr(rk, "module_file", edited)
@@ -125,3 +125,25 @@ def test_a_hashed_file_changed_after_the_process_started_stops_the_key(monkeypat
     monkeypatch.setattr(rk, "STARTED_NS", 0)  # as if the process had started before every file was written
     with pytest.raises(rk.CodeChangedError, match="changed while this process was running"):
         rk.key_of(c, "ab" * 32, ex)
+
+
+def test_comments_docstrings_and_blank_lines_are_not_in_the_key_and_code_is():
+    from pipeline.training.run_key import code_text
+    src = 'def f(x):\n    """Doubles."""\n    return 2 * x  # twice\n\n\nS = "# not a comment"\n'
+    same = ('"""A module."""\n# a note\ndef f(x):\n    """Doubles x, reworded."""\n\n    return 2 * x\n'
+            'S = "# not a comment"   \n')
+    assert code_text(src) == code_text(same) == 'def f(x):\n    return 2 * x\nS = "# not a comment"'
+    assert code_text(src.replace("2 * x", "3 * x")) != code_text(src)
+    assert code_text(src.replace('"# not a comment"', '"#"')) != code_text(src)  # a string is code
+
+
+def test_the_key_is_the_same_after_a_docstring_or_comment_edit(tmp_path, monkeypatch):
+    from pipeline.training import run_key as rk
+    c, ex = cfg(0, ls(0.1)), {"precision": "fp32", "channels_last": False, "compile": False, "stack": False}
+    before = rk.key_of(c, "ab" * 32, ex)
+    real = rk.module_file
+    copy = tmp_path / "loop.py"
+    copy.write_text(real("pipeline.training.loop").read_text().replace('"""The generic training loop',
+                                                                       '# reworded\n"""The training loop'))
+    monkeypatch.setattr(rk, "module_file", lambda m: copy if m == "pipeline.training.loop" else real(m))
+    assert rk.key_of(c, "ab" * 32, ex) == before

@@ -1,8 +1,8 @@
 """Model registry: one file per model, each exposing ``build(in_shape, num_classes, cfg)``.
 
 ``build_model("alexnet", ...)`` imports ``pipeline/models/alexnet.py`` by name,
-so adding a model adds a file and touches nothing else (and a run's key hashes
-only the file of its own model: pipeline/training/run.py). Files named
+and a run's key hashes only the file of its own model (pipeline/training/run_key.py):
+adding or editing a model leaves the other models' runs valid. Files named
 ``_*.py`` are shared helpers, not models.
 """
 from __future__ import annotations

@@ -35,7 +35,7 @@ from ..text import tokenizer as tk
 from ..text.batches import to_device
 from ..text.evaluate import evaluate_run
 from ..training.builders import resolve_device
-from ..training.run_folder import load_model
+from ..training.restore import load_model
 
 REPORTED_STD = ("test_ece", "test_ece_ts", "temperature", "bleu_beam", "bleu_greedy", "test_nll")
 

@@ -32,7 +32,7 @@ from ..models import title
 from ..reporting.figures import mutual_information_figure, not_run_figure
 from ..stage import run
 from ..training.integrity import verified
-from ..training.run_folder import load_model
+from ..training.restore import load_model
 
 
 def sample_examples(labels: torch.Tensor, classes: list[int], per_class: int, seed: int) -> torch.Tensor:

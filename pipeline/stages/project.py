@@ -26,7 +26,7 @@ from ..models import title
 from ..reporting.figures import projection_figure
 from ..stage import run
 from ..training.integrity import verified
-from ..training.run_folder import load_model
+from ..training.restore import load_model
 
 
 def sample(labels: torch.Tensor, classes: list[int], n: int, gen: torch.Generator, where: str) -> torch.Tensor:

@@ -23,7 +23,8 @@ from ..losses import build_loss
 from ..models import build_model
 from .builders import build_optimizer, build_schedule, prepare_model
 from .loop import EpochBatches, LoopSpec, fit, predict
-from .run_folder import finish, load_model, prepare
+from .restore import load_model
+from .run_folder import finish, prepare
 from .run_key import run_key
 
 

@@ -8,7 +8,9 @@ A run folder holds one run of one key (pipeline/training/run_key.py):
   state of this key kept (its key is checked again when ``loop.fit`` loads it);
 - ``finish`` writes the run's ``metrics.json`` last, with the sha256 of every other file, and drops the state;
 - ``locked`` holds one process per folder, and ``seal`` records the finished ``metrics.json``'s own digest;
-- ``load_model`` rebuilds the trained model from a finished folder, weights loaded with ``weights_only``.
+
+A trained model is rebuilt from its folder by pipeline/training/restore.py (numerics: a teacher's logits
+come from it, so it is hashed into students' keys).
 
 The checks behind it (digests, the seal, damaged states, locks) are in pipeline/training/integrity.py.
 Nothing here changes what a run computes: no run key hashes this file (run_key.BOOKKEEPING).
@@ -21,13 +23,8 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-from torch import nn
-
-from ..data import prepared
-from ..io import load_tensors, read_json, write_json
-from ..models import build_model
-from .integrity import damaged, drop_damaged_state, metrics_problem, output_digests, run_locks, seal, verified
+from ..io import read_json, write_json
+from .integrity import damaged, drop_damaged_state, metrics_problem, output_digests, run_locks, seal
 
 FINISHED, RESUMABLE, EMPTY, OTHER = "finished", "resumable", "empty", "other"
 
@@ -118,25 +115,3 @@ def adopt_identical_run(run_dir: Path, key: str, roots: list[Path]) -> Path | No
             os.replace(tmp, run_dir)
             return src
     return None
-
-
-def build_run_model(cfg: dict) -> nn.Module:
-    """An untrained model of a run's configuration (a classifier's shape from its prepared data's meta)."""
-    if cfg["arch"] == "transformer":
-        return build_model("transformer", (), cfg["tgt_vocab"], cfg["model"])
-    meta = read_json(prepared.paths(cfg["dataset"])[1])
-    return build_model(cfg["arch"], tuple(meta["image_shape"]), meta["num_classes"], cfg["model"])
-
-
-def load_model(run_dir: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """(model in eval mode, the run's metrics.json) of a finished run of any kind; its weights are checked
-    against their recorded sha256 first (``integrity.verified``: a teacher whose model.pt was swapped stops the
-    student in one line instead of teaching it)."""
-    run_dir = Path(run_dir)
-    done = run_dir / "metrics.json"
-    if not done.exists():
-        raise FileNotFoundError(f"{run_dir} holds no finished run (no metrics.json): run `dvc repro`")
-    metrics = read_json(done)
-    model = build_run_model(metrics["config"])
-    model.load_state_dict(load_tensors(verified(run_dir, "model.pt")))  # the weights the run wrote, or one line
-    return model.to(device).eval(), metrics

@@ -17,9 +17,12 @@ without the data (pipeline/snapshots/staleness.py).
 """
 from __future__ import annotations
 
+import ast
 import hashlib
+import io
 import json
 import time
+import tokenize
 from functools import lru_cache
 from pathlib import Path
 
@@ -80,8 +83,33 @@ def code_digest(modules: tuple[str, ...]) -> str:
         if f.is_relative_to(ROOT) and f.stat().st_mtime_ns > STARTED_NS:
             raise CodeChangedError(f"{f} changed while this process was running, after it had imported it: its "
                                    "runs would be keyed by code they did not run; run the command again")
-        h.update(m.encode() + b"\0" + f.read_bytes() + b"\0")
+        h.update(m.encode() + b"\0" + code_text(f.read_text()).encode() + b"\0")
     return h.hexdigest()
+
+
+def code_text(source: str) -> str:
+    """The source with its comments, docstrings, trailing spaces and blank lines removed: what the key hashes, so
+    that rewording a comment or a docstring keeps every run valid. Spans come from ``tokenize`` (comments) and
+    ``ast`` (docstrings), so the text does not depend on the Python version's AST dump format."""
+    lines = source.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(row: int, col: int) -> int:  # tokenize and ast count rows from 1 and columns in characters
+        return starts[row - 1] + col
+    spans = [(offset(*t.start), offset(*t.end)) for t in tokenize.generate_tokens(io.StringIO(source).readline)
+             if t.type == tokenize.COMMENT]
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            d = body[0]
+            spans.append((offset(d.lineno, d.col_offset), offset(d.end_lineno, d.end_col_offset)))
+    for a, b in sorted(spans, reverse=True):
+        source = source[:a] + source[b:]
+    return "\n".join(line.rstrip() for line in source.splitlines() if line.strip())
 
 
 def key_of(cfg: dict, data_sha256: str, execution: dict) -> str:
