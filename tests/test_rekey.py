@@ -169,6 +169,8 @@ def test_evidence_is_checked_against_the_records_not_trusted(toy):
     forged[0] = forged[0] | {"metrics": forged[0]["metrics"] | {"test_acc": 1.0}, "differs": {}}
     with pytest.raises(SnapshotError, match="differ from their records"):
         rekey(snap, forged, "c" * 40, "t")
+    with pytest.raises(SnapshotError, match="names runs the snapshot does not record: models/x"):
+        rekey(snap, evidence + [evidence[0] | {"run": "models/x"}], "c" * 40, "t")
     with pytest.raises(SnapshotError, match="not the ones the evidence was made against"):
         rekey(snap, [evidence[0] | {"key_before": "0" * 16}] + evidence[1:], "c" * 40, "t")
     stacked = records + [records[0] | {"run": "models/classifiers/fcn/toy/stacked_seed_5",
