@@ -94,7 +94,9 @@ def test_figure7_interpolates_m3_and_carries_its_variance():
 
 def test_the_reference_snapshot_gives_the_audits_numbers(root):
     snap = root / "results" / "reference"
-    records = json.loads((snap / "runs.json").read_text())
+    # The audit worked by hand on the snapshot's first three seeds (the two later ones were added after it)
+    records = [r for r in json.loads((snap / "runs.json").read_text())
+               if not r["run"].startswith("models/classifiers/") or r["config"]["seed"] < 3]
     _, flat = claims(records, json.loads((snap / "tables.json").read_text()),
                      json.loads((snap / "provenance.json").read_text()))
     # The audit (Welch + Holm by hand): MNIST α = 0.1 has p = 0.016 before correction and is inconclusive after;
