@@ -134,14 +134,14 @@ def test_a_damaged_transformer_run_is_retrained_not_reused(toy, capsys):
                                                                                "eps": 1e-9},
             "model": {"src_vocab": 13, "d_model": 16, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 32,
                       "dropout": 0.0, "init": "xavier"}}
-    train_cfg = BASE | {"device": "cpu", "precision": "fp32", "channels_last": False, "compile": False,
+    execution = BASE | {"device": "cpu", "precision": "fp32", "channels_last": False, "compile": False,
                         "stack": False}
-    first = train_translation(toy / "t", tcfg, CPU, train_cfg)
+    first = train_translation(toy / "t", tcfg, CPU, execution)
     assert set(first["files"]) == {"model.pt", "curve.json"}
-    assert train_translation(toy / "t", tcfg, CPU, train_cfg)["reused"]
+    assert train_translation(toy / "t", tcfg, CPU, execution)["reused"]
     good = (toy / "t/model.pt").read_bytes()
     (toy / "t/model.pt").write_bytes(good[:1000])
-    again = train_translation(toy / "t", tcfg, CPU, train_cfg)
+    again = train_translation(toy / "t", tcfg, CPU, execution)
     assert not again["reused"] and "model.pt" in capsys.readouterr().out
     assert (toy / "t/model.pt").read_bytes() == good  # retrained to the same bytes
     assert read_json(toy / "t/metrics.json")["files"] == first["files"]
