@@ -216,3 +216,15 @@ def test_finding_the_pending_runs_changes_no_folder(toy):
     (toy / "busy/partial.pt").write_bytes(b"a worker's file, before its first checkpoint")
     assert pending_units([Job(toy / "busy", cfg(0, ls(0.1)))], CPU, BASE) == [[0]]
     assert (toy / "busy/partial.pt").read_bytes().startswith(b"a worker's file")
+
+
+def test_a_damaged_finished_run_is_not_reported_finished(toy):
+    """The backends ask ``backend.finished`` (the folder's read-only status) which runs to submit: a finished run
+    whose files no longer match their digests must count as unfinished there too, not only when it is reused."""
+    from pipeline.training.backend import Job, finished
+    from pipeline.training.run import train_run
+    from pipeline.training.run_folder import FINISHED, status
+    m = train_run(toy / "r", cfg(0, ls(0.1)), CPU, BASE)
+    assert status(toy / "r", m["key"]) == FINISHED and finished(Job(toy / "r", cfg(0, ls(0.1))), CPU, BASE)
+    (toy / "r/logits.pt").write_bytes((toy / "r/logits.pt").read_bytes()[:100])
+    assert status(toy / "r", m["key"]) != FINISHED and not finished(Job(toy / "r", cfg(0, ls(0.1))), CPU, BASE)
