@@ -89,3 +89,14 @@ def test_seeds_of_a_snapshot_keyed_by_other_code_are_refused(toy):
     with pytest.raises(SnapshotError, match="trained with other code than today's"):
         add_seeds(snap, "models/classifiers/", [1], toy / "w2", log=lambda m: None)
     assert (snap / "runs.json").read_bytes() == before
+
+
+def test_seeds_go_outermost_so_a_cut_leaves_every_setting_at_the_same_count():
+    from pipeline.snapshots.seeds import planned
+    records = [{"run": f"models/classifiers/fcn/mnist/alpha_{a}_seed_0", "config": {"seed": 0, "teacher": None}}
+               for a in ("0", "0.1")]
+    got = [(t["run"].split("/")[-1], s) for t, s in planned(records, "models/classifiers/", [3, 4])]
+    assert got == [("alpha_0.1_seed_0", 3), ("alpha_0_seed_0", 3), ("alpha_0.1_seed_0", 4), ("alpha_0_seed_0", 4)]
+    done = records + [{"run": "models/classifiers/fcn/mnist/alpha_0_seed_3", "config": {"seed": 3, "teacher": None}}]
+    assert [(t["run"].split("/")[-1], s) for t, s in planned(done, "models/classifiers/", [3, 4])][0] == \
+        ("alpha_0.1_seed_0", 3)  # what a cut left is trained first
