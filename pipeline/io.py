@@ -110,18 +110,6 @@ def file_digests(path: Path, chunk: int = 1 << 20) -> dict[str, str]:
     return {"md5": md5.hexdigest(), "sha256": sha.hexdigest()}
 
 
-def tree_digest(paths: list[Path]) -> str:
-    """sha256 over the contents of files (folders expanded, sorted by path)."""
-    files: list[Path] = []
-    for p in map(Path, paths):
-        files.extend(sorted(q for q in p.rglob("*.py")) if p.is_dir() else [p])
-    h = hashlib.sha256()
-    for f in files:
-        h.update(str(f).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
 def curves_csv(rows: list[tuple[str, list[dict]]]) -> str:
     """Training curves [(label, [{step, loss}])] as one CSV for `dvc plots` (x step, y loss, a line per run)."""
     buf = io.StringIO()

@@ -11,9 +11,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from ..training.run_key import key_of
 from .records import SnapshotError, read_provenance, read_records
-from .rekey import _chain, snapshot_settings, train_as_recorded
+from .rekey import require_current, snapshot_settings, teacher_chain, train_as_recorded
 
 METRICS = ("test_acc", "test_nll", "test_ece", "test_ece_ts", "temperature")
 
@@ -32,12 +31,9 @@ def compare(snapshot: Path, runs: list[str], work: Path, n_bins: int = 15) -> di
     for name in runs:
         if name not in by_run:
             raise SnapshotError(f"{snapshot / 'runs.json'} has no record {name}")
-        r = by_run[name]
-        if key_of(r["config"], r["data_sha256"], r["execution"]) != r["key"]:  # else precision and code drift mix
-            raise SnapshotError(f"{name}: the record was trained with other code than today's (its key differs); "
-                                "re-key the snapshot on evidence first (tools/results.py retrain, rekey)")
+        require_current([by_run[name]], "bf16 against fp32")
         teacher_key, teacher = None, None
-        for r in _chain(by_run[name], by_key)[:-1]:  # its teachers, as recorded (bf16): the student alone changes
+        for r in teacher_chain(by_run[name], by_key)[:-1]:  # its teachers as recorded (bf16): the student changes
             cfg = r["config"] | ({"teacher": teacher_key} if teacher_key else {})
             m, _ = train_as_recorded(r, cfg, work, settings, r["execution"], teacher, n_bins)
             teacher_key, teacher = m["key"], r

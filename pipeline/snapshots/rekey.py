@@ -43,7 +43,17 @@ def snapshot_settings(prov: dict) -> dict:
     return SETTINGS | {k: section[k] for k in ("log_every", "checkpoint_every", "eval_batch_size") if k in section}
 
 
-def _chain(record: dict, by_key: dict[str, dict]) -> list[dict]:
+def require_current(records: list[dict], what: str) -> None:
+    """Refuse records keyed by other code than today's: new runs of today's code beside them would mix code drift
+    into what is compared (more seeds of a setting, bf16 against fp32)."""
+    stale = sorted({r["run"] for r in records if key_of(r["config"], r["data_sha256"], r["execution"]) != r["key"]})
+    if stale:
+        raise SnapshotError(f"{', '.join(stale)}: trained with other code than today's (the key differs), so {what} "
+                            "would mix code changes in; re-key the snapshot on evidence first (tools/results.py "
+                            "retrain, rekey)")
+
+
+def teacher_chain(record: dict, by_key: dict[str, dict]) -> list[dict]:
     """The record after its teachers, the first teacher first."""
     chain = [record]
     while (t := chain[0]["config"].get("teacher")) is not None:
@@ -83,7 +93,7 @@ def retrain(snapshot: Path, runs: list[str], work: Path, n_bins: int = 15) -> li
     new_key: dict[str, str] = {}
     rows: dict[str, dict] = {}
     for name in runs:
-        for r in _chain(by_run[name], by_key):
+        for r in teacher_chain(by_run[name], by_key):
             if r["run"] in rows:
                 continue
             if kind(r["config"], r["execution"]) != "classifier":

@@ -19,9 +19,8 @@ from pathlib import Path
 import torch
 
 from ..io import write_json
-from ..training.run_key import key_of
-from .records import SnapshotError, read_provenance, read_records
-from .rekey import snapshot_settings, train_as_recorded
+from .records import read_provenance, read_records
+from .rekey import require_current, snapshot_settings, train_as_recorded
 
 
 def seed_name(run: str, seed: int) -> str:
@@ -40,10 +39,7 @@ def add_seeds(snapshot: Path, prefix: str, seeds: list[int], work: Path, n_bins:
     """Train and record every missing run of ``seeds`` for the settings under ``prefix``; the records added."""
     settings = snapshot_settings(read_provenance(snapshot / "provenance.json"))
     todo = planned(read_records(snapshot / "runs.json"), prefix, seeds)
-    stale = sorted({t["run"] for t, _ in todo if key_of(t["config"], t["data_sha256"], t["execution"]) != t["key"]})
-    if stale:  # new seeds of today's code beside old seeds of other code would be averaged as one setting
-        raise SnapshotError(f"{', '.join(stale)}: the snapshot's record was trained with other code than today's "
-                            "(its key differs); re-key it on evidence first (tools/results.py retrain, rekey)")
+    require_current([t for t, _ in todo], "new seeds averaged with its seeds")
     added = []
     for t, s in todo:
         name = seed_name(t["run"], s)

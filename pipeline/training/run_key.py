@@ -30,6 +30,7 @@ import torch
 
 from ..data import prepared
 from ..imports import PACKAGE, ROOT, closure, module_file
+from ..io import file_digests
 from ..layout import TOKENIZED
 from .builders import resolve_execution, stackable
 
@@ -133,7 +134,7 @@ def file_sha256(path: Path) -> str:
     st = Path(path).stat()
     memo = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
     if memo not in _SHA:
-        _SHA[memo] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        _SHA[memo] = file_digests(path)["sha256"]
     return _SHA[memo]
 
 
