@@ -228,3 +228,22 @@ def test_a_damaged_finished_run_is_not_reported_finished(toy):
     assert status(toy / "r", m["key"]) == FINISHED and finished(Job(toy / "r", cfg(0, ls(0.1))), CPU, BASE)
     (toy / "r/logits.pt").write_bytes((toy / "r/logits.pt").read_bytes()[:100])
     assert status(toy / "r", m["key"]) != FINISHED and not finished(Job(toy / "r", cfg(0, ls(0.1))), CPU, BASE)
+
+
+@pytest.mark.parametrize("files", ["empty", "absent"])
+def test_a_run_that_records_no_digests_is_not_trusted(toy, capsys, files):
+    """A metrics.json without file digests (an older writer's, or one edited by hand, unsealed) vouches for
+    nothing: the run is neither reported finished nor reused, and is trained again to the same result."""
+    from pipeline.io import read_json, write_json
+    from pipeline.training.integrity import SEAL, damaged
+    from pipeline.training.run_folder import FINISHED, status
+    first = train(toy / "r")
+    m = read_json(toy / "r/metrics.json")
+    (toy / "r" / SEAL).unlink(missing_ok=True)
+    write_json(toy / "r/metrics.json", m | {"files": {}} if files == "empty" else
+               {k: v for k, v in m.items() if k != "files"})
+    assert damaged(toy / "r", {}) and damaged(toy / "r", None)
+    assert status(toy / "r", m["key"]) != FINISHED
+    again = train(toy / "r")
+    assert not again["reused"] and "records no file digests" in capsys.readouterr().out
+    assert again["test_acc"] == first["test_acc"] and read_json(toy / "r/metrics.json")["files"] == m["files"]

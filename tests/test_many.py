@@ -158,3 +158,34 @@ def test_stacked_alexnets_are_the_runs_trained_alone(toy):
         for k in wa:  # grouped convolutions: the same run up to float summation order
             torch.testing.assert_close(ws[k], wa[k], rtol=1e-3, atol=1e-4)
         assert abs(a["final_train_loss"] - s["final_train_loss"]) < 1e-3
+
+
+def test_a_resumable_member_is_not_grouped_with_fresh_runs(toy, monkeypatch):
+    """Runs stack only with runs at the same start step: a member with a checkpoint at step 4 resumes there in
+    its own group, and is not restarted from step 0 beside a fresh run (which would discard its work)."""
+    from pipeline.io import load_tensors
+    from pipeline.training import loop
+    from pipeline.training.many import Job, train_inline
+    ref = train_inline([Job(toy / "ref" / "s1", cfg(1, ls(0.1)))], CPU, STACK)[0]
+    run = [Job(toy / "run" / "s1", cfg(1, ls(0.1))), Job(toy / "run" / "s2", cfg(2, ls(0.2)))]
+    calls = loop.EpochBatches.__call__
+    seen: list[int] = []
+
+    def interrupt(self, step):
+        if step == 6:
+            raise KeyboardInterrupt
+        return calls(self, step)
+
+    def count(self, step):
+        seen.append(step)
+        return calls(self, step)
+    monkeypatch.setattr(loop.EpochBatches, "__call__", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train_inline(run[:1], CPU, STACK)
+    assert load_tensors(run[0].run_dir / "state.pt")["step"] == 4
+    monkeypatch.setattr(loop.EpochBatches, "__call__", count)
+    out = train_inline(run, CPU, STACK)
+    assert [m["stacked_with"] for m in out] == [1, 1]      # two start steps, two groups
+    assert sum(s < 4 for s in seen) == 4                   # steps 0-3 drawn once: by the fresh run only
+    a, b = load_tensors(toy / "ref/s1/model.pt"), load_tensors(run[0].run_dir / "model.pt")
+    assert out[0]["key"] == ref["key"] and all(torch.equal(a[k], b[k]) for k in a)
