@@ -188,3 +188,33 @@ def test_every_user_error_is_one_line_and_exit_2_and_other_errors_keep_their_tra
         raise KeyError("a bug")
     with pytest.raises(KeyError):
         run(bug)
+
+
+@pytest.mark.parametrize("path,value,key", [
+    ("profiles.default.sweep_models", ["fcn", "vgg16"], "profiles.default.sweep_models[1]"),
+    ("profiles.default.figure8_teacher", "fcn", "profiles.default.figure8_teacher"),
+    ("profiles.default.mi_model", "resnet20", "profiles.default.mi_model"),
+    ("distill.figure8.student", "transformer", "distill.figure8.student"),
+    ("profiles.default.classifiers.vgg16", ["cifar10"], "profiles.default.classifiers"),
+    ("profiles.default.classifiers.alexnet", ["mnist"], "profiles.default.classifiers.alexnet[0]"),
+])
+def test_a_profile_names_only_the_convnets_of_the_convnets_section(params, path, value, key):
+    assert _bad(params, path, value).key == key
+
+
+def test_the_convnets_are_the_model_files_that_say_so_and_each_has_a_schedule_everywhere(params):
+    """The convnets are the keys of params' ``convnets`` section: each is a model file declaring CONVNET = True
+    (which channels_last follows), with a title, and every profile gives it a schedule and a dataset list."""
+    from pipeline.models import MODELS, is_convnet, title
+    assert set(params["convnets"]) == {m for m in MODELS if is_convnet(m)} == {"alexnet", "resnet56", "resnet34",
+                                                                                 "resnet50"}
+    assert [title(m) for m in ("fcn", "alexnet", "resnet56", "transformer")] == ["FCN", "AlexNet", "ResNet-56",
+                                                                               "Transformer"]
+    p = copy.deepcopy(params)
+    p["convnets"]["vgg16"] = p["convnets"]["alexnet"]
+    with pytest.raises(ParamError, match=r"convnets.vgg16 .* a model file"):
+        validate(p)
+    p = copy.deepcopy(params)
+    del p["profiles"]["smoke"]["schedules"]["resnet56"]
+    with pytest.raises(ParamError, match=r"profiles\.\w+\.schedules .*each convnet.*resnet56"):
+        validate(p)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..data.registry import CIFAR, REGISTRY
-from .schema import ParamError
+from .schema import ParamError, choice
 
 
 def _cross_checks(p: dict) -> None:
@@ -16,6 +16,25 @@ def _cross_checks(p: dict) -> None:
     if len(p["fcn"]["lr"]) != n_layers:
         raise ParamError("fcn.lr", p["fcn"]["lr"],
                          f"one learning rate per linear layer ({n_layers} for hidden={p['fcn']['hidden']})")
+
+
+def _check_model_names(p: dict) -> None:
+    """Models are named by their files: fcn, the transformer (in sweeps) or a convnet of the ``convnets``
+    section, and every profile lists datasets and a schedule for each convnet there."""
+    conv = sorted(p["convnets"])
+    for name, prof in p["profiles"].items():
+        at = f"profiles.{name}"
+        if set(prof["classifiers"]) != {"fcn", *conv}:
+            raise ParamError(f"{at}.classifiers", sorted(prof["classifiers"]),
+                             "fcn and each convnet of the convnets section: " + ", ".join(["fcn", *conv]))
+        if set(prof["schedules"]) != set(conv):
+            raise ParamError(f"{at}.schedules", sorted(prof["schedules"]),
+                             "a schedule for each convnet of the convnets section: " + ", ".join(conv))
+        for i, m in enumerate(prof["sweep_models"]):
+            choice("fcn", *conv, "transformer")(f"{at}.sweep_models[{i}]", m)
+        for k in ("figure8_teacher", "mi_model"):
+            choice(*conv)(f"{at}.{k}", prof[k])
+    choice(*conv)("distill.figure8.student", p["distill"]["figure8"]["student"])
 
 
 def _check_classifiers(p: dict) -> None:
@@ -142,7 +161,7 @@ def _check_every(p: dict) -> None:
 
 def check_all(p: dict) -> None:
     """Every cross-field check, in order; the first problem raises ParamError."""
-    for check in (_cross_checks, _check_every, _check_grid, _check_translation, _check_classifiers,
+    for check in (_cross_checks, _check_model_names, _check_every, _check_grid, _check_translation, _check_classifiers,
                   _check_mutual_information, _check_figure8, _check_val_size,
                   _check_projection_classes, _check_distill):
         check(p)

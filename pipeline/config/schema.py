@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable
 
 from ..data.input_names import AUGMENTS, STANDARDIZE
@@ -114,7 +115,7 @@ def _sbatch_options(key, v):
 
 
 POS_INT = number(1, integer=True)
-CONVNETS = ("alexnet", "resnet56", "resnet34", "resnet50")
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 IMAGE_DATASETS = ("cifar10", "cifar100", "cifar10_jpeg", "cub200", "tiny_imagenet")
 
 
@@ -156,16 +157,33 @@ CONVNET = section({
     "clip_grad_norm": number(0, lo_open=True, nullable=True),
 })
 
+
+def convnet_settings(key, v):
+    """Each convnet's settings, under the name of its model file (pipeline/models/<name>.py): these names are the
+    convnets that profiles may train and name (checks._check_model_names)."""
+    mapping_of(CONVNET)(key, v)
+    for k in v:
+        if k.startswith("_") or not (MODELS_DIR / f"{k}.py").is_file():
+            raise ParamError(f"{key}.{k}", v[k], f"the name of a model file in {MODELS_DIR}")
+
+
+def classifier_lists(key, v):
+    """{model: datasets}: fcn on FCN datasets, each convnet on image datasets."""
+    if not isinstance(v, dict) or "fcn" not in v:
+        raise ParamError(key, v, "a mapping of fcn and each convnet to the datasets it trains on")
+    for k, x in v.items():
+        list_of(choice(*(FCN_DATASETS if k == "fcn" else IMAGE_DATASETS)), unique=True)(f"{key}.{k}", x)
+
+
 SCHEMA = section({
     "profile": lambda k, v: None,  # checked against `profiles` in _cross_checks
     "alpha": ALPHA,
     "sweep": list_of(ALPHA, min_len=1, unique=True),
     "profiles": mapping_of(section({
         "datasets": list_of(choice(*REGISTRY), min_len=1, unique=True),
-        "classifiers": section({"fcn": list_of(choice(*FCN_DATASETS), unique=True),
-                                **{a: list_of(choice(*IMAGE_DATASETS), unique=True) for a in CONVNETS}}),
-        "sweep_models": list_of(choice("fcn", *CONVNETS, "transformer"), unique=True),
-        "schedules": section({a: SCHEDULE for a in CONVNETS}),
+        "classifiers": classifier_lists,  # its convnets, like the next keys': checks._check_model_names
+        "sweep_models": list_of(_string, unique=True),
+        "schedules": mapping_of(SCHEDULE, min_len=0),
         "seeds": list_of(number(0, integer=True), min_len=1, unique=True),
         "distill_seeds": list_of(number(0, integer=True), min_len=1, unique=True),
         "fcn_epochs": POS_INT,
@@ -173,9 +191,9 @@ SCHEMA = section({
         "distill_alphas": list_of(ALPHA, min_len=1, unique=True),
         "distill_temperatures": list_of(number(0, lo_open=True), min_len=1, unique=True),
         "figure8_dataset": nullable(choice(*IMAGE_DATASETS)),
-        "figure8_teacher": choice(*CONVNETS),
+        "figure8_teacher": _string,
         "mi_dataset": nullable(choice(*IMAGE_DATASETS)),
-        "mi_model": choice(*CONVNETS),
+        "mi_model": _string,
         "mi_examples_per_class": number(2, integer=True),
         "translation": section({
             "vocab_size": number(100, integer=True),
@@ -194,7 +212,7 @@ SCHEMA = section({
         "split_seed": number(0, integer=True),
         "cifar_report": choice("heldout", "official_test"),
     }),
-    "convnets": section({a: CONVNET for a in CONVNETS}),
+    "convnets": convnet_settings,
     "fcn": section({
         "hidden": list_of(POS_INT, min_len=1),
         "init_std": number(0, lo_open=True),
@@ -233,7 +251,7 @@ SCHEMA = section({
             "compare_probabilities": boolean,
         }),
         "figure7": section({"beta": number(0, 1)}),
-        "figure8": section({"student": choice(*CONVNETS), "beta": number(0, 1)}),
+        "figure8": section({"student": _string, "beta": number(0, 1)}),
     }),
     "mutual_information": section({
         "classes": list_of(lambda k, v: None, min_len=2, unique=True),

@@ -28,6 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+TITLE = "AlexNet"  # how tables and figures name it (models.title)
+CONVNET = True  # convolutions: execution.channels_last applies (training/builders.py)
+
 TF_LRN = {"depth_radius": 4, "bias": 1.0, "alpha": 0.001 / 9.0, "beta": 0.75}
 
 

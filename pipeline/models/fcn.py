@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+TITLE = "FCN"  # how tables and figures name it (models.title)
+
 
 class FCN(nn.Module):
     def __init__(self, in_features: int, num_classes: int, hidden: list[int],

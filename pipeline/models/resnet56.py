@@ -14,6 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+TITLE = "ResNet-56"  # how tables and figures name it (models.title)
+CONVNET = True  # convolutions: execution.channels_last applies (training/builders.py)
+
 
 class PreActBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int):

@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+TITLE = "Transformer"  # how tables and figures name it (models.title)
+
 PAD = 0
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..models import is_convnet
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -15,7 +17,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-CONVNETS = ("alexnet", "resnet56", "resnet34", "resnet50")
 # Models with a stacked form (pipeline/training/stacking.py: STACKED), by name, so that resolving a run's
 # execution (and its key) needs none of the stacking code.
 STACKABLE_MODELS = ("fcn", "alexnet")
@@ -51,12 +52,12 @@ def resolve_execution(execution: dict, device: torch.device, arch: str, stackabl
     with the stage's other runs of the same shape on CUDA (pipeline/training/many.py). On 2 CPU
     cores stacking is slower than one model at a time (benchmarks/throughput.py, row c).
     """
-    cuda = device.type == "cuda"
+    cuda, convnet = device.type == "cuda", is_convnet(arch)
     p, cl, st = (execution.get(k, "auto") for k in ("precision", "channels_last", "stack"))
     if p == "auto":
         p = "bf16" if cuda or (arch in CPU_BF16_MODELS and device.type == "cpu" and cpu_has_native_bf16()) else "fp32"
     return {"precision": p,
-            "channels_last": (cuda and arch in CONVNETS) if cl == "auto" else bool(cl) and arch in CONVNETS,
+            "channels_last": (cuda and convnet) if cl == "auto" else bool(cl) and convnet,
             "compile": bool(execution.get("compile", False)),
             "stack": stackable and (cuda if st == "auto" else bool(st))}
 
