@@ -20,7 +20,7 @@ def _snapshot(toy):
     from pipeline.training.many import CLASSIFIER_TRAINER
     soft = {"kind": "soft_targets", "beta": 0.6, "temperature": 2.0}
     runs = [("models/classifiers/fcn/toy/alpha_0.1_seed_0", cfg(0, ls(0.1)), None),
-            ("models/teachers/ls/seed_0", cfg(1, ls(0.0)), None),
+            ("models/teachers/ls/seed_0", cfg(0, ls(0.0)), None),
             ("models/distilled/figure7/m2_alpha_0.1_seed_0", cfg(2, ls(0.1)), None)]
     ex = BASE | FP32
     records = []

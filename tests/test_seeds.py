@@ -12,17 +12,17 @@ def test_new_seeds_of_recorded_settings_are_trained_recorded_and_not_trained_twi
     from pipeline.snapshots.seeds import add_seeds, planned
     from pipeline.training.run_key import key_of
     snap, records = _current(toy)
-    todo = planned(records, "models/classifiers/", [1, 3])
+    todo = planned(records, ["models/classifiers/"], [1, 3])
     assert [(t["run"], s) for t, s in todo] == [("models/classifiers/fcn/toy/alpha_0.1_seed_0", 1),
                                                 ("models/classifiers/fcn/toy/alpha_0.1_seed_0", 3)]
-    added = add_seeds(snap, "models/classifiers/", [1], toy / "w2", log=lambda m: None)
+    added = add_seeds(snap, ["models/classifiers/"], [1], toy / "w2", log=lambda m: None)
     assert [r["run"] for r in added] == ["models/classifiers/fcn/toy/alpha_0.1_seed_1"]
     new = added[0]
     assert new["config"] == records[0]["config"] | {"seed": 1} and new["execution"] == records[0]["execution"]
     assert new["key"] == key_of(new["config"], new["data_sha256"], new["execution"])
     assert (snap / new["predictions"]["file"]).is_file() and new["seconds"] is not None
     assert read_records(snap / "runs.json")[-1] == new and len(read_records(snap / "runs.json")) == 5
-    assert add_seeds(snap, "models/classifiers/", [1], toy / "w2", log=lambda m: None) == []  # nothing twice
+    assert add_seeds(snap, ["models/classifiers/"], [1], toy / "w2", log=lambda m: None) == []  # nothing twice
 
 
 def _records(p, acc):
@@ -87,7 +87,7 @@ def test_seeds_of_a_snapshot_keyed_by_other_code_are_refused(toy):
     snap, records = _snapshot(toy)  # its keys are an older code's
     before = (snap / "runs.json").read_bytes()
     with pytest.raises(SnapshotError, match="trained with other code than today's"):
-        add_seeds(snap, "models/classifiers/", [1], toy / "w2", log=lambda m: None)
+        add_seeds(snap, ["models/classifiers/"], [1], toy / "w2", log=lambda m: None)
     assert (snap / "runs.json").read_bytes() == before
 
 
@@ -95,8 +95,57 @@ def test_seeds_go_outermost_so_a_cut_leaves_every_setting_at_the_same_count():
     from pipeline.snapshots.seeds import planned
     records = [{"run": f"models/classifiers/fcn/mnist/alpha_{a}_seed_0", "config": {"seed": 0, "teacher": None}}
                for a in ("0", "0.1")]
-    got = [(t["run"].split("/")[-1], s) for t, s in planned(records, "models/classifiers/", [3, 4])]
+    got = [(t["run"].split("/")[-1], s) for t, s in planned(records, ["models/classifiers/"], [3, 4])]
     assert got == [("alpha_0.1_seed_0", 3), ("alpha_0_seed_0", 3), ("alpha_0.1_seed_0", 4), ("alpha_0_seed_0", 4)]
     done = records + [{"run": "models/classifiers/fcn/mnist/alpha_0_seed_3", "config": {"seed": 3, "teacher": None}}]
-    assert [(t["run"].split("/")[-1], s) for t, s in planned(done, "models/classifiers/", [3, 4])][0] == \
+    assert [(t["run"].split("/")[-1], s) for t, s in planned(done, ["models/classifiers/"], [3, 4])][0] == \
         ("alpha_0.1_seed_0", 3)  # what a cut left is trained first
+
+
+def test_a_students_new_seed_learns_from_its_teacher_at_that_seed(toy):
+    """Table 4's seeds: the teacher at seed s is trained and recorded first, and the student at seed s names it
+    (its key) and is the run the pipeline would train: the same key as a student trained beside that teacher."""
+    import pytest
+
+    from pipeline.snapshots.seeds import add_seeds, planned, seed_name
+    from pipeline.training.backend import Job, train_runs
+    from pipeline.training.many import CLASSIFIER_TRAINER
+    from tests.test_many import BASE, CPU
+    from tests.test_rekey import FP32
+    snap, records = _current(toy)
+    assert seed_name("models/teachers/ls/seed_0", 2) == "models/teachers/ls/seed_2"
+    prefixes = ["models/teachers/", "models/students/"]
+    assert [(t["run"], s) for t, s in planned(records, prefixes, [1])] == [
+        ("models/teachers/ls/seed_0", 1), ("models/students/ls/probabilities_seed_0", 1)]
+    with pytest.raises(TypeError):
+        planned(records, "models/", [1])
+    added = add_seeds(snap, prefixes, [1], toy / "w2", log=lambda m: None)
+    teacher, student = added
+    assert (teacher["run"], student["run"]) == ("models/teachers/ls/seed_1", "models/students/ls/probabilities_seed_1")
+    assert teacher["config"]["seed"] == student["config"]["seed"] == 1
+    assert student["config"]["teacher"] == teacher["key"]
+    # the same student, trained directly beside its teacher, has the same key and accuracy
+    t_cfg = teacher["config"]
+    train_runs([Job(toy / "d/t", t_cfg)], CPU, BASE | FP32, CLASSIFIER_TRAINER)
+    m = train_runs([Job(toy / "d/s", student["config"], toy / "d/t")], CPU, BASE | FP32, CLASSIFIER_TRAINER)[0]
+    assert m["key"] == student["key"] and abs(m["test_acc"] - student["test_acc"]) < 1e-4  # records round
+    (toy / "w2").rename(toy / "gone")  # a later call without the work folder trains the teacher again
+    assert add_seeds(snap, prefixes, [1], toy / "w3", log=lambda m: None) == []
+
+
+def test_table4_is_refreshed_from_its_records(root):
+    """Table 4 of the committed reference snapshot is its records' mean error, n included."""
+    from pipeline.config import validate
+    from pipeline.snapshots.records import read_provenance, read_records
+    from pipeline.snapshots.seeds import table4_summary
+    snap = root / "results/reference"
+    p = validate(read_provenance(snap / "provenance.json")["params"])
+    records = read_records(snap / "runs.json")
+    t4 = table4_summary(records, p)
+    tables = json.loads((snap / "tables.json").read_text())
+    for name in ("dropout", "ls"):
+        errs = [100 - r["test_acc"] for r in records if r["run"].startswith(f"models/teachers/{name}/seed_")]
+        assert t4[name]["n_seeds"] == len(errs) >= 1
+        assert abs(t4[name]["teacher"]["error"] - statistics.mean(errs)) < 1e-4
+        assert abs(tables[f"table4/{name}/teacher_error"] - t4[name]["teacher"]["error"]) < 1e-4
+        assert abs(tables[f"table4/{name}/student_error"] - t4[name]["student_logits"]["error"]) < 1e-4

@@ -10,6 +10,7 @@
     python tools/results.py rekey PROFILE --evidence DIR/evidence.json --why TEXT   # today's keys, on that evidence
     python tools/results.py seeds PROFILE --prefix models/classifiers/ --seeds 3 4 --into DIR [--commit]
                                                      # more seeds of recorded settings, as records; tables refreshed
+    python tools/results.py seeds PROFILE --prefix models/teachers/ models/students/ --piece table4_seed ...
 
 The profile runs in its own git work tree, `.results/<profile>/` (ignored), checked
 out at the commit the snapshot started from, so the default results in the
@@ -160,8 +161,8 @@ def seeds_command(a) -> int:
     from pipeline.allocator import keep_freed_memory
     from pipeline.io import write_json
     from pipeline.snapshots.machine import machine
-    from pipeline.snapshots.records import SnapshotError, read_provenance
-    from pipeline.snapshots.seeds import add_seeds, refresh_tables
+    from pipeline.snapshots.records import SnapshotError, read_provenance, read_records
+    from pipeline.snapshots.seeds import add_seeds, refresh_tables, seeds_of_every_setting
     from pipeline.snapshots.writer import render
     keep_freed_memory()
     snap = ROOT / "results" / a.profile
@@ -172,12 +173,15 @@ def seeds_command(a) -> int:
             added = add_seeds(snap, a.prefix, [s], a.into.resolve(), log=lambda m: print(m, flush=True))
             prov = read_provenance(snap / "provenance.json")
             section = prov["params"]["profiles"][prov["profile"]]
-            section["seeds"] = sorted(set(section["seeds"]) | {s})
-            prev = prov["pieces"].get(f"seed{s}", {})
-            prov["pieces"][f"seed{s}"] = {
+            seeds_now = seeds_of_every_setting(read_records(snap / "runs.json"))
+            section |= {k: v for k, v in seeds_now.items() if v}
+            piece = f"{a.piece}{s}"
+            prev = prov["pieces"].get(piece, {})
+            prov["pieces"][piece] = {
                 "done": True, "seconds": prev.get("seconds", 0) + round(time.time() - t0), "commit": commit,
-                "set": {"seeds": section["seeds"]}, "machine": machine("cpu"),
-                "how": f"records: {a.prefix} settings at seed {s}, trained with today's code (tools/results.py seeds)",
+                "set": {k: section[k] for k in seeds_now}, "machine": machine("cpu"),
+                "how": f"records: {' '.join(a.prefix)} settings at seed {s}, trained with today's code "
+                       "(tools/results.py seeds)",
                 "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "runs": len(added) + prev.get("runs", 0)}
             prov["total_seconds"] = sum(p["seconds"] for p in prov["pieces"].values())
@@ -187,7 +191,7 @@ def seeds_command(a) -> int:
             print(f"seed {s}: {len(added)} run(s) added in {round(time.time() - t0)} s", flush=True)
             if a.commit:
                 subprocess.run(["git", "add", str(snap)], cwd=ROOT, check=True)
-                subprocess.run(["git", "commit", "-q", "-m", f"results/{a.profile}: seed {s} of {a.prefix} "
+                subprocess.run(["git", "commit", "-q", "-m", f"results/{a.profile}: seed {s} of {' '.join(a.prefix)} "
                                 f"({len(added)} runs, {round(time.time() - t0)} s on {machine('cpu')['cpu']})",
                                 "--", str(snap)], cwd=ROOT, check=False)
     except SnapshotError as e:
@@ -224,7 +228,9 @@ def main() -> int:
     rk.add_argument("--why", required=True, help="what changed the keys (written into provenance.json)")
     sd = sub.add_parser("seeds", help="train more seeds of a snapshot's recorded settings and add their records")
     sd.add_argument("profile")
-    sd.add_argument("--prefix", required=True, help="the settings' run folders start with this")
+    sd.add_argument("--prefix", required=True, nargs="+",
+                    help="the settings' run folders start with one of these (a student's with its teacher's)")
+    sd.add_argument("--piece", default="seed", help="the provenance piece is named this and the seed (seed3)")
     sd.add_argument("--seeds", type=int, nargs="+", required=True)
     sd.add_argument("--into", type=Path, required=True, help="a folder for the runs trained here (resumable)")
     sd.add_argument("--commit", action="store_true", help="commit results/<profile> after each seed")

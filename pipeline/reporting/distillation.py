@@ -13,8 +13,9 @@ from .reference import TABLE4_DISTILLATION
 TABLE4_NAMES = {"dropout": "dropout", "ls": "label_smoothing"}
 
 
-def table4(p: dict) -> tuple[str, dict]:
-    """Teacher and student test error (%), ours beside Müller's and the replication's."""
+def table4(p: dict, metrics: dict | None = None) -> tuple[str, dict]:
+    """Teacher and student test error (%), ours (the student stage's metrics, or ``metrics`` by teacher name)
+    beside Müller's and the replication's."""
     t4 = p["distill"]["table4"]
     rows, flat = [], {}
     for name, t in t4["teachers"].items():
@@ -23,9 +24,9 @@ def table4(p: dict) -> tuple[str, dict]:
         for source, ref in TABLE4_DISTILLATION.items():
             if ref_key in ref:
                 rows.append([label, source, f"{ref[ref_key][0]:.2f}", f"{ref[ref_key][1]:.2f}", "—"])
-        m = read_json(TABLE4_METRICS / f"{name}.json")
+        m = metrics[name] if metrics is not None else read_json(TABLE4_METRICS / f"{name}.json")
         main, other = f"student_{t4['regress_on']}", "student_probabilities"
-        rows.append([label, "**ours**", _fmt(m["teacher"]["error"], m["teacher"]["error_std"]),
+        rows.append([label, f"**ours** (n = {m['n_seeds']})", _fmt(m["teacher"]["error"], m["teacher"]["error_std"]),
                      _fmt(m[main]["error"], m[main]["error_std"]),
                      _fmt(m[other]["error"], m[other]["error_std"]) if other in m and other != main else "—"])
         flat[f"table4/{name}/teacher_error"] = m["teacher"]["error"]

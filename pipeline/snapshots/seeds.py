@@ -1,7 +1,8 @@
 """More seeds for a snapshot's settings, added as records, without its old work tree.
 
 A snapshot's runs are not kept (only their records), and its settings are fixed by its records: the
-configuration of a seed-0 record with another ``seed`` is that setting's run at that seed. ``add_seeds``
+configuration of a seed-0 record with another ``seed`` is that setting's run at that seed (a student's, with its
+teacher at that seed). ``add_seeds``
 trains those runs with today's code (the keys must match the snapshot's: ``make results-status``), each exactly
 as the setting's records were trained (execution, data of the recorded sha256, the snapshot's batch settings),
 and appends its record, with its per-example test predictions, to runs.json after every run: an interrupted call
@@ -9,7 +10,7 @@ loses at most the run in progress, and a second call trains only what is missing
 leaves every setting with the same number of seeds but the last.
 
 ``refresh_tables`` then recomputes what of tables.md and tables.json the records determine (Table 2, the
-head-to-head comparison, Table 3 and its per-setting detail, the profile line) and leaves the rest.
+head-to-head comparison, Table 3 and its per-setting detail, Table 4, the profile line) and leaves the rest.
 """
 from __future__ import annotations
 
@@ -19,32 +20,45 @@ from pathlib import Path
 import torch
 
 from ..io import write_json
-from .records import read_provenance, read_records
-from .rekey import require_current, snapshot_settings, train_as_recorded
+from .records import SnapshotError, read_provenance, read_records
+from .rekey import require_current, snapshot_settings, teacher_chain, train_as_recorded
 
 
 def seed_name(run: str, seed: int) -> str:
-    return re.sub(r"_seed_\d+$", f"_seed_{seed}", run)
+    """The run folder of ``run``'s setting at ``seed`` (…/alpha_0.1_seed_0, …/teachers/ls/seed_0)."""
+    return re.sub(r"(?<=[_/])seed_\d+$", f"seed_{seed}", run)
 
 
-def planned(records: list[dict], prefix: str, seeds: list[int]) -> list[tuple[dict, int]]:
-    """(template record, seed) of every run to add: settings under ``prefix`` without a teacher, seeds outermost."""
+def planned(records: list[dict], prefixes: list[str], seeds: list[int]) -> list[tuple[dict, int]]:
+    """(template record, seed) of every run to add: the seed-0 settings under ``prefixes``, seeds outermost, and
+    within a seed every teacher before its students (a student at seed s learns from its teacher at seed s)."""
+    if isinstance(prefixes, str):
+        raise TypeError("prefixes: a list of run-folder prefixes")
     have = {r["run"] for r in records}
-    templates = sorted((r for r in records if r["run"].startswith(prefix) and r["config"]["seed"] == 0
-                        and not r["config"].get("teacher")), key=lambda r: r["run"])
+    by_key = {r.get("key"): r for r in records}
+    templates = sorted((r for r in records if r["run"].startswith(tuple(prefixes)) and r["config"]["seed"] == 0),
+                       key=lambda r: (len(teacher_chain(r, by_key)), r["run"]))
     return [(t, s) for s in seeds for t in templates if seed_name(t["run"], s) not in have]
 
 
-def add_seeds(snapshot: Path, prefix: str, seeds: list[int], work: Path, n_bins: int = 15, log=print) -> list[dict]:
-    """Train and record every missing run of ``seeds`` for the settings under ``prefix``; the records added."""
+def add_seeds(snapshot: Path, prefixes: list[str], seeds: list[int], work: Path, n_bins: int = 15,
+              log=print) -> list[dict]:
+    """Train and record every missing run of ``seeds`` for the settings under ``prefixes``; the records added.
+
+    A student's teacher at the new seed must be recorded (added earlier in this call or before), and is trained
+    again under ``work`` if its folder is not there (``train_runs`` reuses it when it is)."""
     settings = snapshot_settings(read_provenance(snapshot / "provenance.json"))
-    todo = planned(read_records(snapshot / "runs.json"), prefix, seeds)
+    todo = planned(read_records(snapshot / "runs.json"), prefixes, seeds)
     require_current([t for t, _ in todo], "new seeds averaged with its seeds")
     added = []
     for t, s in todo:
-        name = seed_name(t["run"], s)
-        cfg = t["config"] | {"seed": s}
-        m, rec = train_as_recorded(t | {"run": name, "config": cfg}, cfg, work, settings, t["execution"], None,
+        records = read_records(snapshot / "runs.json")
+        name, cfg, teacher = seed_name(t["run"], s), t["config"] | {"seed": s}, None
+        if t["config"].get("teacher"):
+            teacher = _teacher_at(records, t, s)
+            _in_work(records, teacher, work, settings, n_bins)
+            cfg |= {"teacher": teacher["key"]}
+        m, rec = train_as_recorded(t | {"run": name, "config": cfg}, cfg, work, settings, t["execution"], teacher,
                                    n_bins, predictions_to=snapshot)
         rec |= {"seconds": m.get("seconds"), "device": "cpu", "torch": torch.__version__}
         records = read_records(snapshot / "runs.json")  # again: nothing another writer added is lost
@@ -52,6 +66,48 @@ def add_seeds(snapshot: Path, prefix: str, seeds: list[int], work: Path, n_bins:
         added.append(rec)
         log(f"{name}: test accuracy {rec['test_acc']:.2f} %, {rec['seconds']} s")
     return added
+
+
+def _teacher_record(records: list[dict], r: dict) -> dict | None:
+    t = r["config"].get("teacher")
+    return next(x for x in records if x["key"] == t) if t else None
+
+
+SEED_GROUPS = {"seeds": ("models/classifiers/",),
+               "distill_seeds": ("models/teachers/", "models/students/", "models/sweep_teachers/", "models/distilled/")}
+
+
+def seeds_of_every_setting(records: list[dict]) -> dict[str, list[int]]:
+    """{profile key: the seeds every recorded setting of its runs has}: the profile's ``seeds`` and
+    ``distill_seeds`` as the records stand (a key whose settings differ in seeds keeps the common ones)."""
+    out = {}
+    for key, prefixes in SEED_GROUPS.items():
+        by_setting: dict[str, set[int]] = {}
+        for r in records:
+            if r["run"].startswith(prefixes):
+                by_setting.setdefault(seed_name(r["run"], 0), set()).add(r["config"]["seed"])
+        out[key] = sorted(set.intersection(*by_setting.values())) if by_setting else []
+    return out
+
+
+def _in_work(records: list[dict], r: dict, work: Path, settings: dict, n_bins: int) -> None:
+    """Record ``r``'s run finished under ``work`` (its teachers first), with the recorded key."""
+    teacher = _teacher_record(records, r)
+    if teacher:
+        _in_work(records, teacher, work, settings, n_bins)
+    m, _ = train_as_recorded(r, r["config"], work, settings, r["execution"], teacher, n_bins)
+    if m["key"] != r["key"]:
+        raise SnapshotError(f"{r['run']} trains under key {m['key']} today, not its recorded {r['key']}")
+
+
+def _teacher_at(records: list[dict], student: dict, seed: int) -> dict:
+    """The record of ``student``'s teacher setting at ``seed``."""
+    name = seed_name(_teacher_record(records, student)["run"], seed)
+    found = [r for r in records if r["run"] == name]
+    if not found:
+        raise SnapshotError(f"{student['run']} at seed {seed} needs its teacher {name}, which has no record: "
+                            "add the teachers' seeds first (their prefix with the students')")
+    return found[0]
 
 
 def summaries(records: list[dict], p: dict) -> tuple[dict, dict]:
@@ -80,11 +136,27 @@ def summaries(records: list[dict], p: dict) -> tuple[dict, dict]:
     return train, cal
 
 
+def table4_summary(records: list[dict], p: dict) -> dict:
+    """{teacher name: the student stage's Table 4 metrics}, from the records of models/teachers/<name>/seed_<s> and
+    models/students/<name>/<target>_seed_<s>."""
+    from ..formulas.spread import test_error
+    out = {}
+    for name in p["distill"]["table4"]["teachers"]:
+        teachers = [r for r in records if re.fullmatch(rf"models/teachers/{name}/seed_\d+", r["run"])]
+        out[name] = {"teacher": test_error(teachers), "n_seeds": len(teachers)}
+        for v in ("logits", "probabilities"):
+            students = [r for r in records if re.fullmatch(rf"models/students/{name}/{v}_seed_\d+", r["run"])]
+            if students:
+                out[name][f"student_{v}"] = test_error(students)
+    return out
+
+
 def refresh_tables(snapshot: Path) -> None:
     """Rewrite the profile line, Table 2, the head-to-head comparison and Table 3 of tables.md, and their keys in
     tables.json, from the records and the provenance's params (its seeds); the other sections stay."""
     from ..config import validate
     from ..io import read_json, write_text
+    from ..reporting.distillation import table4
     from ..reporting.paper_tables import CLASSIFIER_SECTIONS, classifier_sections
     from .pages import own_tables
     from .writer import at_scale
@@ -96,7 +168,15 @@ def refresh_tables(snapshot: Path) -> None:
     # the profile line keeps its words (some name the data the work tree had), with today's seeds
     head = re.sub(r"seeds \[[0-9, ]*\]", f"seeds {p['active']['seeds']}", md[:start], count=1)
     md = head + "\n\n".join(parts) + "\n\n" + md[end:]
+    records = read_records(snapshot / "runs.json")
+    t4 = {}
+    if any(r["run"].startswith("models/teachers/") for r in records):  # Table 4's table, from its records
+        start = md.index("## Table 4")
+        start = md.index("| teacher | source |", start)
+        end = md.index("\n\n## ", start)
+        table, t4 = table4(p, table4_summary(records, p))
+        md = md[:start] + table + md[end:]
     write_text(snapshot / "tables.md", own_tables(md, prov["profile"], at_scale(snapshot)))
     tables = read_json(snapshot / "tables.json")
-    stale = [k for k in tables if k.split("/")[0] in ("table2", "table3", "head_to_head")]
-    write_json(snapshot / "tables.json", {k: v for k, v in tables.items() if k not in stale} | flat)
+    stale = [k for k in tables if k.split("/")[0] in ("table2", "table3", "head_to_head") + (("table4",) if t4 else ())]
+    write_json(snapshot / "tables.json", {k: v for k, v in tables.items() if k not in stale} | flat | t4)

@@ -12,18 +12,13 @@ from __future__ import annotations
 import sys
 
 from ..config import ParamError, load_params
-from ..formulas.spread import mean_std
+from ..formulas.spread import test_error
 from ..io import prune, read_json, write_json
 from ..layout import STUDENTS, TABLE4_METRICS, TEACHERS
 from ..run_configs import fcn_run_config, logit_regression
 from ..stage import run
 from ..training.backend import stage_device, train_runs
 from ..training.many import CLASSIFIER_TRAINER, Job
-
-
-def _err(runs: list[dict]) -> dict:
-    err, std = mean_std([100 - r["test_acc"] for r in runs], 4)
-    return {"error": err, "error_std": std}
 
 
 def main() -> int:
@@ -53,8 +48,8 @@ def main() -> int:
               + (" (reused)" if m["reused"] else ""))
     prune(STUDENTS / name, {j.run_dir.name for j in jobs})
     write_json(TABLE4_METRICS / f"{name}.json",
-               {"teacher": _err(teachers), "n_seeds": len(teachers),
-                **{f"student_{v}": _err(ms) for v, ms in students.items()}})
+               {"teacher": test_error(teachers), "n_seeds": len(teachers),
+                **{f"student_{v}": test_error(ms) for v, ms in students.items()}})
     return 0
 
 
