@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
+
+import torch
 
 from tests.test_rekey import _current, _snapshot
 
@@ -129,6 +132,13 @@ def test_a_students_new_seed_learns_from_its_teacher_at_that_seed(toy):
     train_runs([Job(toy / "d/t", t_cfg)], CPU, BASE | FP32, CLASSIFIER_TRAINER)
     m = train_runs([Job(toy / "d/s", student["config"], toy / "d/t")], CPU, BASE | FP32, CLASSIFIER_TRAINER)[0]
     assert m["key"] == student["key"] and abs(m["test_acc"] - student["test_acc"]) < 1e-4  # records round
+    # its γ: its teacher's smoothness index at its temperature (2) over the training examples, by hand
+    from pipeline.data import prepared
+    from pipeline.training.run import TEACHER_BATCH, teacher_logits
+    data, _ = prepared.load("toy")
+    z = teacher_logits(toy / "w2" / teacher["run"], "toy", data["train_x"], CPU, TEACHER_BATCH).double()
+    p_true = torch.softmax(z / 2.0, dim=1)[torch.arange(len(z)), data["train_y"]]
+    assert abs(student["gamma"] - float((1 - p_true).mean()) * 4 / 3) < 1e-6   # K = 4 classes
     (toy / "w2").rename(toy / "gone")  # a later call without the work folder trains the teacher again
     assert add_seeds(snap, prefixes, [1], toy / "w3", log=lambda m: None) == []
 
@@ -149,3 +159,34 @@ def test_table4_is_refreshed_from_its_records(root):
         assert abs(t4[name]["teacher"]["error"] - statistics.mean(errs)) < 1e-4
         assert abs(tables[f"table4/{name}/teacher_error"] - t4[name]["teacher"]["error"]) < 1e-4
         assert abs(tables[f"table4/{name}/student_error"] - t4[name]["student_logits"]["error"]) < 1e-4
+
+
+def test_figure7_gamma_is_each_seeds_own_once_seed_0_has_it_from_the_tables():
+    from pipeline.snapshots.pages import figure7_points
+    from pipeline.snapshots.seeds import gammas_from_tables
+    rec = lambda run, acc, **k: {"run": run, "config": {"seed": int(run[-1])}, "test_acc": acc, **k}  # noqa: E731
+    tables = {"figure7/M3/temperature=2/gamma": 0.04, "figure7/M3/temperature=2/accuracy": 98.7,
+              "figure7/M1/alpha=0/gamma": 0.0, "figure7/M1/alpha=0/accuracy": 99.1}
+    one = [rec("models/distilled/figure7/m3_T_2_seed_0", 98.7),
+           rec("models/sweep_teachers/figure7/alpha_0_seed_0", 99.1)]
+    filled = gammas_from_tables(one, tables)
+    assert filled[0]["gamma"] == 0.04 and "gamma" not in filled[1]       # M1's γ is its α, from the tables
+    assert gammas_from_tables(one + [rec("models/distilled/figure7/m3_T_2_seed_1", 98.9)], tables)[0] == one[0]
+    more = filled + [rec("models/distilled/figure7/m3_T_2_seed_1", 98.9, gamma=0.05)]
+    pts = {p["curve"].split()[0]: p for p in figure7_points(more, tables)}
+    assert pts["M3"]["gamma"] == 0.045 and pts["M3"]["n_seeds"] == 2 and pts["M3"]["accuracy"] == 98.8
+    assert pts["M1"]["gamma"] == 0.0 and pts["M1"]["n_seeds"] == 1
+
+
+def test_refreshing_the_reference_tables_keeps_every_number(root, tmp_path):
+    """Recomputing Table 2, 3, 4 and Figure 7 from the committed records gives the committed numbers."""
+    from pipeline.snapshots.seeds import refresh_tables
+    snap = tmp_path / "reference"
+    shutil.copytree(root / "results/reference", snap)
+    before = json.loads((snap / "tables.json").read_text())
+    refresh_tables(snap)
+    after = json.loads((snap / "tables.json").read_text())
+    assert after.keys() == before.keys()
+    assert all(abs(after[k] - v) < 1e-4 for k, v in before.items() if isinstance(v, (int, float)))
+    md = (snap / "tables.md").read_text()
+    assert "**ours** (n = " in md and "| curve | teacher α | T | γ | n | test accuracy (%) |" in md

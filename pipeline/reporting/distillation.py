@@ -42,15 +42,12 @@ def distill_tables(p: dict) -> tuple[str, dict]:
     text, flat = [], {}
     for figure, setup in distill_figures(p).items():
         pts = read_json(DISTILL_PLOTS / f"{figure}.json")
-        rows = [[r["curve"], f"{r['alpha']:g}" if r.get("alpha") is not None else "—",
-                 f"{r['temperature']:g}" if r.get("temperature") is not None else "—", f"{r['gamma']:.3f}",
-                 _fmt(r["accuracy"], r["accuracy_std"])] for r in pts]
         text.append(f"## {figure[:6].capitalize()} {figure[6:]} — accuracy against the smoothness index γ "
                     f"({title(setup['teacher'])} → {title(setup['student'])} on {naming.title(setup['dataset'])})\n\n"
                     f"M3/M4 use (1−β)·H(y, q) + β·H(p_teacher(T), q) with β = {setup['beta']:g}; γ of M3/M4 is "
                     "the teacher's smoothness index at T over the training set. "
                     "Figure: `plots/figures/distillation.png`.\n\n"
-                    + md_table(["curve", "teacher α", "T", "γ", "test accuracy (%)"], rows))
+                    + points_table(pts))
         metrics = read_json(DISTILL_METRICS)[figure]
         flat |= {f"{figure}/{k}/{f}": v[f] for k, v in metrics.items() for f in ("gamma", "accuracy")}
     if "figure8" not in distill_figures(p):
@@ -62,3 +59,21 @@ def distill_tables(p: dict) -> tuple[str, dict]:
 def t4_loss(p: dict) -> str:
     w = p["distill"]["table4"]["ce_weight"]
     return f"{w:g}·CE + {1 - w:g}·½·squared error between student and teacher logits"
+
+
+def points_table(points: list[dict]) -> str:
+    """A distillation figure's points as a table: curve, setting, γ, accuracy ± std over its n seeds."""
+    rows = [[r["curve"], f"{r['alpha']:g}" if r.get("alpha") is not None else "—",
+             f"{r['temperature']:g}" if r.get("temperature") is not None else "—", f"{r['gamma']:.3f}",
+             str(r.get("n_seeds", 1)), _fmt(r["accuracy"], r["accuracy_std"])] for r in points]
+    return md_table(["curve", "teacher α", "T", "γ", "n", "test accuracy (%)"], rows)
+
+
+def points_metrics(figure: str, points: list[dict]) -> dict:
+    """The flat metrics of a figure's points: <figure>/<curve>/<setting>/{gamma,accuracy}."""
+    out = {}
+    for r in points:
+        setting = "alpha" if r.get("alpha") is not None else "temperature"
+        k = f"{figure}/{r['curve'].split()[0]}/{setting}={r[setting]:g}"
+        out |= {f"{k}/gamma": r["gamma"], f"{k}/accuracy": r["accuracy"]}
+    return out

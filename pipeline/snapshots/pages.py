@@ -48,17 +48,20 @@ def replace_unscaled(figures: Path, profile: str, at_scale: tuple[str, ...]) -> 
 
 
 def figure7_points(records: list[dict], tables: dict) -> list[dict]:
-    """Figure 7's points from a snapshot alone: γ from tables.json, accuracies per seed from the records
+    """Figure 7's points from a snapshot alone: γ from the records where each M3/M4 student has its own (else
+    tables.json: M1/M2's γ is α), accuracies per seed from the records
     (the run folders name the point: sweep_teachers/figure7/alpha_A, distilled/figure7/{m2_alpha_A, m3_T_T,
     m4_alpha_A})."""
     from ..formulas.spread import mean_std
     from ..reporting.figures import CURVES
     accs: dict[str, list[float]] = {}
+    gammas: dict[str, list[float | None]] = {}
     for r in records:
         parts = r["run"].split("/")
         if len(parts) == 4 and parts[2] == "figure7" and parts[1] in ("sweep_teachers", "distilled"):
-            name = parts[3].rsplit("_seed_", 1)[0]
-            accs.setdefault(("m1_" if parts[1] == "sweep_teachers" else "") + name, []).append(r["test_acc"])
+            name = ("m1_" if parts[1] == "sweep_teachers" else "") + parts[3].rsplit("_seed_", 1)[0]
+            accs.setdefault(name, []).append(r["test_acc"])
+            gammas.setdefault(name, []).append(r.get("gamma"))
     points = []
     for k, gamma in sorted(tables.items()):
         parts = k.split("/")
@@ -70,6 +73,8 @@ def figure7_points(records: list[dict], tables: dict) -> list[dict]:
         if not seeds:
             continue
         acc, std = mean_std(seeds, 4)
+        if curve in ("M3", "M4") and None not in gammas[name]:  # each seed's teacher's own γ, averaged
+            gamma = mean_std(gammas[name], 5)[0]
         points.append({"curve": CURVES[curve], "alpha": float(value) if setting == "alpha" else None,
                        "temperature": float(value) if setting == "temperature" else None, "gamma": gamma,
                        "accuracy": acc, "accuracy_std": std, "n_seeds": len(seeds)})

@@ -56,7 +56,8 @@ def read_records(path: Path) -> list[dict]:
 
 
 def _optional_problems(r: dict) -> list[str]:
-    """The optional fields of newer records: split sizes, and the per-example predictions file with its digest."""
+    """The optional fields of newer records: split sizes, the per-example predictions file with its digest, and a
+    Figure 7 student's γ (its teacher's smoothness index at its temperature)."""
     bad = []
     s = r.get("sizes")
     if s is not None and not (isinstance(s, dict) and set(s) == {"train", "val", "test"} and all(
@@ -67,6 +68,9 @@ def _optional_problems(r: dict) -> list[str]:
                               and isinstance(p.get("sha256"), str) and PREDICTIONS.fullmatch(p["file"])
                               and ".." not in p["file"].split("/") and re.fullmatch(r"[0-9a-f]{64}", p["sha256"])):
         bad.append("predictions (predictions/<run>.npz and its sha256)")
+    g = r.get("gamma")
+    if g is not None and not (isinstance(g, (int, float)) and not isinstance(g, bool) and 0 <= g <= 2):
+        bad.append("gamma (a smoothness index in [0, 2])")
     return bad
 
 

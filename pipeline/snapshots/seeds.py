@@ -10,7 +10,8 @@ loses at most the run in progress, and a second call trains only what is missing
 leaves every setting with the same number of seeds but the last.
 
 ``refresh_tables`` then recomputes what of tables.md and tables.json the records determine (Table 2, the
-head-to-head comparison, Table 3 and its per-setting detail, Table 4, the profile line) and leaves the rest.
+head-to-head comparison, Table 3 and its per-setting detail, Table 4, Figure 7's table, the profile line) and
+leaves the rest.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..io import write_json
+from ..io import read_json, write_json
 from .records import SnapshotError, read_provenance, read_records
 from .rekey import require_current, snapshot_settings, teacher_chain, train_as_recorded
 
@@ -48,7 +49,11 @@ def add_seeds(snapshot: Path, prefixes: list[str], seeds: list[int], work: Path,
     A student's teacher at the new seed must be recorded (added earlier in this call or before), and is trained
     again under ``work`` if its folder is not there (``train_runs`` reuses it when it is)."""
     settings = snapshot_settings(read_provenance(snapshot / "provenance.json"))
-    todo = planned(read_records(snapshot / "runs.json"), prefixes, seeds)
+    records = read_records(snapshot / "runs.json")
+    tables = read_json(snapshot / "tables.json") if (snapshot / "tables.json").exists() else {}
+    if (with_gamma := gammas_from_tables(records, tables)) != records:
+        write_json(snapshot / "runs.json", with_gamma)  # before a second seed makes seed 0's γ unknowable
+    todo = planned(with_gamma, prefixes, seeds)
     require_current([t for t, _ in todo], "new seeds averaged with its seeds")
     added = []
     for t, s in todo:
@@ -61,6 +66,8 @@ def add_seeds(snapshot: Path, prefixes: list[str], seeds: list[int], work: Path,
         m, rec = train_as_recorded(t | {"run": name, "config": cfg}, cfg, work, settings, t["execution"], teacher,
                                    n_bins, predictions_to=snapshot)
         rec |= {"seconds": m.get("seconds"), "device": "cpu", "torch": torch.__version__}
+        if teacher and cfg["loss"]["kind"] == "soft_targets":  # Figure 7's x: its teacher's γ at its T
+            rec["gamma"] = student_gamma(cfg, work / teacher["run"])
         records = read_records(snapshot / "runs.json")  # again: nothing another writer added is lost
         write_json(snapshot / "runs.json", records + [rec])
         added.append(rec)
@@ -87,6 +94,33 @@ def seeds_of_every_setting(records: list[dict]) -> dict[str, list[int]]:
             if r["run"].startswith(prefixes):
                 by_setting.setdefault(seed_name(r["run"], 0), set()).add(r["config"]["seed"])
         out[key] = sorted(set.intersection(*by_setting.values())) if by_setting else []
+    return out
+
+
+def student_gamma(cfg: dict, teacher_dir: Path) -> float:
+    """The smoothness index γ of a soft-target student's teacher at the student's temperature, over the training
+    examples it was distilled on, as the distill stage computes Figure 7's x (each seed's teacher its own γ)."""
+    from ..data import prepared
+    from ..formulas.smoothness import smoothness_index
+    from ..training.run import TEACHER_BATCH, teacher_logits
+    data, _ = prepared.load(cfg["dataset"])
+    n = cfg.get("max_train_examples") or len(data["train_x"])
+    z = teacher_logits(teacher_dir, cfg["dataset"], data["train_x"][:n], torch.device("cpu"), TEACHER_BATCH)
+    return round(smoothness_index(z, data["train_y"][:n], cfg["loss"]["temperature"]), 6)
+
+
+def gammas_from_tables(records: list[dict], tables: dict) -> list[dict]:
+    """The records with ``gamma`` on every Figure 7 M3/M4 student, taken from tables.json where the snapshot has
+    one seed of each (its γ is then that seed's): the per-seed γ that more seeds are averaged with."""
+    if {r["config"]["seed"] for r in records if r["run"].startswith(SEED_GROUPS["distill_seeds"])} != {0}:
+        return records
+    out = []
+    for r in records:
+        m = re.fullmatch(r"models/distilled/figure7/(m3_T|m4_alpha)_([0-9.]+)_seed_0", r["run"])
+        key = m and f"figure7/{'M3/temperature' if m[1] == 'm3_T' else 'M4/alpha'}={float(m[2]):g}/gamma"
+        if m and "gamma" not in r and key in tables:
+            r = r | {"gamma": tables[key]}
+        out.append(r)
     return out
 
 
@@ -152,23 +186,24 @@ def table4_summary(records: list[dict], p: dict) -> dict:
 
 
 def refresh_tables(snapshot: Path) -> None:
-    """Rewrite the profile line, Table 2, the head-to-head comparison and Table 3 of tables.md, and their keys in
-    tables.json, from the records and the provenance's params (its seeds); the other sections stay."""
+    """Rewrite the profile line, Table 2, the head-to-head comparison, Table 3, Table 4 and Figure 7's table of
+    tables.md, and their keys in tables.json, from the records and the provenance's params (its seeds); the other
+    sections stay."""
     from ..config import validate
     from ..io import read_json, write_text
-    from ..reporting.distillation import table4
+    from ..reporting.distillation import points_metrics, points_table, table4
     from ..reporting.paper_tables import CLASSIFIER_SECTIONS, classifier_sections
-    from .pages import own_tables
+    from .pages import figure7_points, own_tables
     from .writer import at_scale
     prov = read_provenance(snapshot / "provenance.json")
     p = validate(prov["params"])
-    parts, flat = classifier_sections(p, *summaries(read_records(snapshot / "runs.json"), p))
+    records = read_records(snapshot / "runs.json")
+    parts, flat = classifier_sections(p, *summaries(records, p))
     md = (snapshot / "tables.md").read_text()
     start, end = (md.index(h) for h in CLASSIFIER_SECTIONS)
     # the profile line keeps its words (some name the data the work tree had), with today's seeds
     head = re.sub(r"seeds \[[0-9, ]*\]", f"seeds {p['active']['seeds']}", md[:start], count=1)
     md = head + "\n\n".join(parts) + "\n\n" + md[end:]
-    records = read_records(snapshot / "runs.json")
     t4 = {}
     if any(r["run"].startswith("models/teachers/") for r in records):  # Table 4's table, from its records
         start = md.index("## Table 4")
@@ -176,7 +211,14 @@ def refresh_tables(snapshot: Path) -> None:
         end = md.index("\n\n## ", start)
         table, t4 = table4(p, table4_summary(records, p))
         md = md[:start] + table + md[end:]
-    write_text(snapshot / "tables.md", own_tables(md, prov["profile"], at_scale(snapshot)))
     tables = read_json(snapshot / "tables.json")
-    stale = [k for k in tables if k.split("/")[0] in ("table2", "table3", "head_to_head") + (("table4",) if t4 else ())]
-    write_json(snapshot / "tables.json", {k: v for k, v in tables.items() if k not in stale} | flat | t4)
+    f7 = {}
+    if (points := figure7_points(records, tables)) and "## Figure 7" in md:  # Figure 7's table, from its records
+        start = md.index("| curve | teacher α", md.index("## Figure 7"))
+        end = md.index("\n\n## ", start)
+        md = md[:start] + points_table(points) + md[end:]
+        f7 = points_metrics("figure7", points)
+    write_text(snapshot / "tables.md", own_tables(md, prov["profile"], at_scale(snapshot)))
+    redone = ("table2", "table3", "head_to_head") + (("table4",) if t4 else ()) + (("figure7",) if f7 else ())
+    stale = [k for k in tables if k.split("/")[0] in redone]
+    write_json(snapshot / "tables.json", {k: v for k, v in tables.items() if k not in stale} | flat | t4 | f7)
