@@ -2,6 +2,7 @@
 
     python tools/planted_bugs.py          # a line per defect: caught / MISSED, and the test's summary
     python tools/planted_bugs.py --suite  # the kill rate of the whole fast suite: every defect against all of it
+    python tools/planted_bugs.py --last 12   # only the newest 12 defects of tools/planted_bugs.yaml
 
 Each entry of tools/planted_bugs.yaml is a one-line bug that once passed the fast tests, a defect of the
 replication's code, or a plausible slip written after its test: the file, the text it replaces, the bug, and
@@ -15,6 +16,7 @@ with --suite, a fast-suite run for each missed defect more.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -39,9 +41,13 @@ def fast_suite(mutated: Path) -> list[str]:
 
 
 def main() -> int:
-    suite = sys.argv[1:] == ["--suite"]
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", action="store_true", help="every defect against the whole fast suite")
+    ap.add_argument("--last", type=int, help="only the last N defects of the list (the newest)")
+    a = ap.parse_args()
+    suite = a.suite
     rows = []
-    for name, f, old, new, test in P:
+    for name, f, old, new, test in P[-a.last:] if a.last else P:
         rows.append(check(name, ROOT / f, old, new, test, suite))
         print(" | ".join(rows[-1]), flush=True)
     caught = sum(r[2] == "caught" for r in rows)
