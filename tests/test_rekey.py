@@ -135,6 +135,26 @@ def test_the_precision_comparison_trains_the_other_precision_and_sets_it_beside_
     assert "| students/ls/probabilities_seed_0 (0) | test_acc |" in table(out)
 
 
+def test_the_seed_spread_groups_students_by_their_teachers_setting_not_its_key():
+    """Students at seeds 0 and 1 learn from teachers at seeds 0 and 1 (two keys): one setting, n = 2; a student of
+    another teacher setting is not in it; the spread is recomputed as more seeds are recorded."""
+    from pipeline.snapshots.precision import METRICS, with_spread
+    metrics = dict.fromkeys(METRICS, 1.0)
+
+    def rec(run, key, seed, **cfg):
+        return {"run": run, "key": key, "config": {"seed": seed, "lr": 0.1} | cfg} | metrics
+
+    recs = [rec("t/ls/seed_0", "a", 0, alpha=0.1), rec("t/ls/seed_1", "b", 1, alpha=0.1),
+            rec("t/dr/seed_1", "c", 1, alpha=0.0),
+            rec("s/ls_0", "d", 0, teacher="a"), rec("s/ls_1", "e", 1, teacher="b") | {"test_acc": 3.0},
+            rec("s/dr_1", "f", 1, teacher="c") | {"test_acc": 9.0}]
+    row = {"run": "s/ls_0", "bf16_minus_fp32": dict.fromkeys(METRICS, 0.5)}
+    out = with_spread(row, recs)
+    assert out["n_seeds"] == 2 and out["seed_std"]["test_acc"] == pytest.approx(2 ** 0.5)
+    assert out["in_seed_stds"]["test_acc"] == pytest.approx(0.5 / 2 ** 0.5) and out["in_seed_stds"]["test_nll"] is None
+    assert with_spread(row, recs[:4])["n_seeds"] == 1
+
+
 @pytest.mark.parametrize("junk", ['{"run": 1}', "[1, 2]", '[{"run": "x"}]', "not json", None])
 def test_junk_evidence_is_refused_in_one_line_and_changes_nothing(toy, junk, root):
     import subprocess

@@ -17,9 +17,37 @@ from .rekey import require_current, snapshot_settings, teacher_chain, train_as_r
 METRICS = ("test_acc", "test_nll", "test_ece", "test_ece_ts", "temperature")
 
 
-def _same_setting(a: dict, b: dict) -> bool:
-    return {k: v for k, v in a["config"].items() if k != "seed"} == {k: v for k, v in b["config"].items()
-                                                                      if k != "seed"}
+def setting_of(r: dict, by_key: dict[str, dict]) -> dict:
+    """``r``'s configuration without its seed, its teacher replaced by the teacher's setting: the same for every
+    seed of one setting (a student at seed s learns from its teacher at seed s, whose key differs)."""
+    cfg = {k: v for k, v in r["config"].items() if k != "seed"}
+    if cfg.get("teacher"):
+        if cfg["teacher"] not in by_key:
+            raise SnapshotError(f"{r['run']}'s teacher {cfg['teacher']} has no record")
+        cfg["teacher"] = setting_of(by_key[cfg["teacher"]], by_key)
+    return cfg
+
+
+def with_spread(row: dict, records: list[dict]) -> dict:
+    """``row`` with n_seeds, the std of each metric over the records of its run's setting (one per seed, ddof 1)
+    and |bf16 − fp32| in those stds, as the records stand now."""
+    by_key = {r["key"]: r for r in records}
+    r = next(x for x in records if x["run"] == row["run"])
+    setting = setting_of(r, by_key)
+    seeds = list({x["config"]["seed"]: x for x in records if setting_of(x, by_key) == setting}.values())
+    row = row | {"n_seeds": len(seeds), "seed_std": {}, "in_seed_stds": {}}
+    for k in METRICS:
+        std = statistics.stdev([x[k] for x in seeds]) if len(seeds) > 1 else None
+        row["seed_std"][k] = std
+        row["in_seed_stds"][k] = abs(row["bf16_minus_fp32"][k]) / std if std else None
+    return row
+
+
+def respread(snapshot: Path, result: dict) -> dict:
+    """``result`` (precision.json) with every row's seed spread recomputed from the snapshot's records as they
+    stand: after more seeds were recorded, without training again."""
+    records = read_records(snapshot / "runs.json")
+    return result | {"runs": [with_spread(row, records) for row in result["runs"]]}
 
 
 def compare(snapshot: Path, runs: list[str], work: Path, n_bins: int = 15) -> dict:
@@ -40,17 +68,9 @@ def compare(snapshot: Path, runs: list[str], work: Path, n_bins: int = 15) -> di
         r = by_run[name]
         cfg = r["config"] | ({"teacher": teacher_key} if teacher_key else {})
         m, fp32 = train_as_recorded(r, cfg, work, settings, r["execution"] | {"precision": "fp32"}, teacher, n_bins)
-        seeds = list({x["config"]["seed"]: x for x in records if _same_setting(x, r)}.values())
-        row = {"run": name, "seed": r["config"]["seed"], "n_seeds": len(seeds), "fp32_seconds": m.get("seconds"),
-               "bf16": {k: r[k] for k in METRICS}, "fp32": {k: fp32[k] for k in METRICS}, "bf16_minus_fp32": {},
-               "seed_std": {}, "in_seed_stds": {}}
-        for k in METRICS:
-            diff = r[k] - fp32[k]
-            std = statistics.stdev([x[k] for x in seeds]) if len(seeds) > 1 else None
-            row["bf16_minus_fp32"][k] = diff
-            row["seed_std"][k] = std
-            row["in_seed_stds"][k] = abs(diff) / std if std else None
-        rows.append(row)
+        rows.append(with_spread({"run": name, "seed": r["config"]["seed"], "fp32_seconds": m.get("seconds"),
+                                 "bf16": {k: r[k] for k in METRICS}, "fp32": {k: fp32[k] for k in METRICS},
+                                 "bf16_minus_fp32": {k: r[k] - fp32[k] for k in METRICS}}, records))
     return {"rule": "bf16 − fp32 for one seed, against the sample std of the same metric over the snapshot's "
                     "seeds of that configuration (ddof 1); |difference| ≤ 1 std is within the seed noise",
             "runs": rows}
