@@ -44,14 +44,20 @@ def fcn_run_config(p: dict, dataset: str, seed: int, *, hidden: list[int], dropo
     training-split size (or the profile's subset).
     """
     f, b = p["fcn"], p["active"]
-    steps = b["fcn_epochs"] * math.ceil(_n_train(p, dataset) / f["batch_size"])
+    epoch_steps = math.ceil(_n_train(p, dataset) / f["batch_size"])
+    # The replication's choices enter a run's configuration only where they are set, so a run with the
+    # defaults keeps the configuration (and key) it had before they existed.
+    model = {"hidden": list(hidden), "dropout": dropout, "init_std": f["init_std"]}
+    model |= {"bias_std": f["bias_init_std"]} if f["bias_init_std"] else {}
+    shift = {"augment": "shift", "max_shift": max_shift, "standardize": "none"}
+    shift |= {"shift_draw": f["shift_draw"]} if f["shift_draw"] != "uniform" and max_shift else {}
     return {"arch": "fcn", "dataset": dataset, "seed": seed, "loss": loss, "teacher": teacher,
-            "model": {"hidden": list(hidden), "dropout": dropout, "init_std": f["init_std"]},
+            "model": model,
             "optim": {"lr": list(lr or f["lr"]), "momentum": f["momentum"], "dampening": f["dampening"],
                       "weight_decay": f["weight_decay"]},
-            "schedule": {"kind": "linear"},
-            "input": {"augment": "shift", "max_shift": max_shift, "standardize": "none"},
-            "batch_size": f["batch_size"], "epochs": b["fcn_epochs"], "steps": steps,
+            "schedule": {"kind": "linear"} | ({"epoch_steps": epoch_steps} if f["lr_decay"] == "per_epoch" else {}),
+            "input": shift,
+            "batch_size": f["batch_size"], "epochs": b["fcn_epochs"], "steps": b["fcn_epochs"] * epoch_steps,
             "max_train_examples": b["max_train_examples"]}
 
 

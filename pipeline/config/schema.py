@@ -223,6 +223,9 @@ SCHEMA = section({
         "dampening": number(0, 1, hi_open=True),
         "weight_decay": number(0),
         "max_shift": number(0, 13, integer=True),
+        "shift_draw": choice("uniform", "rounded"),
+        "lr_decay": choice("per_step", "per_epoch"),
+        "bias_init_std": number(0),
     }),
     "calibrate": section({
         "n_bins": POS_INT,

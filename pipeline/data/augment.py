@@ -9,10 +9,12 @@ import torch
 import torch.nn.functional as F
 
 
-def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.Tensor:
+def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator, draw: str = "uniform") -> torch.Tensor:
     """Shift each image [B, H, W] (or [B, C, H, W]) by an independent integer
-    (dy, dx), each uniform in {-max_shift, ..., max_shift}: Müller's
-    "25 equiprobable centerings" for max_shift=2. Vacated pixels are zero.
+    (dy, dx). ``draw`` uniform: each uniform in {-max_shift, ..., max_shift}, Müller's
+    "25 equiprobable centerings" for max_shift=2; ``rounded``: each round(U(-max_shift, max_shift)),
+    torchvision's ``RandomAffine(0, (t, t))`` on a side of max_shift/t pixels, the replication's
+    (for max_shift=2: 0 and ±1 with probability 1/4 each, ±2 with 1/8). Vacated pixels are zero.
     """
     if max_shift == 0:
         return x
@@ -20,8 +22,13 @@ def random_shift(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch
     if squeeze:
         x = x.unsqueeze(1)
     b, _, h, w = x.shape
-    k = 2 * max_shift + 1
-    d = torch.randint(0, k, (2, b), generator=gen, device=gen.device).to(x.device)
+    if draw == "uniform":
+        d = torch.randint(0, 2 * max_shift + 1, (2, b), generator=gen, device=gen.device).to(x.device)
+    elif draw == "rounded":
+        u = torch.rand((2, b), generator=gen, device=gen.device, dtype=torch.float64) * (2 * max_shift) - max_shift
+        d = (torch.round(u).long() + max_shift).to(x.device)   # ties have probability 0
+    else:
+        raise ValueError(f"shift draw must be 'uniform' or 'rounded', not {draw!r}")
     padded = F.pad(x, (max_shift,) * 4)
     rows = (d[0, :, None] + torch.arange(h, device=x.device))  # [B, H] rows of the padded image
     cols = (d[1, :, None] + torch.arange(w, device=x.device))  # [B, W]

@@ -60,7 +60,7 @@ def train_batch(x: torch.Tensor, cfg: dict, gen: torch.Generator) -> torch.Tenso
     """A uint8 batch -> an augmented, standardised float batch."""
     how = cfg["augment"]
     if how == "shift":
-        x = augment.random_shift(x, cfg["max_shift"], gen)
+        x = augment.random_shift(x, cfg["max_shift"], gen, cfg.get("shift_draw", "uniform"))
     elif how == "crop_flip":
         x = augment.random_flip(augment.random_crop(x, cfg["crop"], gen), gen)
     elif how == "pad_crop_flip":

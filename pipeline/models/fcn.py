@@ -14,7 +14,7 @@ TITLE = "FCN"  # how tables and figures name it (models.title)
 
 class FCN(nn.Module):
     def __init__(self, in_features: int, num_classes: int, hidden: list[int],
-                 dropout: float = 0.0, init_std: float = 0.03):
+                 dropout: float = 0.0, init_std: float = 0.03, bias_std: float = 0.0):
         super().__init__()
         widths = [in_features, *hidden]
         blocks: list[nn.Module] = []
@@ -27,7 +27,10 @@ class FCN(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, std=init_std)
-                nn.init.zeros_(m.bias)
+                if bias_std:  # the replication's N(0, 0.03) biases
+                    nn.init.normal_(m.bias, std=bias_std)
+                else:
+                    nn.init.zeros_(m.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
@@ -45,4 +48,4 @@ def build(in_shape: tuple[int, ...], num_classes: int, cfg: dict) -> FCN:
     for d in in_shape:
         in_features *= d
     return FCN(in_features, num_classes, hidden=list(cfg["hidden"]), dropout=cfg["dropout"],
-               init_std=cfg["init_std"])
+               init_std=cfg["init_std"], bias_std=cfg.get("bias_std", 0.0))

@@ -105,9 +105,14 @@ def build_optimizer(model: nn.Module, o: dict) -> torch.optim.SGD:
 def build_schedule(optimizer: torch.optim.Optimizer, s: dict, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
     """Per-step learning-rate factor from a run's ``schedule`` dict.
 
-    ``linear``: every group's lr falls linearly to 0 at the last step (FCN).
+    ``linear``: every group's lr falls linearly to 0 at the last step (FCN); with ``epoch_steps`` k it is
+    constant within each epoch of k steps and 1 − e/E in epoch e of E (PyTorch's ``LinearLR(opt, 1, 0, E)``
+    stepped once per epoch, the replication's: its last epoch runs at 1/E of the base rate).
     ``multistep``: multiplied by ``gamma`` at each of ``milestones`` (optimiser steps).
     """
+    if s["kind"] == "linear" and s.get("epoch_steps"):
+        k = s["epoch_steps"]
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: max(0.0, 1.0 - (t // k) / -(-steps // k)))
     if s["kind"] == "linear":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: max(0.0, 1.0 - t / steps))
     if s["kind"] == "multistep":
