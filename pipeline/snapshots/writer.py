@@ -43,9 +43,11 @@ def split_sizes(prepared_file: Path) -> dict[str, int]:
 
 
 def run_sizes(config: dict, prepared: dict[str, int]) -> dict[str, int]:
-    """The examples a run trained on and was measured on (its training subset, if it had one)."""
+    """The examples a run trained on and was measured on (its training subset, if it had one, or its training and
+    validation images for a run that trained on both)."""
     cap = config.get("max_train_examples")
-    return prepared | {"train": min(prepared["train"], cap) if cap else prepared["train"]}
+    n = min(prepared["train"], cap) if cap else prepared["train"]
+    return prepared | {"train": n + (prepared["val"] if config.get("train_on_validation") else 0)}
 
 
 def write_predictions(out: Path, rel: str, zt, yt) -> dict:

@@ -53,9 +53,12 @@ def open_run(run_dir: Path, cfg: dict, device: torch.device, execution: dict) ->
 
 
 def training_data(cfg: dict, device: torch.device) -> tuple[dict, dict, torch.Tensor, torch.Tensor]:
-    """(all splits, meta, train_x, train_y): the training split cut to the run's subset."""
+    """(all splits, meta, train_x, train_y): the training split cut to the run's subset; with
+    ``train_on_validation`` (a probe of the replication, which held nothing out) the validation images too."""
     data, meta = prepared.load(cfg["dataset"], device)
     x, y = data["train_x"], data["train_y"]
+    if cfg.get("train_on_validation"):
+        x, y = torch.cat([x, data["val_x"]]), torch.cat([y, data["val_y"]])
     if cfg["max_train_examples"]:
         x, y = x[:cfg["max_train_examples"]], y[:cfg["max_train_examples"]]
     return data, meta, x, y

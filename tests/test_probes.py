@@ -1,0 +1,35 @@
+"""Probes of a snapshot (pipeline/snapshots/probes.py): a recorded run retrained with a change, recorded beside it."""
+from __future__ import annotations
+
+import pytest
+
+from tests.test_rekey import _current
+
+
+def test_a_probe_is_its_run_with_the_change_and_is_recorded_once(toy):
+    from pipeline.snapshots.probes import probe, probe_rows
+    from pipeline.snapshots.records import SnapshotError, read_records
+    from pipeline.training.run_key import key_of
+    snap, records = _current(toy)
+    run = "models/classifiers/fcn/toy/alpha_0.1_seed_0"
+    rec = probe(snap, run, "rounded", {"input.shift_draw": "rounded", "train_on_validation": True}, toy / "p")
+    base = next(r for r in records if r["run"] == run)
+    assert rec["run"] == "models/probes/rounded/toy/alpha_0.1_seed_0"
+    assert rec["config"] == base["config"] | {"input": base["config"]["input"] | {"shift_draw": "rounded"},
+                                              "train_on_validation": True}
+    assert rec["key"] == key_of(rec["config"], rec["data_sha256"], rec["execution"]) != base["key"]
+    assert rec["sizes"]["train"] == base["sizes"]["train"] + base["sizes"]["val"]
+    assert rec["probe"] == {"of": run, "set": {"input.shift_draw": "rounded", "train_on_validation": True},
+                            "precision": None}
+    assert rec["test_acc"] != base["test_acc"] or rec["test_nll"] != base["test_nll"]
+    n = len(read_records(snap / "runs.json"))
+    assert probe(snap, run, "rounded", {"input.shift_draw": "rounded"}, toy / "p") == rec   # not trained twice
+    assert len(read_records(snap / "runs.json")) == n
+    [row] = probe_rows(read_records(snap / "runs.json"))
+    assert row["difference"] == rec["test_acc"] - base["test_acc"] and row["n_seeds"] == 1
+    with pytest.raises(SnapshotError, match="names no section"):
+        probe(snap, run, "x", {"nothing.here": 1}, toy / "p")
+    with pytest.raises(SnapshotError, match="lower-case"):
+        probe(snap, run, "../up", {}, toy / "p")
+    with pytest.raises(SnapshotError, match="has a teacher"):
+        probe(snap, "models/students/ls/probabilities_seed_0", "x", {}, toy / "p")
