@@ -22,13 +22,15 @@ def label_smoothing_ce(logits: torch.Tensor, targets: torch.Tensor, alpha: float
 
 def distill_logit_regression(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
                              targets: torch.Tensor, ce_weight: float = 0.4,
-                             regress_on: str = "logits") -> torch.Tensor:
+                             regress_on: str = "logits", squared_error: str = "half_sum") -> torch.Tensor:
     """Müller's MNIST distillation loss (Table 4, after Hinton et al. 2015):
 
         ce_weight · CE(y, q) + (1 − ce_weight) · ½ Σ_k (z_k − v_k)², averaged over the batch,
 
     with z the student's logits and v the teacher's logits. ``regress_on="probabilities"``
     replaces v by the teacher's softmax: the replication's defect, kept only to measure it.
+    ``squared_error="mean"`` takes the squared error as the replication's ``nn.MSELoss()`` does, a mean over
+    batch × classes without the ½ (2/K times ours).
     """
     if regress_on == "logits":
         v = teacher_logits
@@ -36,7 +38,12 @@ def distill_logit_regression(student_logits: torch.Tensor, teacher_logits: torch
         v = torch.softmax(teacher_logits, dim=-1)
     else:
         raise ValueError(f"regress_on must be 'logits' or 'probabilities', not {regress_on!r}")
-    mse = 0.5 * (student_logits - v).pow(2).sum(dim=-1).mean()
+    if squared_error == "half_sum":
+        mse = 0.5 * (student_logits - v).pow(2).sum(dim=-1).mean()
+    elif squared_error == "mean":
+        mse = (student_logits - v).pow(2).mean()
+    else:
+        raise ValueError(f"squared_error must be 'half_sum' or 'mean', not {squared_error!r}")
     return ce_weight * F.cross_entropy(student_logits, targets) + (1 - ce_weight) * mse
 
 
@@ -65,7 +72,8 @@ def build_loss(spec: dict):
     if kind == "label_smoothing":
         return lambda z, y, t: label_smoothing_ce(z, y, spec["alpha"], spec.get("scale", 1.0))
     if kind == "logit_regression":
-        return lambda z, y, t: distill_logit_regression(z, t, y, spec["ce_weight"], spec["regress_on"])
+        return lambda z, y, t: distill_logit_regression(z, t, y, spec["ce_weight"], spec["regress_on"],
+                                                        spec.get("squared_error", "half_sum"))
     if kind == "soft_targets":
         return lambda z, y, t: spec.get("scale", 1.0) * distill_soft_targets(z, t, y, spec["beta"],
                                                                               spec["temperature"])

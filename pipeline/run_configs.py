@@ -20,8 +20,9 @@ def label_smoothing(alpha: float, scale: float = 1.0) -> dict:
     return out | ({"scale": float(scale)} if scale != 1.0 else {})
 
 
-def logit_regression(ce_weight: float, regress_on: str) -> dict:
-    return {"kind": "logit_regression", "ce_weight": ce_weight, "regress_on": regress_on}
+def logit_regression(ce_weight: float, regress_on: str, squared_error: str = "half_sum") -> dict:
+    out = {"kind": "logit_regression", "ce_weight": ce_weight, "regress_on": regress_on}
+    return out | ({"squared_error": squared_error} if squared_error != "half_sum" else {})
 
 
 def soft_targets(beta: float, temperature: float, scale: float = 1.0) -> dict:

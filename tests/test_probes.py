@@ -31,5 +31,7 @@ def test_a_probe_is_its_run_with_the_change_and_is_recorded_once(toy):
         probe(snap, run, "x", {"nothing.here": 1}, toy / "p")
     with pytest.raises(SnapshotError, match="lower-case"):
         probe(snap, run, "../up", {}, toy / "p")
-    with pytest.raises(SnapshotError, match="has a teacher"):
-        probe(snap, "models/students/ls/probabilities_seed_0", "x", {}, toy / "p")
+    student = "models/students/ls/probabilities_seed_0"   # a student: against its teacher as recorded
+    s = probe(snap, student, "halved", {"loss.beta": 0.3}, toy / "p")
+    recorded = next(r for r in records if r["run"] == student)
+    assert s["config"]["teacher"] == recorded["config"]["teacher"] and s["config"]["loss"]["beta"] == 0.3

@@ -90,3 +90,16 @@ def test_the_defaults_leave_run_configs_as_they_were_and_each_choice_reaches_the
     assert rep["schedule"]["epoch_steps"] == 108 and rep["steps"] == cfg["steps"] == 108 * p["active"]["fcn_epochs"]
     unshifted = fcn_run_config(q, "mnist", 0, hidden=[800, 800], dropout=0.0, max_shift=0, loss={"kind": "x"})
     assert "shift_draw" not in unshifted["input"]   # a student without shifts has no draw to choose
+
+
+def test_the_replications_squared_error_is_nn_mse_loss():
+    from pipeline.losses import build_loss
+    torch.manual_seed(0)
+    z, t, y = torch.randn(16, 10), torch.randn(16, 10), torch.randint(0, 10, (16,))
+    ce = nn.functional.cross_entropy(z, y)
+    theirs = build_loss({"kind": "logit_regression", "ce_weight": 0.4, "regress_on": "probabilities",
+                         "squared_error": "mean"})(z, y, t)
+    expected = 0.4 * ce + 0.6 * nn.MSELoss()(torch.softmax(t, dim=1), z)   # the replication's code, by hand
+    assert torch.allclose(theirs, expected, atol=1e-6)
+    ours = build_loss({"kind": "logit_regression", "ce_weight": 0.4, "regress_on": "logits"})(z, y, t)
+    assert torch.allclose(ours, 0.4 * ce + 0.6 * 0.5 * ((z - t) ** 2).sum(1).mean(), atol=1e-6)

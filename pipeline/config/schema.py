@@ -251,6 +251,7 @@ SCHEMA = section({
             "ce_weight": number(0, 1),
             "student_lr": list_of(number(0, lo_open=True), min_len=2),
             "regress_on": choice("logits", "probabilities"),
+            "squared_error": choice("half_sum", "mean"),
             "compare_probabilities": boolean,
         }),
         "figure7": section({"beta": number(0, 1)}),

@@ -3,7 +3,8 @@
 A probe asks what one difference does to one run, e.g. the replication's shift draw on the Fashion-MNIST α = 0
 run: ``probe(snapshot, "models/classifiers/fcn/fashion_mnist/alpha_0_seed_0", "rounded_shift",
 {"input.shift_draw": "rounded"})`` trains that run's configuration with the change (its seed, its data of the
-recorded sha256, its execution, or ``precision``), with today's code, and appends the record
+recorded sha256, its execution, or ``precision``; a student against its teacher as recorded), with today's code,
+and appends the record
 ``models/probes/rounded_shift/fashion_mnist/alpha_0_seed_0`` with ``probe: {of, set, precision}`` and its
 per-example predictions. ``probe_rows`` sets each probe beside the run it varies and that run's seeds.
 """
@@ -19,6 +20,7 @@ import torch
 from ..io import write_json
 from .records import SnapshotError, read_provenance, read_records
 from .rekey import require_current, snapshot_settings, train_as_recorded
+from .seeds import in_work, teacher_record
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_]*")
 
@@ -48,8 +50,6 @@ def probe(snapshot: Path, run: str, name: str, changes: dict, work: Path, precis
     if run not in by_run:
         raise SnapshotError(f"{snapshot / 'runs.json'} has no record {run}")
     r = by_run[run]
-    if r["config"].get("teacher"):
-        raise SnapshotError(f"{run} has a teacher; probes vary runs without one")
     require_current([r], "a probe compared with its records")
     rel = f"models/probes/{name}/{r['config']['dataset']}/{run.rsplit('/', 1)[-1]}"
     if rel in by_run:
@@ -57,7 +57,10 @@ def probe(snapshot: Path, run: str, name: str, changes: dict, work: Path, precis
     cfg = changed(r["config"], changes)
     execution = r["execution"] | ({"precision": precision} if precision else {})
     settings = snapshot_settings(read_provenance(snapshot / "provenance.json"))
-    m, rec = train_as_recorded(r | {"run": rel}, cfg, work, settings, execution, None, n_bins,
+    teacher = teacher_record(records, r)
+    if teacher:  # a student: its teacher as recorded, trained (or found) under ``work``
+        in_work(records, teacher, work, settings, n_bins)
+    m, rec = train_as_recorded(r | {"run": rel}, cfg, work, settings, execution, teacher, n_bins,
                                predictions_to=snapshot)
     rec |= {"seconds": m.get("seconds"), "device": "cpu", "torch": torch.__version__,
             "probe": {"of": run, "set": changes, "precision": precision}}

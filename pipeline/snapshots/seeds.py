@@ -61,7 +61,7 @@ def add_seeds(snapshot: Path, prefixes: list[str], seeds: list[int], work: Path,
         name, cfg, teacher = seed_name(t["run"], s), t["config"] | {"seed": s}, None
         if t["config"].get("teacher"):
             teacher = _teacher_at(records, t, s)
-            _in_work(records, teacher, work, settings, n_bins)
+            in_work(records, teacher, work, settings, n_bins)
             cfg |= {"teacher": teacher["key"]}
         m, rec = train_as_recorded(t | {"run": name, "config": cfg}, cfg, work, settings, t["execution"], teacher,
                                    n_bins, predictions_to=snapshot)
@@ -75,7 +75,7 @@ def add_seeds(snapshot: Path, prefixes: list[str], seeds: list[int], work: Path,
     return added
 
 
-def _teacher_record(records: list[dict], r: dict) -> dict | None:
+def teacher_record(records: list[dict], r: dict) -> dict | None:
     t = r["config"].get("teacher")
     return next(x for x in records if x["key"] == t) if t else None
 
@@ -124,11 +124,11 @@ def gammas_from_tables(records: list[dict], tables: dict) -> list[dict]:
     return out
 
 
-def _in_work(records: list[dict], r: dict, work: Path, settings: dict, n_bins: int) -> None:
+def in_work(records: list[dict], r: dict, work: Path, settings: dict, n_bins: int) -> None:
     """Record ``r``'s run finished under ``work`` (its teachers first), with the recorded key."""
-    teacher = _teacher_record(records, r)
+    teacher = teacher_record(records, r)
     if teacher:
-        _in_work(records, teacher, work, settings, n_bins)
+        in_work(records, teacher, work, settings, n_bins)
     m, _ = train_as_recorded(r, r["config"], work, settings, r["execution"], teacher, n_bins)
     if m["key"] != r["key"]:
         raise SnapshotError(f"{r['run']} trains under key {m['key']} today, not its recorded {r['key']}")
@@ -136,7 +136,7 @@ def _in_work(records: list[dict], r: dict, work: Path, settings: dict, n_bins: i
 
 def _teacher_at(records: list[dict], student: dict, seed: int) -> dict:
     """The record of ``student``'s teacher setting at ``seed``."""
-    name = seed_name(_teacher_record(records, student)["run"], seed)
+    name = seed_name(teacher_record(records, student)["run"], seed)
     found = [r for r in records if r["run"] == name]
     if not found:
         raise SnapshotError(f"{student['run']} at seed {seed} needs its teacher {name}, which has no record: "

@@ -37,7 +37,8 @@ def main() -> int:
     runs = [(seed, v) for seed in seeds for v in variants]
     jobs = [Job(STUDENTS / name / f"{v}_seed_{seed}",
                 fcn_run_config(p, d["dataset"], seed, hidden=d["student_hidden"], dropout=0.0,
-                               max_shift=d["student_max_shift"], loss=logit_regression(t4["ce_weight"], v),
+                               max_shift=d["student_max_shift"],
+                               loss=logit_regression(t4["ce_weight"], v, t4["squared_error"]),
                                teacher=tm["key"], lr=t4["student_lr"]), tdirs[seed])
             for seed, tm in zip(seeds, teachers) for v in variants]
     students = {v: [] for v in variants}
