@@ -91,6 +91,20 @@ def test_a_retrained_sample_that_matches_rekeys_the_snapshot(toy):
     assert stale_runs(snap)[0] == []
     prov = json.loads((snap / "provenance.json").read_text())
     assert prov["rekeyed"][0]["why"] == "a test refactor" and len(prov["rekeyed"][0]["evidence"]) == 4
+    assert "params_added" not in prov["rekeyed"][0]  # no params given: the recorded ones stay as they are
+
+
+def test_parameters_added_since_the_snapshot_are_written_at_todays_value_and_nothing_recorded_changes():
+    from pipeline.snapshots.rekey import _with_params, params_added
+    recorded = {"fcn": {"lr": [1.0], "hidden": [10]}, "distill": {"table4": {"ce_weight": 0.4}}, "seeds": [0]}
+    today = {"fcn": {"lr": [0.5], "hidden": [10], "shift_draw": "uniform"}, "seeds": [0, 1],
+             "distill": {"table4": {"ce_weight": 0.4, "squared_error": "half_sum"}}, "new": {"a": 1}}
+    added = params_added(recorded, today)
+    assert added == {"fcn.shift_draw": "uniform", "distill.table4.squared_error": "half_sum", "new": {"a": 1}}
+    out = _with_params(recorded, added)
+    assert out["fcn"] == {"lr": [1.0], "hidden": [10], "shift_draw": "uniform"} and out["seeds"] == [0]
+    assert out["distill"]["table4"] == {"ce_weight": 0.4, "squared_error": "half_sum"} and out["new"] == {"a": 1}
+    assert "shift_draw" not in recorded["fcn"]  # a copy
 
 
 def test_a_sample_that_differs_from_its_record_stops_the_rekey(toy):

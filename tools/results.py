@@ -148,7 +148,9 @@ def rekey_command(a) -> int:
             return 0 if not any(e["differs"] for e in rows) else 1
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
         from pipeline.snapshots.records import read_checked
-        n = rekey(snap, read_checked(a.evidence, list), commit, a.why)
+        import yaml  # params as written (load_params adds the resolved profile, which no snapshot records)
+        n = rekey(snap, read_checked(a.evidence, list), commit, a.why,
+                  yaml.safe_load((ROOT / "params.yaml").read_text()))
         print(f"results/{a.profile}: {n} record(s) re-keyed; the evidence is in provenance.json under 'rekeyed'")
         return 0
     except SnapshotError as e:

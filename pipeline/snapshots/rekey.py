@@ -14,6 +14,7 @@ Retraining the whole snapshot is what this avoids; a single differing metric sto
 """
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 from pathlib import Path
@@ -132,12 +133,39 @@ def rekeyed_records(records: list[dict]) -> list[dict]:
     return out
 
 
-def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str) -> int:
+def params_added(recorded: dict, today: dict, at: str = "") -> dict:
+    """{dotted key: today's value} of each parameter in ``today`` that ``recorded`` (a snapshot's params) lacks:
+    parameters added since, at their defaults. Nothing recorded is changed or removed."""
+    out = {}
+    for k, v in today.items():
+        if k not in recorded:
+            out[at + k] = v
+        elif isinstance(v, dict) and isinstance(recorded[k], dict):
+            out |= params_added(recorded[k], v, f"{at}{k}.")
+    return out
+
+
+def _with_params(recorded: dict, added: dict) -> dict:
+    out = copy.deepcopy(recorded)
+    for dotted, v in added.items():
+        *up, last = dotted.split(".")
+        node = out
+        for k in up:
+            node = node[k]
+        node[last] = v
+    return out
+
+
+def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str, params: dict | None = None) -> int:
     """Give every record today's key if ``evidence`` shows the sample reproduced; returns the number re-keyed.
 
     The evidence is checked against the snapshot as it is now, not trusted: each row must name a record by its
     current key (``key_before``), its retrained metrics must equal the record's, its key must be today's, and the
     sample must hold every kind of run (``run_key.kind`` and model) the snapshot records. A refusal writes nothing.
+
+    ``params`` (today's params.yaml as written): parameters added since the snapshot go into its params at
+    today's values, listed under ``params_added``. That is sound for a parameter whose default leaves every run
+    configuration as it was, which the sample's unchanged metrics and ``make results-status`` then show.
     """
     if not all(isinstance(e, dict) and isinstance(e.get("run"), str) and isinstance(e.get("key"), str)
                and isinstance(e.get("key_before"), str) and isinstance(e.get("metrics"), dict) for e in evidence):
@@ -172,8 +200,12 @@ def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str) -> int:
                             "today's (its key differs from today's); retrain the sample again")
     prov = read_provenance(snapshot / "provenance.json")
     changed = sum(a["key"] != b["key"] for a, b in zip(records, out))
+    added = params_added(prov.get("params") or {}, params or {})
+    if added:
+        prov["params"] = _with_params(prov.get("params") or {}, added)
     prov.setdefault("rekeyed", []).append({
         "date": datetime.date.today().isoformat(), "commit": commit, "records": changed, "why": note,
+        **({"params_added": added} if added else {}),
         "rule": "every compared metric of every sampled run equal to its record, at the record's precision; "
                 "the sample covers " + ", ".join(what for what, _ in REQUIRED) + " and every kind of run recorded",
         "evidence": evidence})
