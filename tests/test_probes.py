@@ -20,7 +20,7 @@ def test_a_probe_is_its_run_with_the_change_and_is_recorded_once(toy):
     assert rec["key"] == key_of(rec["config"], rec["data_sha256"], rec["execution"]) != base["key"]
     assert rec["sizes"]["train"] == base["sizes"]["train"] + base["sizes"]["val"]
     assert rec["probe"] == {"of": run, "set": {"input.shift_draw": "rounded", "train_on_validation": True},
-                            "precision": None}
+                            "precision": None}  # no teacher
     assert rec["test_acc"] != base["test_acc"] or rec["test_nll"] != base["test_nll"]
     n = len(read_records(snap / "runs.json"))
     assert probe(snap, run, "rounded", {"input.shift_draw": "rounded"}, toy / "p") == rec   # not trained twice
@@ -35,3 +35,16 @@ def test_a_probe_is_its_run_with_the_change_and_is_recorded_once(toy):
     s = probe(snap, student, "halved", {"loss.beta": 0.3}, toy / "p")
     recorded = next(r for r in records if r["run"] == student)
     assert s["config"]["teacher"] == recorded["config"]["teacher"] and s["config"]["loss"]["beta"] == 0.3
+    assert s["probe"]["teacher"] == "models/teachers/ls/seed_0"
+
+
+def test_a_student_probed_under_its_probed_teachers_name_learns_from_that_teacher(toy):
+    """Figure 7's replication variant: its α = 0 teacher with dropout, then the students distilled from it."""
+    from pipeline.snapshots.probes import probe
+    snap, records = _current(toy)
+    teacher = probe(snap, "models/teachers/ls/seed_0", "dropout_teacher", {"model.dropout": 0.5}, toy / "p")
+    assert teacher["config"]["model"]["dropout"] == 0.5
+    s = probe(snap, "models/students/ls/probabilities_seed_0", "dropout_teacher", {}, toy / "p")
+    recorded = next(r for r in records if r["run"] == "models/students/ls/probabilities_seed_0")
+    assert s["config"] == recorded["config"] | {"teacher": teacher["key"]}
+    assert s["probe"]["teacher"] == teacher["run"] and s["key"] != recorded["key"]

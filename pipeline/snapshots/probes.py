@@ -5,8 +5,8 @@ run: ``probe(snapshot, "models/classifiers/fcn/fashion_mnist/alpha_0_seed_0", "r
 {"input.shift_draw": "rounded"})`` trains that run's configuration with the change (its seed, its data of the
 recorded sha256, its execution, or ``precision``; a student against its teacher as recorded), with today's code,
 and appends the record
-``models/probes/rounded_shift/fashion_mnist/alpha_0_seed_0`` with ``probe: {of, set, precision}`` and its
-per-example predictions. ``probe_rows`` sets each probe beside the run it varies and that run's seeds.
+``models/probes/rounded_shift/fashion_mnist/alpha_0_seed_0`` with ``probe: {of, set, precision, teacher}`` and
+its per-example predictions. A student probed under the name of a probed teacher learns from that teacher. ``probe_rows`` sets each probe beside the run it varies and that run's seeds.
 """
 from __future__ import annotations
 
@@ -40,9 +40,18 @@ def changed(config: dict, changes: dict) -> dict:
     return out
 
 
+def probe_name(name: str, r: dict) -> str:
+    """The record name of probe ``name`` of record ``r``: models/probes/<name>/<dataset>/<r's folder>."""
+    return f"models/probes/{name}/{r['config']['dataset']}/{r['run'].rsplit('/', 1)[-1]}"
+
+
 def probe(snapshot: Path, run: str, name: str, changes: dict, work: Path, precision: str | None = None,
           n_bins: int = 15) -> dict:
-    """Train ``run`` with ``changes`` (and ``precision``) under ``work``; append and return its probe record."""
+    """Train ``run`` with ``changes`` (and ``precision``) under ``work``; append and return its probe record.
+
+    A student learns from its teacher as recorded, unless the same probe has recorded that teacher changed:
+    then from that (probe a teacher first, then its students under the same name, e.g. Figure 7's α = 0
+    teacher with the replication's dropout and the students distilled from it)."""
     if not NAME.fullmatch(name):
         raise SnapshotError(f"probe name {name!r}: lower-case letters, digits and _ only")
     records = read_records(snapshot / "runs.json")
@@ -51,19 +60,23 @@ def probe(snapshot: Path, run: str, name: str, changes: dict, work: Path, precis
         raise SnapshotError(f"{snapshot / 'runs.json'} has no record {run}")
     r = by_run[run]
     require_current([r], "a probe compared with its records")
-    rel = f"models/probes/{name}/{r['config']['dataset']}/{run.rsplit('/', 1)[-1]}"
+    rel = probe_name(name, r)
     if rel in by_run:
         return by_run[rel]
     cfg = changed(r["config"], changes)
     execution = r["execution"] | ({"precision": precision} if precision else {})
     settings = snapshot_settings(read_provenance(snapshot / "provenance.json"))
     teacher = teacher_record(records, r)
-    if teacher:  # a student: its teacher as recorded, trained (or found) under ``work``
+    if teacher and (probed := by_run.get(probe_name(name, teacher))):  # this probe changed the teacher too
+        teacher = probed
+        cfg["teacher"] = probed["key"]
+    if teacher:  # a student: its teacher as recorded (or as this probe recorded it), trained or found in ``work``
         in_work(records, teacher, work, settings, n_bins)
     m, rec = train_as_recorded(r | {"run": rel}, cfg, work, settings, execution, teacher, n_bins,
                                predictions_to=snapshot)
     rec |= {"seconds": m.get("seconds"), "device": "cpu", "torch": torch.__version__,
-            "probe": {"of": run, "set": changes, "precision": precision}}
+            "probe": {"of": run, "set": changes, "precision": precision}
+            | ({"teacher": teacher["run"]} if teacher else {})}
     write_json(snapshot / "runs.json", read_records(snapshot / "runs.json") + [rec])
     return rec
 
