@@ -69,7 +69,7 @@ def main() -> int:
     t, n_bins = p["translation"], p["calibrate"]["n_bins"]
     device = resolve_device(p["execution"]["device"])
     data = {s: to_device(v, device) for s, v in load_tensors(TOKENIZED / "multi30k.pt").items()}
-    references = read_json(TOKENIZED / "multi30k.json")["references"]["test"]
+    references = read_json(TOKENIZED / "multi30k.json")["references"]  # {val, test}: raw target lines
     tok_de = tk.load(TOKENIZERS / "de.json", "de")
     prof = p["active"]["translation"]
     seeds, alphas = prof["seeds"], alphas_to_train(p, "transformer")

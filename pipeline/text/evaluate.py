@@ -7,6 +7,10 @@
 - BLEU (sacrebleu, cased and uncased, with signatures) of beam-search
   translations of the test sources at every T, and of greedy translations at
   T = 1 only: greedy output does not depend on T (pipeline/text/decoding.py).
+- The same metrics at T = 1 (and token metrics at the fitted T) on the
+  validation split as ``val_*``: the replication reports every number on
+  Multi30k's valid split, so its values are compared with these. The fitted T
+  is in-sample there, so ``val_*_ts`` is optimistic by construction.
 """
 from __future__ import annotations
 
@@ -46,20 +50,34 @@ def token_grid(t: dict) -> list[float]:
     return sorted({round(x, 6) for x in fine} | set(t["bleu_temperatures"]))
 
 
-def evaluate_run(model, data: dict, references: list[str], tok_de, t: dict, bleu_sentences: int | None,
+def split_bleu(model, split: dict, references: list[str], tok_de, t: dict, n: int | None) -> dict:
+    """{beam, greedy: corpus_bleu, sentences} at T = 1 on the first ``n`` pairs of ``split``."""
+    part = head(split, n)
+    refs = references[: len(part["src"]["len"])]
+    return {"beam": corpus_bleu(decode_text(model, part, tok_de, t, t["beam"], 1.0), refs),
+            "greedy": corpus_bleu(decode_text(model, part, tok_de, t, 1, 1.0), refs), "sentences": len(refs)}
+
+
+def evaluate_run(model, data: dict, references: dict[str, list[str]], tok_de, t: dict, bleu_sentences: int | None,
                  n_bins: int, token_sentences: int | None = None) -> dict:
-    """All numbers of one model; ``t`` is params ``translation``; token metrics and the temperature fit
-    on the first ``token_sentences`` validation and test pairs (None: all). Returns the metrics, the token
-    curve (NLL, ECE on the fine grid), the BLEU curve (beam search at ``bleu_temperatures``), the
-    test translations at T = 1 (beam and greedy) and the test logits."""
+    """All numbers of one model; ``t`` is params ``translation``, ``references`` the raw target lines of "val"
+    and "test"; token metrics and the temperature fit on the first ``token_sentences`` validation and test
+    pairs (None: all). Returns the metrics, the token curve (NLL, ECE on the fine grid), the BLEU curve (beam
+    search at ``bleu_temperatures``), the test translations at T = 1 (beam and greedy) and the test logits."""
     zv, yv = teacher_forced_logits(model, head(data["val"], token_sentences), t["eval_batch_size"])
     zt, yt = teacher_forced_logits(model, head(data["test"], token_sentences), t["eval_batch_size"])
     fit = cal.fit_temperature(zv, yv)
+    val = {"val_tokens": int(len(yv)), "val_token_acc": 100.0 * (zv.argmax(-1) == yv).double().mean().item(),
+           "val_ece": cal.ece_from_logits(zv, yv, 1.0, n_bins),
+           "val_ece_ts": cal.ece_from_logits(zv, yv, fit.temperature, n_bins)}
     del zv, yv
+    vb = split_bleu(model, data["val"], references["val"], tok_de, t, bleu_sentences)
+    val |= {"val_bleu_beam": vb["beam"]["uncased"]["bleu"], "val_bleu_greedy": vb["greedy"]["uncased"]["bleu"],
+            "val_bleu_sentences": vb["sentences"]}
     tokens = {r["temperature"]: r for r in token_curve(zt, yt, sorted(set(token_grid(t)) | {fit.temperature}),
                                                        n_bins)}
     test = head(data["test"], bleu_sentences)
-    refs = references[: len(test["src"]["len"])]
+    refs = references["test"][: len(test["src"]["len"])]
     texts, bleu = {}, {}
     for temp in sorted(set(t["bleu_temperatures"]) | {fit.temperature}):
         texts[temp] = decode_text(model, test, tok_de, t, t["beam"], temp)
@@ -76,7 +94,7 @@ def evaluate_run(model, data: dict, references: list[str], tok_de, t: dict, bleu
         "bleu_beam_ts": bleu[fit.temperature]["uncased"]["bleu"],
         "bleu_greedy": greedy["uncased"]["bleu"], "bleu_greedy_cased": greedy["cased"]["bleu"],
         "signature": bleu[1.0]["uncased"]["signature"], "signature_cased": bleu[1.0]["cased"]["signature"],
-    }
+    } | val
     token_rows = [{"temperature": k, "nll": r["nll"], "ece": r["ece"], "fitted": k == fit.temperature}
                   for k, r in sorted(tokens.items())]
     bleu_rows = [{"temperature": k, "bleu": r["uncased"]["bleu"], "bleu_cased": r["cased"]["bleu"],
