@@ -94,6 +94,37 @@ def test_a_retrained_sample_that_matches_rekeys_the_snapshot(toy):
     assert "params_added" not in prov["rekeyed"][0]  # no params given: the recorded ones stay as they are
 
 
+def test_on_another_cpu_the_sample_must_equal_the_records_code_run_there_byte_for_byte(toy):
+    """Records made on another CPU class differ here in the last digits: the evidence is then today's code against
+    a baseline of the records' code on this machine (keys the records'), metrics and logits equal."""
+    from pipeline.io import write_json
+    from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.rekey import rekey, retrain
+    snap, records = _snapshot(toy)
+    for r in records:  # as another machine's rounding left them
+        r["test_nll"] = round(r["test_nll"] + 1e-5, 5)
+    write_json(snap / "runs.json", records)
+    evidence = retrain(snap, ["models/students/ls/probabilities_seed_0", "models/classifiers/fcn/toy/alpha_0.1_seed_0",
+                              "models/distilled/figure7/m2_alpha_0.1_seed_0"], toy / "again")
+    before = (snap / "runs.json").read_bytes()
+    with pytest.raises(SnapshotError, match="differ from their records"):
+        rekey(snap, evidence, "c" * 40, "t")
+    # the records' code run here: in this test today's code is the records' code under their (made-up) keys
+    baseline = [e | {"key": e["key_before"]} for e in evidence]
+    with pytest.raises(SnapshotError, match="not trained with the records' code"):
+        rekey(snap, evidence, "c" * 40, "t", baseline=evidence)
+    forged = baseline[:1] + [baseline[1] | {"logits_sha256": "0" * 64}] + baseline[2:]
+    with pytest.raises(SnapshotError, match="on this machine"):
+        rekey(snap, evidence, "c" * 40, "t", baseline=forged)
+    with pytest.raises(SnapshotError, match="has no row"):
+        rekey(snap, evidence, "c" * 40, "t", baseline=baseline[1:])
+    assert (snap / "runs.json").read_bytes() == before  # every refusal wrote nothing
+    assert rekey(snap, evidence, "c" * 40, "t", baseline=baseline) == 4
+    entry = json.loads((snap / "provenance.json").read_text())["rekeyed"][-1]
+    assert "same machine" in entry["rule"] and entry["baseline"] == baseline
+    assert all(list(d) == ["test_nll"] for d in entry["machine_differs"].values())
+
+
 def test_parameters_added_since_the_snapshot_are_written_at_todays_value_and_nothing_recorded_changes():
     from pipeline.snapshots.rekey import _with_params, params_added
     recorded = {"fcn": {"lr": [1.0], "hidden": [10]}, "distill": {"table4": {"ce_weight": 0.4}}, "seeds": [0]}

@@ -150,7 +150,8 @@ def rekey_command(a) -> int:
         from pipeline.snapshots.records import read_checked
         import yaml  # params as written (load_params adds the resolved profile, which no snapshot records)
         n = rekey(snap, read_checked(a.evidence, list), commit, a.why,
-                  yaml.safe_load((ROOT / "params.yaml").read_text()))
+                  yaml.safe_load((ROOT / "params.yaml").read_text()),
+                  read_checked(a.baseline, list) if a.baseline else None)
         print(f"results/{a.profile}: {n} record(s) re-keyed; the evidence is in provenance.json under 'rekeyed'")
         return 0
     except SnapshotError as e:
@@ -228,6 +229,9 @@ def main() -> int:
     rk.add_argument("profile")
     rk.add_argument("--evidence", type=Path, required=True, help="the evidence.json that `retrain` wrote")
     rk.add_argument("--why", required=True, help="what changed the keys (written into provenance.json)")
+    rk.add_argument("--baseline", type=Path,
+                    help="on another CPU class: evidence.json of the same sample retrained here with the records' "
+                         "code (`retrain` in a checkout of their commit); today's must equal it byte for byte")
     sd = sub.add_parser("seeds", help="train more seeds of a snapshot's recorded settings and add their records")
     sd.add_argument("profile")
     sd.add_argument("--prefix", required=True, nargs="+",

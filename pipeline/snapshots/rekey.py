@@ -156,19 +156,52 @@ def _with_params(recorded: dict, added: dict) -> dict:
     return out
 
 
-def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str, params: dict | None = None) -> int:
+def _rows_ok(rows) -> bool:
+    return isinstance(rows, list) and all(
+        isinstance(e, dict) and isinstance(e.get("run"), str) and isinstance(e.get("key"), str)
+        and isinstance(e.get("key_before"), str) and isinstance(e.get("metrics"), dict) for e in rows)
+
+
+def _differs_from_baseline(evidence: list[dict], baseline: list[dict], by_run: dict[str, dict]) -> dict:
+    """{run: what differs} between each sampled run retrained with today's code and the same run retrained on
+    the same machine with the records' code (the baseline: its key is the record's); logits included."""
+    base = {b["run"]: b for b in baseline}
+    missing = [e["run"] for e in evidence if e["run"] not in base]
+    if missing:
+        raise SnapshotError(f"not re-keyed: the baseline has no row for {', '.join(missing)}")
+    other = [e["run"] for e in evidence if base[e["run"]]["key"] != by_run[e["run"]]["key"]]
+    if other:
+        raise SnapshotError(f"not re-keyed: the baseline of {', '.join(other)} was not trained with the records' "
+                            "code (its key is not the record's): retrain it in a checkout of the records' commit")
+    out = {}
+    for e in evidence:
+        b = base[e["run"]]
+        d = {f: [b["metrics"].get(f), e["metrics"].get(f)] for f in COMPARED if b["metrics"].get(f) != e["metrics"].get(f)}
+        if b.get("logits_sha256") != e.get("logits_sha256") or not e.get("logits_sha256"):
+            d["logits_sha256"] = [b.get("logits_sha256"), e.get("logits_sha256")]
+        out[e["run"]] = d
+    return out
+
+
+def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str, params: dict | None = None,
+          baseline: list[dict] | None = None) -> int:
     """Give every record today's key if ``evidence`` shows the sample reproduced; returns the number re-keyed.
 
     The evidence is checked against the snapshot as it is now, not trusted: each row must name a record by its
     current key (``key_before``), its retrained metrics must equal the record's, its key must be today's, and the
     sample must hold every kind of run (``run_key.kind`` and model) the snapshot records. A refusal writes nothing.
 
+    ``baseline`` (another CPU class, whose float rounding differs from the records' machine): the same sample
+    retrained here with the records' code (rows of ``retrain`` run in a checkout of the records' commit, each
+    key the record's). Today's code must then give every compared metric and the logits byte for byte as the
+    records' code gives them on this machine: the change of code changes no number; how far this machine is
+    from the records is kept in the evidence (``machine_differs``).
+
     ``params`` (today's params.yaml as written): parameters added since the snapshot go into its params at
     today's values, listed under ``params_added``. That is sound for a parameter whose default leaves every run
     configuration as it was, which the sample's unchanged metrics and ``make results-status`` then show.
     """
-    if not all(isinstance(e, dict) and isinstance(e.get("run"), str) and isinstance(e.get("key"), str)
-               and isinstance(e.get("key_before"), str) and isinstance(e.get("metrics"), dict) for e in evidence):
+    if not _rows_ok(evidence) or (baseline is not None and not _rows_ok(baseline)):
         raise SnapshotError("not re-keyed: the evidence is not what `tools/results.py retrain` writes (a list of "
                             "rows with run, key_before, key and metrics)")
     records = read_records(snapshot / "runs.json")
@@ -182,9 +215,13 @@ def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str, params: 
                             "against (their keys differ); retrain the sample again")
     differs = {e["run"]: {f: [by_run[e["run"]].get(f), e["metrics"].get(f)] for f in COMPARED
                           if by_run[e["run"]].get(f) != e["metrics"].get(f)} for e in evidence}
+    if baseline is not None:
+        machine, differs = differs, _differs_from_baseline(evidence, baseline, by_run)
     bad = {run: d for run, d in differs.items() if d}
     if bad:
-        raise SnapshotError(f"not re-keyed: {', '.join(bad)} differ from their records ({bad})")
+        raise SnapshotError(f"not re-keyed: {', '.join(bad)} differ from "
+                            + ("the records' code on this machine" if baseline is not None else "their records")
+                            + f" ({bad})")
     lacking = [what for what, prefix in REQUIRED if not any(e["run"].startswith(prefix) for e in evidence)]
     kinds = {(kind(r["config"], r["execution"]), r["config"]["arch"]) for r in records}
     sampled = {(kind(by_run[e["run"]]["config"], by_run[e["run"]]["execution"]), by_run[e["run"]]["config"]["arch"])
@@ -206,9 +243,14 @@ def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str, params: 
     prov.setdefault("rekeyed", []).append({
         "date": datetime.date.today().isoformat(), "commit": commit, "records": changed, "why": note,
         **({"params_added": added} if added else {}),
-        "rule": "every compared metric of every sampled run equal to its record, at the record's precision; "
-                "the sample covers " + ", ".join(what for what, _ in REQUIRED) + " and every kind of run recorded",
-        "evidence": evidence})
+        "rule": ("every compared metric of every sampled run equal to its record, at the record's precision"
+                 if baseline is None else
+                 "every compared metric and the logits of every sampled run equal, byte for byte, to the same run "
+                 "trained on the same machine with the records' code (the baseline; this CPU's rounding differs "
+                 "from the records' machine)")
+                + "; the sample covers " + ", ".join(what for what, _ in REQUIRED) + " and every kind of run recorded",
+        "evidence": evidence,
+        **({"baseline": baseline, "machine_differs": machine} if baseline is not None else {})})
     # provenance first: a stop between the two writes leaves the old keys (stale, so rerun), never new keys
     # without their evidence
     write_json(snapshot / "provenance.json", prov)
