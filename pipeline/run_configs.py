@@ -122,7 +122,8 @@ def distill_figures(p: dict) -> dict[str, dict]:
 def sweep_teacher_config(p: dict, setup: dict, alpha: float, seed: int) -> dict:
     if setup["teacher"] == "fcn":  # Figure 7: the FCN 1200-1200 teachers of Table 4, with shifts
         d = p["distill"]
-        return fcn_run_config(p, setup["dataset"], seed, hidden=d["teacher_hidden"], dropout=0.0,
+        dropout = d["figure7"]["hard_teacher_dropout"] if alpha == 0 else 0.0  # the replication's: 0.5 at α = 0
+        return fcn_run_config(p, setup["dataset"], seed, hidden=d["teacher_hidden"], dropout=dropout,
                               max_shift=d["teacher_max_shift"], loss=label_smoothing(alpha))
     return classifier_config(p, setup["teacher"], setup["dataset"], seed, alpha)
 

@@ -103,3 +103,19 @@ def test_the_replications_squared_error_is_nn_mse_loss():
     assert torch.allclose(theirs, expected, atol=1e-6)
     ours = build_loss({"kind": "logit_regression", "ce_weight": 0.4, "regress_on": "logits"})(z, y, t)
     assert torch.allclose(ours, 0.4 * ce + 0.6 * 0.5 * ((z - t) ** 2).sum(1).mean(), atol=1e-6)
+
+
+def test_figure7s_hard_teacher_takes_the_replications_dropout_only_when_asked_and_only_at_alpha_0(root, monkeypatch):
+    from pipeline import run_configs
+    from pipeline.config import load_params, validate
+    from pipeline.run_configs import distill_figures, sweep_teacher_config
+    monkeypatch.setattr(run_configs, "_n_train", lambda p, ds: 55_000)
+    p = load_params(root / "params.yaml")
+    setup = distill_figures(p)["figure7"]
+    assert sweep_teacher_config(p, setup, 0.0, 0)["model"]["dropout"] == 0.0  # Müller: one recipe for every α
+    q = copy.deepcopy(p)
+    q["distill"]["figure7"]["hard_teacher_dropout"] = 0.5
+    q = validate({k: v for k, v in q.items() if k != "active"})
+    hard, smooth = sweep_teacher_config(q, setup, 0.0, 0), sweep_teacher_config(q, setup, 0.15, 0)
+    assert hard["model"]["dropout"] == 0.5 and smooth["model"]["dropout"] == 0.0
+    assert smooth == sweep_teacher_config(p, setup, 0.15, 0)

@@ -254,7 +254,7 @@ SCHEMA = section({
             "squared_error": choice("half_sum", "mean"),
             "compare_probabilities": boolean,
         }),
-        "figure7": section({"beta": number(0, 1)}),
+        "figure7": section({"beta": number(0, 1), "hard_teacher_dropout": number(0, 1, hi_open=True)}),
         "figure8": section({"student": _string, "beta": number(0, 1)}),
     }),
     "mutual_information": section({
