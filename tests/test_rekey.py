@@ -1,6 +1,7 @@
 """Re-keying a snapshot: only on a retrained sample that matches its records, teachers before students."""
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -246,3 +247,19 @@ def test_evidence_is_checked_against_the_records_not_trusted(toy):
     write_json(snap / "runs.json", records)
     assert {f: (snap / f).read_bytes() for f in before} == before
     assert rekey(snap, evidence, "c" * 40, "t") == 4
+
+
+def test_add_params_writes_the_missing_parameters_and_says_when(toy):
+    from pipeline.io import write_json
+    from pipeline.snapshots.rekey import add_params
+    snap, _ = _snapshot(toy)
+    prov = json.loads((snap / "provenance.json").read_text())
+    today = copy.deepcopy(prov["params"])
+    del prov["params"]["distill"]["figure7"]["hard_teacher_dropout"]
+    write_json(snap / "provenance.json", prov)
+    assert add_params(snap, today, "c" * 40, "a default that changes no run") == {
+        "distill.figure7.hard_teacher_dropout": 0.0}
+    after = json.loads((snap / "provenance.json").read_text())
+    assert after["params"] == today and after["params_added"][-1]["why"] == "a default that changes no run"
+    assert add_params(snap, today, "c" * 40, "again") == {}   # nothing more to add, nothing written
+    assert json.loads((snap / "provenance.json").read_text()) == after

@@ -133,10 +133,10 @@ def update_readme(profile: str) -> bool:
 
 
 def rekey_command(a) -> int:
-    """``retrain``: evidence.json in the folder; ``rekey``: re-key the snapshot on that evidence."""
+    """``retrain``: evidence.json in the folder; ``rekey``: re-key the snapshot on that evidence; ``add-params``."""
     from pipeline.io import write_json
     from pipeline.snapshots.records import SnapshotError
-    from pipeline.snapshots.rekey import rekey, retrain
+    from pipeline.snapshots.rekey import add_params, rekey, retrain
     snap = ROOT / "results" / a.profile
     try:
         if a.cmd == "retrain":
@@ -147,10 +147,15 @@ def rekey_command(a) -> int:
                                          else f"differs: {e['differs']}"))
             return 0 if not any(e["differs"] for e in rows) else 1
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        from pipeline.snapshots.records import read_checked
         import yaml  # params as written (load_params adds the resolved profile, which no snapshot records)
-        n = rekey(snap, read_checked(a.evidence, list), commit, a.why,
-                  yaml.safe_load((ROOT / "params.yaml").read_text()),
+        today = yaml.safe_load((ROOT / "params.yaml").read_text())
+        if a.cmd == "add-params":
+            added = add_params(snap, today, commit, a.why)
+            print(f"results/{a.profile}: " + (", ".join(f"{k} = {v}" for k, v in added.items()) or "no parameter")
+                  + " added to its params")
+            return 0
+        from pipeline.snapshots.records import read_checked
+        n = rekey(snap, read_checked(a.evidence, list), commit, a.why, today,
                   read_checked(a.baseline, list) if a.baseline else None)
         print(f"results/{a.profile}: {n} record(s) re-keyed; the evidence is in provenance.json under 'rekeyed'")
         return 0
@@ -232,6 +237,10 @@ def main() -> int:
     rk.add_argument("--baseline", type=Path,
                     help="on another CPU class: evidence.json of the same sample retrained here with the records' "
                          "code (`retrain` in a checkout of their commit); today's must equal it byte for byte")
+    ap_ = sub.add_parser("add-params", help="write parameters added since the snapshot into its params at today's "
+                         "values: only for defaults that leave every run configuration as it was")
+    ap_.add_argument("profile")
+    ap_.add_argument("--why", required=True, help="what the parameters are (written into provenance.json)")
     sd = sub.add_parser("seeds", help="train more seeds of a snapshot's recorded settings and add their records")
     sd.add_argument("profile")
     sd.add_argument("--prefix", required=True, nargs="+",
@@ -262,7 +271,7 @@ def main() -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return 0
-    if a.cmd in ("retrain", "rekey"):
+    if a.cmd in ("retrain", "rekey", "add-params"):
         return rekey_command(a)
     if a.cmd == "seeds":
         return seeds_command(a)

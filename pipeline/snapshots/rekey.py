@@ -156,6 +156,20 @@ def _with_params(recorded: dict, added: dict) -> dict:
     return out
 
 
+def add_params(snapshot: Path, params: dict, commit: str, note: str) -> dict:
+    """Write the parameters added since the snapshot (``params_added``) into its params at today's values, with
+    ``note`` under ``params_added`` in provenance.json; the ones added. For parameters whose defaults leave every
+    run configuration as it was (tests pin that for each), so that no run changes and no key either."""
+    prov = read_provenance(snapshot / "provenance.json")
+    added = params_added(prov.get("params") or {}, params)
+    if added:
+        prov["params"] = _with_params(prov.get("params") or {}, added)
+        prov.setdefault("params_added", []).append({"date": datetime.date.today().isoformat(), "commit": commit,
+                                                    "why": note, "params": added})
+        write_json(snapshot / "provenance.json", prov)
+    return added
+
+
 def _rows_ok(rows) -> bool:
     return isinstance(rows, list) and all(
         isinstance(e, dict) and isinstance(e.get("run"), str) and isinstance(e.get("key"), str)
