@@ -3,7 +3,7 @@
 Usage: python -m pipeline.stages.evaluate_translation
 For every Transformer the train_translation stage left (every α and seed):
 teacher-forced token accuracy / NLL / ECE on the test split with PAD
-excluded, T fitted by NLL on the validation split, beam-search BLEU
+excluded (and at T = 1 on valid, the replication's split), T fitted by NLL on the validation split, beam-search BLEU
 (sacrebleu, uncased and cased, signature recorded) at every T of
 translation.bleu_temperatures and at the fitted T, greedy BLEU (T-invariant), and token
 NLL and ECE on the finer grid translation.token_temperatures.
@@ -97,7 +97,9 @@ def main() -> int:
             del r
             m = runs[-1]
             print(f"evaluate_translation: alpha={a:g} seed={s}: BLEU {m['bleu_beam']:.2f} (beam, uncased), "
-                  f"{m['bleu_greedy']:.2f} (greedy); test ECE {m['test_ece']:.4f}, T = {m['temperature']:.3f}")
+                  f"{m['bleu_greedy']:.2f} (greedy); test ECE {m['test_ece']:.4f}, T = {m['temperature']:.3f}; "
+                  f"valid: BLEU {m['val_bleu_beam']:.2f} (beam), {m['val_bleu_greedy']:.2f} (greedy), "
+                  f"ECE {m['val_ece']:.4f}")
         metrics[alpha_key(a)] = summarise(runs)
         token_rows += mean_curve(tokens, f"α={a:g}", ("ece", "nll"))
         bleu_rows += mean_curve(bleus, f"α={a:g}", ("bleu", "bleu_cased"))
