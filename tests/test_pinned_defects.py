@@ -158,11 +158,13 @@ def test_transformer_temperature_is_fitted_on_validation_never_on_test(monkeypat
     monkeypatch.setattr(ev, "decode_text", lambda *a, **k: ["ein hund läuft"] * 3)
     t = {"eval_batch_size": 8, "bleu_temperatures": [1.0], "token_temperatures": {"min": 0.5, "max": 2.0, "steps": 4},
          "beam": 4}
-    r = ev.evaluate_run(None, {"val": val, "test": test}, {s: ["ein hund läuft"] * 3 for s in ("val", "test")}, None, t, None, 15)
+    refs = {s: ["ein hund läuft"] * 3 for s in ("val", "test")}
+    r = ev.evaluate_run(None, {"val": val, "test": test}, refs, None, t, None, 15)
     m = r["metrics"]
     assert abs(m["temperature"] - 2.0) < 0.05
     assert m["val_nll"] == cal.nll(zv, yv, 1.0) and m["test_nll_ts"] == cal.nll(zt, yt, m["temperature"])
-    assert m["val_ece"] == cal.ece_from_logits(zv, yv, 1.0, 15) and m["test_ece"] == cal.ece_from_logits(zt, yt, 1.0, 15)
+    assert m["val_ece"] == cal.ece_from_logits(zv, yv, 1.0, 15)
+    assert m["test_ece"] == cal.ece_from_logits(zt, yt, 1.0, 15)
 
 
 def test_epoch_schedules_convert_with_the_real_training_split(root, tmp_path, monkeypatch):

@@ -156,7 +156,8 @@ def test_evaluation_fits_t_on_validation_and_adds_it_to_the_temperature_curve():
     refs = ["w1 w2 w3"] * 12
     t = {"eval_batch_size": 5, "max_extra_tokens": 3, "beam": 2, "length_penalty": 0.6,
          "bleu_temperatures": [0.5, 1.0, 2.0], "token_temperatures": {"min": 0.5, "max": 2.0, "steps": 7}}
-    r = evaluate_run(model, {"val": split, "test": split}, {"val": refs, "test": refs}, tok, t, bleu_sentences=7, n_bins=15)
+    both, refs2 = {"val": split, "test": split}, {"val": refs, "test": refs}
+    r = evaluate_run(model, both, refs2, tok, t, bleu_sentences=7, n_bins=15)
     m = r["metrics"]
     for rows, want in ((r["tokens"], {0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0}), (r["bleu"], {0.5, 1.0, 2.0})):
         temps = [row["temperature"] for row in rows]
@@ -169,7 +170,7 @@ def test_evaluation_fits_t_on_validation_and_adds_it_to_the_temperature_curve():
     fitted = next(row for row in r["tokens"] if row["fitted"])
     assert fitted["nll"] == pytest.approx(min(row["nll"] for row in r["tokens"]), abs=1e-6)  # val is test here
     assert m["tokens"] == int(split["tgt"]["len"].sum() - 12)   # every real target token, EOS included, no BOS
-    few = evaluate_run(model, {"val": split, "test": split}, {"val": refs, "test": refs}, tok, t, bleu_sentences=7, n_bins=15,
+    few = evaluate_run(model, both, refs2, tok, t, bleu_sentences=7, n_bins=15,
                        token_sentences=4)["metrics"]
     assert few["tokens"] == int(split["tgt"]["len"][:4].sum() - 4)  # the first 4 pairs only
     assert few["bleu_sentences"] == 7 and few["test_nll"] != m["test_nll"]

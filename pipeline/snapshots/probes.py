@@ -6,7 +6,8 @@ run: ``probe(snapshot, "models/classifiers/fcn/fashion_mnist/alpha_0_seed_0", "r
 recorded sha256, its execution, or ``precision``; a student against its teacher as recorded), with today's code,
 and appends the record
 ``models/probes/rounded_shift/fashion_mnist/alpha_0_seed_0`` with ``probe: {of, set, precision, teacher}`` and
-its per-example predictions. A student probed under the name of a probed teacher learns from that teacher. ``probe_rows`` sets each probe beside the run it varies and that run's seeds.
+its per-example predictions. A student probed under the name of a probed teacher learns from that teacher.
+``probe_rows`` sets each probe beside the run it varies and that run's seeds.
 """
 from __future__ import annotations
 

@@ -190,7 +190,8 @@ def _differs_from_baseline(evidence: list[dict], baseline: list[dict], by_run: d
     out = {}
     for e in evidence:
         b = base[e["run"]]
-        d = {f: [b["metrics"].get(f), e["metrics"].get(f)] for f in COMPARED if b["metrics"].get(f) != e["metrics"].get(f)}
+        d = {f: [b["metrics"].get(f), e["metrics"].get(f)] for f in COMPARED
+             if b["metrics"].get(f) != e["metrics"].get(f)}
         if b.get("logits_sha256") != e.get("logits_sha256") or not e.get("logits_sha256"):
             d["logits_sha256"] = [b.get("logits_sha256"), e.get("logits_sha256")]
         out[e["run"]] = d
