@@ -48,3 +48,6 @@ def test_a_student_probed_under_its_probed_teachers_name_learns_from_that_teache
     recorded = next(r for r in records if r["run"] == "models/students/ls/probabilities_seed_0")
     assert s["config"] == recorded["config"] | {"teacher": teacher["key"]}
     assert s["probe"]["teacher"] == teacher["run"] and s["key"] != recorded["key"]
+    plain = probe(snap, "models/students/ls/probabilities_seed_0", "as_recorded", {}, toy / "p")
+    assert plain["config"] == recorded["config"] and plain["test_nll"] == recorded["test_nll"]  # nothing changed
+    assert 0 < s["gamma"] and 0 < plain["gamma"] and s["gamma"] != plain["gamma"]  # each its own teacher's γ

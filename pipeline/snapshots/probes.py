@@ -21,7 +21,7 @@ import torch
 from ..io import write_json
 from .records import SnapshotError, read_provenance, read_records
 from .rekey import require_current, snapshot_settings, train_as_recorded
-from .seeds import in_work, teacher_record
+from .seeds import in_work, student_gamma, teacher_record
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_]*")
 
@@ -78,6 +78,8 @@ def probe(snapshot: Path, run: str, name: str, changes: dict, work: Path, precis
     rec |= {"seconds": m.get("seconds"), "device": "cpu", "torch": torch.__version__,
             "probe": {"of": run, "set": changes, "precision": precision}
             | ({"teacher": teacher["run"]} if teacher else {})}
+    if teacher and cfg["loss"]["kind"] == "soft_targets":  # Figure 7's x, as for its seeds: its teacher's γ at its T
+        rec["gamma"] = student_gamma(cfg, work / teacher["run"])
     write_json(snapshot / "runs.json", read_records(snapshot / "runs.json") + [rec])
     return rec
 
