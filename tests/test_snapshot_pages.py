@@ -40,3 +40,12 @@ def test_figure7_points_come_from_the_records_with_their_seed_count():
     m3 = pts[("M3", None, 2.0)]
     assert m3["n_seeds"] == 2 and m3["accuracy"] == pytest.approx(98.2) and m3["gamma"] == 0.04
     assert m3["accuracy_std"] == pytest.approx(0.2828, abs=1e-4) and pts[("M1", 0.1, None)]["n_seeds"] == 1
+
+
+def test_a_figures_points_table_lists_each_curve_in_numeric_order_of_its_setting():
+    from pipeline.reporting.distillation import points_table
+    pts = [{"curve": "M3 student", "temperature": t, "gamma": 0.1, "accuracy": 98.0, "accuracy_std": None}
+           for t in (1.0, 12.0, 16.0, 2.0, 3.0)]
+    pts += [{"curve": "M1 teacher", "alpha": a, "gamma": a, "accuracy": 99.0, "accuracy_std": None} for a in (0.3, 0.0)]
+    rows = [line.split(" | ")[1:3] for line in points_table(pts).splitlines()[2:]]
+    assert rows == [["0", "—"], ["0.3", "—"]] + [["—", t] for t in ("1", "2", "3", "12", "16")]

@@ -62,7 +62,10 @@ def t4_loss(p: dict) -> str:
 
 
 def points_table(points: list[dict]) -> str:
-    """A distillation figure's points as a table: curve, setting, γ, accuracy ± std over its n seeds."""
+    """A distillation figure's points as a table: curve, setting, γ, accuracy ± std over its n seeds; each curve
+    in the order of its setting (α or T, as numbers)."""
+    points = sorted(points, key=lambda r: (r["curve"], r.get("alpha") if r.get("alpha") is not None
+                                           else r.get("temperature") or 0.0))
     rows = [[r["curve"], f"{r['alpha']:g}" if r.get("alpha") is not None else "—",
              f"{r['temperature']:g}" if r.get("temperature") is not None else "—", f"{r['gamma']:.3f}",
              str(r.get("n_seeds", 1)), _fmt(r["accuracy"], r["accuracy_std"])] for r in points]
