@@ -218,7 +218,7 @@ def main() -> int:
     s.add_argument("profile")
     st = sub.add_parser("status")
     st.add_argument("profile", nargs="?")
-    cl = sub.add_parser("render", help="rewrite a snapshot's claims, tables.md links and figures from its own files")
+    cl = sub.add_parser("render", help="rewrite a snapshot's tables, claims and figures from its own files")
     cl.add_argument("profile")
     sz = sub.add_parser("sizes", help="add split sizes to a snapshot's records from verified prepared data files")
     sz.add_argument("profile")
@@ -265,7 +265,9 @@ def main() -> int:
             return 2
         return 0
     if a.cmd == "render":
+        from pipeline.snapshots.seeds import refresh_tables
         try:
+            refresh_tables(ROOT / "results" / a.profile)  # the tables from the records, then the pages from them
             render(ROOT / "results" / a.profile)
         except SnapshotError as e:
             print(f"error: {e}", file=sys.stderr)
