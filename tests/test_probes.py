@@ -14,7 +14,7 @@ def test_a_probe_is_its_run_with_the_change_and_is_recorded_once(toy):
     run = "models/classifiers/fcn/toy/alpha_0.1_seed_0"
     rec = probe(snap, run, "rounded", {"input.shift_draw": "rounded", "train_on_validation": True}, toy / "p")
     base = next(r for r in records if r["run"] == run)
-    assert rec["run"] == "models/probes/rounded/toy/alpha_0.1_seed_0"
+    assert rec["run"] == "models/probes/rounded/classifiers/fcn/toy/alpha_0.1_seed_0"
     assert rec["config"] == base["config"] | {"input": base["config"]["input"] | {"shift_draw": "rounded"},
                                               "train_on_validation": True}
     assert rec["key"] == key_of(rec["config"], rec["data_sha256"], rec["execution"]) != base["key"]
@@ -51,3 +51,12 @@ def test_a_student_probed_under_its_probed_teachers_name_learns_from_that_teache
     plain = probe(snap, "models/students/ls/probabilities_seed_0", "as_recorded", {}, toy / "p")
     assert plain["config"] == recorded["config"] and plain["test_nll"] == recorded["test_nll"]  # nothing changed
     assert 0 < s["gamma"] and 0 < plain["gamma"] and s["gamma"] != plain["gamma"]  # each its own teacher's γ
+
+
+def test_the_two_table4_teachers_students_get_two_probes():
+    """They share their last folder name (probabilities_seed_0): a probe of the second must not be taken for the
+    first's (a name from the dataset and that folder alone did that)."""
+    from pipeline.snapshots.probes import probe_name
+    ls, dropout = ({"run": f"models/students/{t}/probabilities_seed_0", "config": {"dataset": "mnist"}}
+                   for t in ("ls", "dropout"))
+    assert probe_name("x", ls) == "models/probes/x/students/ls/probabilities_seed_0" != probe_name("x", dropout)

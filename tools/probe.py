@@ -9,7 +9,7 @@ e.g. the replication's shift draw on Fashion-MNIST α = 0, seeds 0 and 1:
 
 Each RUN's configuration with every KEY (a dotted path in it; VALUE read as YAML) set is trained with today's
 code, its seed, its execution (or --precision) and the prepared data of its recorded sha256 (data/prepared/,
-`dvc repro preprocess`), and recorded as models/probes/NAME/<dataset>/<run> in results/PROFILE/runs.json, with
+`dvc repro preprocess`), and recorded as models/probes/NAME/<RUN below models/> in results/PROFILE/runs.json, with
 its per-example predictions (pipeline/snapshots/probes.py). A probe already recorded is not trained again. Prints
 every probe of the snapshot beside the run it varies and that run's seeds.
 """

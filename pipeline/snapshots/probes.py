@@ -5,9 +5,9 @@ run: ``probe(snapshot, "models/classifiers/fcn/fashion_mnist/alpha_0_seed_0", "r
 {"input.shift_draw": "rounded"})`` trains that run's configuration with the change (its seed, its data of the
 recorded sha256, its execution, or ``precision``; a student against its teacher as recorded), with today's code,
 and appends the record
-``models/probes/rounded_shift/fashion_mnist/alpha_0_seed_0`` with ``probe: {of, set, precision, teacher}`` and
-its per-example predictions. A student probed under the name of a probed teacher learns from that teacher.
-``probe_rows`` sets each probe beside the run it varies and that run's seeds.
+``models/probes/rounded_shift/classifiers/fcn/fashion_mnist/alpha_0_seed_0`` with ``probe: {of, set, precision,
+teacher}`` and its per-example predictions. A student probed under the name of a probed teacher learns from that
+teacher. ``probe_rows`` sets each probe beside the run it varies and that run's seeds.
 """
 from __future__ import annotations
 
@@ -42,8 +42,9 @@ def changed(config: dict, changes: dict) -> dict:
 
 
 def probe_name(name: str, r: dict) -> str:
-    """The record name of probe ``name`` of record ``r``: models/probes/<name>/<dataset>/<r's folder>."""
-    return f"models/probes/{name}/{r['config']['dataset']}/{r['run'].rsplit('/', 1)[-1]}"
+    """The record name of probe ``name`` of record ``r``: models/probes/<name>/<r's run below models/>, unique as
+    the run's own name is (the two Table 4 teachers' students share their last folder name)."""
+    return f"models/probes/{name}/{r['run'].removeprefix('models/')}"
 
 
 def probe(snapshot: Path, run: str, name: str, changes: dict, work: Path, precision: str | None = None,
