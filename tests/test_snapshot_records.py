@@ -3,6 +3,7 @@ predictions with their digest, and the count of distinct trainings (pipeline/sna
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -79,6 +80,19 @@ def test_sizes_are_added_only_from_the_data_file_the_records_name(tmp_path):
 def test_aliases_count_as_one_training(root):
     assert distinct_trainings([{"key": "a"}, {"key": "b"}, {"key": "a"}]) == 2
     records = read_records(root / "results/reference/runs.json")
-    # Table 4's LS teacher is Table 2's MNIST alpha=0.1 run at seed 0, and Figure 7's teachers at alpha 0, 0.15
-    # and 0.3 are Table 2's MNIST runs: four aliases, whatever the number of seeds
-    assert distinct_trainings(records) == len(records) - 4
+    by_run = {r["run"]: r for r in records}
+    # Table 4's LS teacher at seed s is Table 2's MNIST alpha=0.1 run at seed s, and Figure 7's teachers at alpha
+    # 0, 0.15 and 0.3 are Table 2's MNIST runs at their seed: the recipe's aliases, one per such record
+    pairs = []
+    for r in records:
+        if m := re.fullmatch(r"models/teachers/ls/seed_(\d+)", r["run"]):
+            pairs.append((r, by_run[f"models/classifiers/fcn/mnist/alpha_0.1_seed_{m[1]}"]))
+        if m := re.fullmatch(r"models/sweep_teachers/figure7/alpha_(0|0\.15|0\.3)_seed_(\d+)", r["run"]):
+            pairs.append((r, by_run[f"models/classifiers/fcn/mnist/alpha_{m[1]}_seed_{m[2]}"]))
+    assert len(pairs) >= 4 and all(a["key"] == b["key"] for a, b in pairs)
+    # a probe can be a recorded training too: Figure 7's alpha=0 teacher with the replication's dropout 0.5 is
+    # Table 4's dropout teacher
+    recorded = {r["key"] for r in records if "probe" not in r}
+    probe_aliases = [r for r in records if "probe" in r and r["key"] in recorded]
+    assert by_run["models/teachers/dropout/seed_0"]["key"] in {r["key"] for r in probe_aliases}
+    assert distinct_trainings(records) == len(records) - len(pairs) - len(probe_aliases)
