@@ -212,11 +212,11 @@ def test_junk_evidence_is_refused_in_one_line_and_changes_nothing(toy, junk, roo
     before = (snap / "runs.json").read_bytes()
     from pipeline.snapshots import rekey as rk
     from pipeline.snapshots.records import SnapshotError
-    r = subprocess.run([sys.executable, str(root / "tools/results.py"), "rekey", "x", "--evidence", str(ev), "--why",
+    r = subprocess.run([sys.executable, str(root / "tools/records.py"), "rekey", "x", "--evidence", str(ev), "--why",
                         "t"], capture_output=True, text=True)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: ")
     assert str(ev) in r.stderr or "the evidence is not" in r.stderr  # refused for the evidence, before any snapshot
-    with pytest.raises(SnapshotError, match="not what `tools/results.py retrain` writes"):
+    with pytest.raises(SnapshotError, match="not what `tools/records.py retrain` writes"):
         rk.rekey(snap, [1, 2], "c", "t")
     assert (snap / "runs.json").read_bytes() == before
 

@@ -62,7 +62,7 @@ def test_summaries_over_the_records_are_the_stages_mean_and_sample_std(root):
 
 def test_the_committed_reference_tables_are_its_records_summarised(root):
     """Table 2 and Table 3 of results/reference/tables.json are the means of its records (to the records'
-    rounding), whichever of the two ways wrote them (the pipeline, or tools/results.py seeds)."""
+    rounding), whichever of the two ways wrote them (the pipeline, or tools/records.py seeds)."""
     from pipeline.config import validate
     from pipeline.layout import alpha_key
     from pipeline.snapshots.records import read_provenance, read_records

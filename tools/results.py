@@ -4,13 +4,8 @@
     python tools/results.py snapshot PROFILE         # rewrite the snapshot from the work tree's outputs
     python tools/results.py status [PROFILE]         # which snapshot runs today's code and params would retrain
     python tools/results.py render PROFILE           # claims, tables' figure links, figures, from the snapshot alone
-    python tools/results.py sizes PROFILE DIR        # split sizes into records lacking them, from DIR/<dataset>.pt
-                                                     # files whose sha256 is the record's data_sha256
-    python tools/results.py retrain PROFILE RUN... --into DIR   # retrain sample runs with today's code, compare
-    python tools/results.py rekey PROFILE --evidence DIR/evidence.json --why TEXT   # today's keys, on that evidence
-    python tools/results.py seeds PROFILE --prefix models/classifiers/ --seeds 3 4 --into DIR [--commit]
-                                                     # more seeds of recorded settings, as records; tables refreshed
-    python tools/results.py seeds PROFILE --prefix models/teachers/ models/students/ --piece table4_seed ...
+
+Records are added to a snapshot, or re-keyed, by tools/records.py.
 
 The profile runs in its own git work tree, `.results/<profile>/` (ignored), checked
 out at the commit the snapshot started from, so the default results in the
@@ -41,12 +36,22 @@ def sh(cmd: list[str], cwd: Path, env: dict | None = None, log=None) -> int:
     return subprocess.run(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT if log else None).returncode
 
 
+def head(cwd: Path = ROOT) -> str:
+    return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=cwd, text=True).strip()
+
+
+def commit_paths(paths: list[str], message: str) -> None:
+    """Commit ``paths``, new files in them included, and nothing else."""
+    subprocess.run(["git", "add", *paths], cwd=ROOT, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", message, "--", *paths], cwd=ROOT, check=False)
+
+
 def work_tree(profile: str, commit: str | None) -> Path:
     """`.results/<profile>`: a detached work tree at ``commit`` (created once; later pieces reuse it)."""
     work = ROOT / ".results" / profile
     if not work.exists():
         work.parent.mkdir(exist_ok=True)
-        rev = commit or subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True).strip()
+        rev = commit or head()
         if sh(["git", "worktree", "add", "--detach", str(work), rev], ROOT) != 0:
             sys.exit("error: could not create the work tree " + str(work))
     return work
@@ -73,7 +78,7 @@ def run(profile: str, commit_each: bool) -> int:
             continue
         # the work tree's commit: moved forward by hand (git -C .results/<profile> checkout) only when
         # the training code's run keys are unchanged, so every piece's runs stay valid
-        commit = subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=work, text=True).strip()
+        commit = head(work)
         base = yaml12.load(subprocess.check_output(["git", "show", f"{commit}:params.yaml"], cwd=ROOT, text=True))
         params = piece_params(base, plan, piece)
         (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -105,9 +110,7 @@ def run(profile: str, commit_each: bool) -> int:
         if clean and sh([sys.executable, str(Path(__file__).resolve()), "readme", profile], ROOT) == 0:
             paths.append("README.md")  # its results block, regenerated (skipped while README has other edits)
         if commit_each:
-            subprocess.run(["git", "add", *paths], cwd=ROOT, check=True)
-            subprocess.run(["git", "commit", "-q", "-m", f"results/{profile}: piece {name} ({seconds} s)", "--",
-                            *paths], cwd=ROOT, check=False)
+            commit_paths(paths, f"results/{profile}: piece {name} ({seconds} s)")
     return 0
 
 
@@ -132,82 +135,6 @@ def update_readme(profile: str) -> bool:
     return True
 
 
-def rekey_command(a) -> int:
-    """``retrain``: evidence.json in the folder; ``rekey``: re-key the snapshot on that evidence; ``add-params``."""
-    from pipeline.io import write_json
-    from pipeline.snapshots.records import SnapshotError
-    from pipeline.snapshots.rekey import add_params, rekey, retrain
-    snap = ROOT / "results" / a.profile
-    try:
-        if a.cmd == "retrain":
-            rows = retrain(snap, a.runs, a.into.resolve())
-            write_json(a.into / "evidence.json", rows)
-            for e in rows:
-                print(f"{e['run']}: " + ("every compared metric equal to its record" if not e["differs"]
-                                         else f"differs: {e['differs']}"))
-            return 0 if not any(e["differs"] for e in rows) else 1
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        import yaml  # params as written (load_params adds the resolved profile, which no snapshot records)
-        today = yaml.safe_load((ROOT / "params.yaml").read_text())
-        if a.cmd == "add-params":
-            added = add_params(snap, today, commit, a.why)
-            print(f"results/{a.profile}: " + (", ".join(f"{k} = {v}" for k, v in added.items()) or "no parameter")
-                  + " added to its params")
-            return 0
-        from pipeline.snapshots.records import read_checked
-        n = rekey(snap, read_checked(a.evidence, list), commit, a.why, today,
-                  read_checked(a.baseline, list) if a.baseline else None)
-        print(f"results/{a.profile}: {n} record(s) re-keyed; the evidence is in provenance.json under 'rekeyed'")
-        return 0
-    except SnapshotError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-def seeds_command(a) -> int:
-    """Each seed in turn: its runs as records, the seed recorded as a piece, the tables refreshed, a commit."""
-    from pipeline.allocator import keep_freed_memory
-    from pipeline.io import write_json
-    from pipeline.snapshots.machine import machine
-    from pipeline.snapshots.records import SnapshotError, read_provenance, read_records
-    from pipeline.snapshots.seeds import add_seeds, refresh_tables, seeds_of_every_setting
-    from pipeline.snapshots.writer import render
-    keep_freed_memory()
-    snap = ROOT / "results" / a.profile
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    try:
-        for s in a.seeds:
-            t0 = time.time()
-            added = add_seeds(snap, a.prefix, [s], a.into.resolve(), log=lambda m: print(m, flush=True))
-            prov = read_provenance(snap / "provenance.json")
-            section = prov["params"]["profiles"][prov["profile"]]
-            seeds_now = seeds_of_every_setting(read_records(snap / "runs.json"))
-            section |= {k: v for k, v in seeds_now.items() if v}
-            piece = f"{a.piece}{s}"
-            prev = prov["pieces"].get(piece, {})
-            prov["pieces"][piece] = {
-                "done": True, "seconds": prev.get("seconds", 0) + round(time.time() - t0), "commit": commit,
-                "set": {k: section[k] for k in seeds_now}, "machine": machine("cpu"),
-                "how": f"records: {' '.join(a.prefix)} settings at seed {s}, trained with today's code "
-                       "(tools/results.py seeds)",
-                "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "runs": len(added) + prev.get("runs", 0)}
-            prov["total_seconds"] = sum(p["seconds"] for p in prov["pieces"].values())
-            write_json(snap / "provenance.json", prov)
-            refresh_tables(snap)
-            render(snap)
-            print(f"seed {s}: {len(added)} run(s) added in {round(time.time() - t0)} s", flush=True)
-            if a.commit:
-                subprocess.run(["git", "add", str(snap)], cwd=ROOT, check=True)
-                subprocess.run(["git", "commit", "-q", "-m", f"results/{a.profile}: seed {s} of {' '.join(a.prefix)} "
-                                f"({len(added)} runs, {round(time.time() - t0)} s on {machine('cpu')['cpu']})",
-                                "--", str(snap)], cwd=ROOT, check=False)
-    except SnapshotError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -220,35 +147,8 @@ def main() -> int:
     st.add_argument("profile", nargs="?")
     cl = sub.add_parser("render", help="rewrite a snapshot's tables, claims and figures from its own files")
     cl.add_argument("profile")
-    sz = sub.add_parser("sizes", help="add split sizes to a snapshot's records from verified prepared data files")
-    sz.add_argument("profile")
-    sz.add_argument("prepared_dir", type=Path)
     rd = sub.add_parser("readme", help="regenerate README.md's block for a snapshot (claims and status)")
     rd.add_argument("profile")
-    rt = sub.add_parser("retrain", help="retrain sample runs of a snapshot with today's code and compare them with "
-                                        "their records (evidence for rekey)")
-    rt.add_argument("profile")
-    rt.add_argument("runs", nargs="+", help="record names, e.g. models/classifiers/fcn/mnist/alpha_0.1_seed_0")
-    rt.add_argument("--into", type=Path, required=True, help="a folder for the retrained runs")
-    rk = sub.add_parser("rekey", help="give every record today's key, on the evidence of `retrain`")
-    rk.add_argument("profile")
-    rk.add_argument("--evidence", type=Path, required=True, help="the evidence.json that `retrain` wrote")
-    rk.add_argument("--why", required=True, help="what changed the keys (written into provenance.json)")
-    rk.add_argument("--baseline", type=Path,
-                    help="on another CPU class: evidence.json of the same sample retrained here with the records' "
-                         "code (`retrain` in a checkout of their commit); today's must equal it byte for byte")
-    ap_ = sub.add_parser("add-params", help="write parameters added since the snapshot into its params at today's "
-                         "values: only for defaults that leave every run configuration as it was")
-    ap_.add_argument("profile")
-    ap_.add_argument("--why", required=True, help="what the parameters are (written into provenance.json)")
-    sd = sub.add_parser("seeds", help="train more seeds of a snapshot's recorded settings and add their records")
-    sd.add_argument("profile")
-    sd.add_argument("--prefix", required=True, nargs="+",
-                    help="the settings' run folders start with one of these (a student's with its teacher's)")
-    sd.add_argument("--piece", default="seed", help="the provenance piece is named this and the seed (seed3)")
-    sd.add_argument("--seeds", type=int, nargs="+", required=True)
-    sd.add_argument("--into", type=Path, required=True, help="a folder for the runs trained here (resumable)")
-    sd.add_argument("--commit", action="store_true", help="commit results/<profile> after each seed")
     a = ap.parse_args()
     if a.cmd == "readme":
         return 0 if update_readme(a.profile) else 2
@@ -256,14 +156,7 @@ def main() -> int:
         return run(a.profile, a.commit)
     from pipeline.snapshots.records import SnapshotError
     from pipeline.snapshots.staleness import status_table
-    from pipeline.snapshots.writer import add_sizes, render, write_snapshot
-    if a.cmd == "sizes":
-        try:
-            print(f"{add_sizes(ROOT / 'results' / a.profile, a.prepared_dir)} record(s) given their split sizes")
-        except SnapshotError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        return 0
+    from pipeline.snapshots.writer import render, write_snapshot
     if a.cmd == "render":
         from pipeline.snapshots.seeds import refresh_tables
         try:
@@ -273,10 +166,6 @@ def main() -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return 0
-    if a.cmd in ("retrain", "rekey", "add-params"):
-        return rekey_command(a)
-    if a.cmd == "seeds":
-        return seeds_command(a)
     if a.cmd == "snapshot":
         out = ROOT / "results" / a.profile
         write_snapshot(ROOT / ".results" / a.profile, out, json.loads((out / "provenance.json").read_text()))

@@ -217,7 +217,7 @@ def rekey(snapshot: Path, evidence: list[dict], commit: str, note: str, params: 
     configuration as it was, which the sample's unchanged metrics and ``make results-status`` then show.
     """
     if not _rows_ok(evidence) or (baseline is not None and not _rows_ok(baseline)):
-        raise SnapshotError("not re-keyed: the evidence is not what `tools/results.py retrain` writes (a list of "
+        raise SnapshotError("not re-keyed: the evidence is not what `tools/records.py retrain` writes (a list of "
                             "rows with run, key_before, key and metrics)")
     records = read_records(snapshot / "runs.json")
     by_run = {r["run"]: r for r in records}

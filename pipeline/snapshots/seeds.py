@@ -75,6 +75,22 @@ def add_seeds(snapshot: Path, prefixes: list[str], seeds: list[int], work: Path,
     return added
 
 
+def note_piece(snapshot: Path, piece: str, how: str, runs: int, seconds: int, commit: str, sets: dict) -> None:
+    """Record in provenance.json a piece done outside the plan (``how``: what it did and with which tool), adding
+    ``seconds`` and ``runs`` to what an interrupted earlier call of it recorded, with this machine and commit."""
+    import datetime as dt
+
+    from .machine import machine
+    prov = read_provenance(snapshot / "provenance.json")
+    prev = prov["pieces"].get(piece, {})
+    prov["pieces"][piece] = {
+        "done": True, "seconds": prev.get("seconds", 0) + seconds, "commit": commit, "set": sets,
+        "machine": machine("cpu"), "how": how, "runs": runs + prev.get("runs", 0),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    prov["total_seconds"] = sum(p["seconds"] for p in prov["pieces"].values())
+    write_json(snapshot / "provenance.json", prov)
+
+
 def teacher_record(records: list[dict], r: dict) -> dict | None:
     t = r["config"].get("teacher")
     return next(x for x in records if x["key"] == t) if t else None
