@@ -17,7 +17,7 @@ class Interrupt(Exception):
     pass
 
 
-def _train(steps=30, stop_at=None, state=None, lr=0.5, dropout=0.2, x=X):
+def _train(steps=30, stop_at=None, state=None, lr=0.5, dropout=0.2, x=X, key="k1"):
     torch.manual_seed(0)
     model = FCN(64, 4, [32, 32], dropout=dropout)
     opt = sgd_per_layer(model, [lr, lr, lr / 10], 0.9, 0.9, 0.0)
@@ -30,7 +30,7 @@ def _train(steps=30, stop_at=None, state=None, lr=0.5, dropout=0.2, x=X):
         idx = batches(step)
         return x[idx] + 0.01 * torch.randn(len(idx), 8, 8, generator=g), Y[idx]
 
-    spec = LoopSpec(steps=steps, log_every=5, checkpoint_every=10, describe="toy run", key="k1")
+    spec = LoopSpec(steps=steps, log_every=5, checkpoint_every=10, describe="toy run", key=key)
     hist = fit(model, opt, sched, lambda z, t: label_smoothing_ce(z, t, 0.1), batch_fn,
                torch.Generator().manual_seed(0), spec, state=state)
     return model, hist
@@ -50,14 +50,13 @@ def test_interrupted_run_resumes_to_the_identical_result(tmp_path):
 
 def test_state_of_another_run_is_ignored(tmp_path):
     state = tmp_path / "state.pt"
-    with pytest.raises(Interrupt):
-        _train(stop_at=15, state=state)
-    s = torch.load(state, weights_only=True)
-    s["key"] = "other"
-    torch.save(s, state)
+    with pytest.raises(Interrupt):  # another run (another lr, so other weights) left its state in this file
+        _train(stop_at=15, state=state, lr=0.05, key="k2")
+    resumed_anyway, _ = _train(state=state, key="k2")  # what resuming it would give: not a fresh run
     ref, _ = _train()
     fresh, _ = _train(state=state)
     assert all(torch.equal(a, b) for a, b in zip(ref.parameters(), fresh.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(ref.parameters(), resumed_anyway.parameters()))
 
 
 def test_same_seed_is_bit_identical():
