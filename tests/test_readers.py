@@ -65,3 +65,37 @@ def test_holdout_split_is_disjoint_complete_and_seeded():
     tr2, va2 = splits.holdout(100, 15, seed=3)
     assert torch.equal(va, va2)
     assert not torch.equal(va, splits.holdout(100, 15, seed=4)[1])
+
+
+def _cifar100_tar(path, n_train=6, n_test=4):
+    """A cifar-100-python.tar.gz in the official layout (pickled dicts of bytes keys), whose fine and coarse labels
+    differ, with the images numbered so that order is checked too."""
+    import hashlib
+    import pickle
+    import tarfile
+
+    import numpy as np
+    members = {}
+    for name, n, off in (("train", n_train, 0), ("test", n_test, 50)):
+        data = np.stack([np.full(3 * 32 * 32, off + i, np.uint8) for i in range(n)])
+        members[f"cifar-100-python/{name}"] = pickle.dumps(
+            {b"data": data, b"fine_labels": [(7 * i + off) % 100 for i in range(n)],
+             b"coarse_labels": [i % 20 for i in range(n)]}, protocol=2)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, blob in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_cifar100_reads_the_100_fine_labels_not_the_20_coarse_ones(tmp_path):
+    from pipeline.data.registry import RemoteFile, get
+    spec = get("cifar100")
+    f = spec.files[0]
+    sha = _cifar100_tar(tmp_path / f.name)
+    spec = type(spec)(**{**spec.__dict__, "files": (RemoteFile(f.name, None, f.mirror_path, sha256=sha),)})
+    (x, y), (xt, yt) = readers.read_cifar_python(tmp_path, spec)
+    assert y.tolist() == [7 * i % 100 for i in range(6)] and yt.tolist() == [(7 * i + 50) % 100 for i in range(4)]
+    assert x.shape == (6, 3, 32, 32) and x.dtype == torch.uint8
+    assert x[:, 0, 0, 0].tolist() == list(range(6)) and xt[:, 0, 0, 0].tolist() == list(range(50, 54))

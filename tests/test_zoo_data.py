@@ -118,3 +118,35 @@ def test_a_class_ordered_training_split_is_stored_shuffled_so_a_prefix_holds_eve
     assert meta["train_order"] == ("seeded shuffle" if shuffled else "as read")
     again = preprocess.prepare(name, 5000, 0, "heldout")
     assert again == meta and torch.equal(load_tensors(tmp_path / f"data/prepared/{name}.pt")["train_y"], t["train_y"])
+
+
+def _numbered(n):
+    """n distinct 3×2×2 images: image i holds i in its first two bytes (i // 256, i % 256)."""
+    i = torch.arange(n)
+    x = torch.zeros(n, 3, 2, 2, dtype=torch.uint8)
+    x[:, 0, 0, 0], x[:, 0, 0, 1] = (i // 256).to(torch.uint8), (i % 256).to(torch.uint8)
+    return x
+
+
+def _ids(x):
+    return (x[:, 0, 0, 0].long() * 256 + x[:, 0, 0, 1].long()).tolist()
+
+
+def test_cifar_heldout_protocol_keeps_exactly_the_seeded_images_in_each_split(tmp_path, monkeypatch):
+    """Which images, not only how many: val is the seeded 5,000 of the official test split (not their complement,
+    which has the same size), the reported test set is the seeded 10,000 held out of the training split, and
+    training keeps the other 40,000."""
+    from pipeline.data import splits
+    from pipeline.io import load_tensors
+    from pipeline.stages import preprocess
+    monkeypatch.chdir(tmp_path)
+    readers, spec, _ = _toy_raw(tmp_path, "cifar10", 50_000, 10_000)
+    fake = ((_numbered(50_000), torch.arange(50_000) % 10), (_numbered(10_000), torch.arange(10_000) % 10))
+    monkeypatch.setitem(readers.READERS, spec.fmt, lambda raw, s: fake)
+    monkeypatch.setattr(preprocess, "verify_dataset", lambda spec, folder: spec)
+    preprocess.prepare("cifar10", 5000, 7, "heldout")
+    t = load_tensors(tmp_path / "data/prepared/cifar10.pt")
+    train_idx, held_out = splits.holdout(50_000, 10_000, 7)
+    assert _ids(t["val_x"]) == splits.holdout(10_000, 5000, 7)[1].tolist()
+    assert _ids(t["test_x"]) == held_out.tolist() and _ids(t["train_x"]) == train_idx.tolist()
+    assert t["test_y"].tolist() == (held_out % 10).tolist()  # labels travel with their images
