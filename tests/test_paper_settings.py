@@ -148,6 +148,34 @@ def test_the_fcn_optimiser_is_built_with_the_papers_rates_momentum_and_dampening
     assert torch.allclose(w.detach(), w0 - lr * g1 - lr * (m * g1 + (1 - d) * g2), atol=1e-7)
 
 
+@pytest.mark.parametrize("arch, ds, momentum, nesterov, wd, decayed, clip", [
+    ("alexnet", "cifar10", 0.0, False, 0.04, ["fc3.weight", "fc4.weight"], None),   # TF tutorial: wd on fc3, fc4
+    ("resnet56", "cifar100", 0.9, True, 1e-4, "all", 1.0)])                          # Müller's ResNet-56
+def test_the_convnet_optimisers_are_built_as_the_papers_state(p, arch, ds, momentum, nesterov, wd, decayed, clip):
+    """From the resolved run configuration: momentum, Nesterov, which parameters decay, and one SGD step by hand
+    (d = g + λ·w where decayed, g elsewhere; the first step's buffer is d, so w −= lr·d, or lr·(1 + μ)·d with
+    Nesterov)."""
+    cfg = run_configs.classifier_config(p, arch, ds, 0, 0.1)
+    model = build_model(arch, (3, 32, 32), 100 if ds == "cifar100" else 10, cfg["model"])
+    opt = build_optimizer(model, cfg["optim"])
+    assert cfg["optim"]["lr"] == 0.1 and cfg["clip_grad_norm"] == clip
+    assert {(g["momentum"], g["nesterov"], g["dampening"]) for g in opt.param_groups} == {(momentum, nesterov, 0.0)}
+    names = {id(q): n for n, q in model.named_parameters()}
+    decay = {names[id(q)]: g["weight_decay"] for g in opt.param_groups for q in g["params"]}
+    assert len(decay) == len(names)  # every parameter is optimised once
+    want = set(names.values()) if decayed == "all" else set(decayed)
+    assert {n for n, d in decay.items() if d} == want and {d for d in decay.values() if d} == {wd}
+    before = {n: q.detach().clone() for n, q in model.named_parameters()}
+    opt.zero_grad()
+    for q in model.parameters():
+        q.grad = torch.full_like(q, 0.5)
+    opt.step()
+    for n, q in model.named_parameters():
+        lam = wd if n in want else 0.0
+        step = 0.1 * (1 + momentum if nesterov else 1) * (0.5 + lam * before[n])
+        assert torch.allclose(q.detach(), before[n] - step, atol=1e-7), n
+
+
 def test_the_linear_schedule_starts_at_the_full_rate_and_ends_at_zero(p):
     cfg = run_configs.classifier_config(p, "fcn", "mnist", 0, 0.0)
     model = build_model("fcn", (28, 28), 10, cfg["model"])
