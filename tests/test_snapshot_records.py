@@ -52,7 +52,9 @@ def test_records_carry_sizes_and_predictions_that_recompute_the_metrics(tmp_path
 @pytest.mark.parametrize("field, value", [("sizes", {"train": -1, "val": 1, "test": 1}), ("sizes", {"train": 1}),
                                           ("predictions", {"file": "predictions/../../x.npz", "sha256": "a" * 64}),
                                           ("predictions", {"file": "/etc/x.npz", "sha256": "a" * 64}),
-                                          ("predictions", {"file": "predictions/x.npz", "sha256": "zz"})])
+                                          ("predictions", {"file": "predictions/x.npz", "sha256": "zz"}),
+                                          ("run", "models/../../etc"), ("run", "/tmp/x"), ("run", ""),
+                                          ("run", "models//x"), ("run", "models/./x")])
 def test_malformed_sizes_or_prediction_paths_are_refused(tmp_path, field, value):
     rec = {"run": RUN, "key": "k", "config": {"arch": "fcn"}, "execution": {}, "data_sha256": "ab" * 32, field: value}
     (tmp_path / "runs.json").write_text(json.dumps([rec]))

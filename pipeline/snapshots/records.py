@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 PREDICTIONS = re.compile(r"predictions/[A-Za-z0-9_.=/-]+\.npz")
+RUN_NAME = re.compile(r"[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*")
 RECORD_KEYS = {"run": str, "key": str, "config": dict, "execution": dict, "data_sha256": str}
 # Metrics with a range, checked where a record has them: accuracies in %, calibration errors and the gap in [0, 1]
 # (the gap in [−1, 1]), losses and temperatures positive.
@@ -40,6 +41,8 @@ def read_records(path: Path) -> list[dict]:
     records = read_checked(path, list)
     for i, r in enumerate(records):
         bad = [k for k, t in RECORD_KEYS.items() if not isinstance(r, dict) or not isinstance(r.get(k), t)]
+        if not bad and not _inside(r["run"]):
+            bad = ["run (a relative folder name, no '..')"]
         if not bad and not re.fullmatch(r"[0-9a-f]{64}", r["data_sha256"]):
             bad = ["data_sha256 (64 hex digits)"]
         if not bad and not isinstance(r["config"].get("arch"), str):
@@ -53,6 +56,12 @@ def read_records(path: Path) -> list[dict]:
             name = r.get("run", f"number {i}") if isinstance(r, dict) else f"number {i}"
             raise SnapshotError(f"{path}: record {name} lacks a valid {', '.join(bad)}")
     return records
+
+
+def _inside(name: str) -> bool:
+    """A run folder name that stays inside the folder it is joined to (records name folders that tools train
+    into and files that are written under the snapshot)."""
+    return bool(RUN_NAME.fullmatch(name)) and not {"", ".", ".."} & set(name.split("/"))
 
 
 def _optional_problems(r: dict) -> list[str]:
