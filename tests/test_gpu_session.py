@@ -226,6 +226,12 @@ def _retar(folder: Path, edit) -> None:
                 t.add(f, f.relative_to(tmp).as_posix(), recursive=False)
 
 
+def _edit_info(folder: Path, edit) -> None:
+    info = json.loads((folder / "session.json").read_text())
+    edit(info)
+    (folder / "session.json").write_text(json.dumps(info))
+
+
 def _evil_member(folder: Path) -> None:
     import io
     import tarfile
@@ -241,6 +247,13 @@ BAD_SESSIONS = {
     "a done piece's metrics not JSON": (lambda d: _retar(d, lambda t: (t / "pieces/fcn/metrics/train.json")
                                                          .write_text("{")), "cannot be read"),
     "an archive member outside its folder": (_evil_member, "would be written outside"),
+    "a session without its profile": (lambda d: _edit_info(d, lambda i: i.pop("profile")), "lacks a valid profile"),
+    "a session without its machine": (lambda d: _edit_info(d, lambda i: i.update(machine=None)), "valid machine"),
+    "a piece without a status": (lambda d: _edit_info(d, lambda i: i["pieces"][0].pop("status")), "valid status"),
+    "a done piece without seconds": (lambda d: _edit_info(d, lambda i: [p.pop("seconds") for p in i["pieces"]
+                                                                        if p["status"] == "done"]), "valid seconds"),
+    "a resume entry without parts": (lambda d: _edit_info(d, lambda i: i.update(resume=[{"sha256": "a" * 64}])),
+                                     "valid resume"),
 }
 
 
@@ -269,3 +282,33 @@ def test_an_unlisted_file_in_a_returned_session_is_refused(rehearsal, tmp_path):
     proj = _project(tmp_path)
     with pytest.raises(FoldError, match=r"does not list \(notes.txt\)"):
         fold("smoke", bad, proj / "results", tmp_path / "carry")
+
+
+def test_an_earlier_provenance_without_its_sessions_is_refused_in_one_line(rehearsal, tmp_path):
+    from tools.gpu.fold import FoldError, fold
+    tmp, _, out, _ = rehearsal
+    proj = _project(tmp_path)
+    fold("smoke", tmp / "cut", proj / "results", tmp_path / "carry")
+    prov = proj / "results/smoke/provenance.json"
+    prov.write_text(json.dumps({"profile": "smoke", "pieces": {}}))
+    with pytest.raises(FoldError, match="provenance.json lacks a valid sessions list"):
+        fold("smoke", out, proj / "results", tmp_path / "carry")
+    assert json.loads(prov.read_text()) == {"profile": "smoke", "pieces": {}}
+
+
+@pytest.mark.parametrize("fault, code, says", [
+    (KeyboardInterrupt(), 130, "interrupted: nothing was imported, results/smoke is as it was"),
+    (OSError(28, "No space left on device", "results/.smoke.import.x/smoke/runs.json"), 2,
+     "error: no space left on the device while writing results/.smoke.import.x/smoke/runs.json; nothing was imported")])
+def test_an_interrupted_or_full_disk_import_says_so_in_one_line(monkeypatch, capsys, fault, code, says):
+    import argparse
+
+    from tools.gpu import __main__ as cli
+    from tools.gpu import fold
+
+    def broken(*a, **k):
+        raise fault
+    monkeypatch.setattr(fold, "fold", broken)
+    assert cli._import(argparse.Namespace(profile="smoke", dir="x")) == code
+    err = capsys.readouterr().err
+    assert err.startswith(says) and err.count("\n") == 1

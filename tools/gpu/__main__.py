@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -57,6 +58,16 @@ def _import(a) -> int:
         r = fold(a.profile, Path(a.dir))
     except FoldError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # the import is staged beside the snapshot and moved into place at its end
+        print(f"interrupted: nothing was imported, results/{a.profile} is as it was; run the same command again",
+              file=sys.stderr)
+        return 130
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        print(f"error: no space left on the device while writing {e.filename or 'the import'}; nothing was "
+              f"imported, results/{a.profile} is as it was; free space and rerun", file=sys.stderr)
         return 2
     print(f"results/{a.profile}: {r['runs']} runs ({r['new_runs']} returned by this session); pieces done: "
           f"{', '.join(r['done']) or 'none'}; still to run: {', '.join(r['todo']) or 'none'}")

@@ -18,68 +18,16 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
 from pipeline.snapshots.plan import load_plan, merged_params, plan_file
+from pipeline.snapshots.returned import FoldError, plain_name, verify  # noqa: F401 (plain_name: tools.gpu)
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = ("metrics/train.json", "metrics/calibration.json", "metrics/projection.json", "metrics/distill.json",
           "metrics/table4")
-
-
-class FoldError(RuntimeError):
-    pass
-
-
-def plain_name(name, what: str, source: Path) -> str:
-    """``name`` if it is one plain path component (a piece or file named by a returned session), else refuse:
-    such a name is joined into paths whose folders the import replaces, so ``/``, ``..`` or an empty name
-    would reach outside results/<profile>/pieces/."""
-    if (not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name
-            or name != name.strip()):
-        raise FoldError(f"{source} names a {what} {name!r}: not a plain name inside its folder; not imported")
-    return name
-
-
-def verify(sdir: Path) -> dict:
-    from pipeline.io import file_digests
-    info_file = sdir / "session.json"
-    if not info_file.is_file():
-        raise FoldError(f"{info_file} is missing: give the folder the GPU session wrote ($OUT)")
-    try:
-        info = json.loads(info_file.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FoldError(f"{info_file} is not valid JSON ({e}): not imported") from None
-    if not isinstance(info, dict) or not isinstance(info.get("pieces"), list):
-        raise FoldError(f"{info_file} lists no pieces: not imported")
-    for piece in info["pieces"]:
-        plain_name(piece.get("name") if isinstance(piece, dict) else None, "piece", info_file)
-    files = info.get("files", {})
-    for name in files:
-        plain_name(name, "file", info_file)
-    extra = sorted(f.name for f in sdir.iterdir() if f.name not in files and f.name not in ("session.json",
-                                                                                             "session.log"))
-    if extra:
-        raise FoldError(f"{sdir} holds files that session.json does not list ({', '.join(extra)}): not imported")
-    parts = [p for e in info.get("resume", []) for p in e["parts"]]
-    for name in [n for n in ("runs.json", "outputs.tar.gz") if (sdir / n).exists()] + parts:
-        if name not in files:
-            raise FoldError(f"{sdir / name} is not listed with a sha256 in session.json: not imported")
-    for name in parts:
-        if not re.fullmatch(r"resume\.tar\.\d\d", name):
-            raise FoldError(f"session.json names a resume part {name!r}; expected resume.tar.NN")
-    if any(not re.fullmatch(r"[0-9a-f]{64}", e["sha256"]) for e in info.get("resume", [])):
-        raise FoldError("session.json holds a resume digest that is not a sha256")
-    for name, sha in files.items():
-        f = sdir / name
-        if not f.is_file():
-            raise FoldError(f"{f} is missing (session.json lists it)")
-        if file_digests(f)["sha256"] != sha:
-            raise FoldError(f"{f} does not match the sha256 in session.json: not imported")
-    return info
 
 
 def merge_json(dst, src):
@@ -194,6 +142,9 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
                 {"profile": profile, "kind": "gpu", "sessions": [], "pieces": {}})
     except SnapshotError as e:
         raise FoldError(f"{e}: not imported") from None
+    if not (isinstance(prov.get("sessions"), list) and isinstance(prov.get("pieces"), dict)
+            and all(isinstance(s, dict) and isinstance(s.get("started"), str) for s in prov["sessions"])):
+        raise FoldError(f"{snap / 'provenance.json'} lacks a valid sessions list or pieces: not imported")
     if any(s["started"] == info["started"] and s.get("finished") == info.get("finished")
            for s in prov["sessions"]):
         raise FoldError(f"the session of {info['started']} is already in {snap}: nothing to import")
