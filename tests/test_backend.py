@@ -27,7 +27,7 @@ def cfg(seed: int, alpha: float, lr: float = 0.5, steps: int = 15) -> dict:
 
 
 def sweep(folder: str) -> list:
-    from pipeline.training.many import Job
+    from pipeline.training.dispatch import Job
     return [Job(Path(folder) / f"alpha_{a:g}", cfg(s, a)) for s, a in ((0, 0.0), (1, 0.05), (2, 0.1), (3, 0.3))]
 
 
@@ -38,7 +38,7 @@ def digests(folder: Path) -> dict[str, str]:
 
 def trained(jobs, execution) -> list[dict]:
     from pipeline.training.backend import train_runs
-    from pipeline.training.many import CLASSIFIER_TRAINER
+    from pipeline.training.dispatch import CLASSIFIER_TRAINER
     return train_runs(jobs, CPU, execution, CLASSIFIER_TRAINER)
 
 
@@ -66,7 +66,7 @@ def test_slurm_array_trains_the_same_bytes_as_inline_and_reruns_submit_nothing(t
 
 def test_a_failed_slurm_job_names_its_run_and_log_and_the_others_are_kept(toy, slurm):
     from pipeline.training.backend import BackendError
-    from pipeline.training.many import Job
+    from pipeline.training.dispatch import Job
     jobs = sweep("mixed")
     jobs[2] = Job(jobs[2].run_dir, cfg(2, 0.1, lr=1e30))  # diverges: the divergence guard stops it
     with pytest.raises(BackendError) as e:
@@ -79,7 +79,7 @@ def test_a_failed_slurm_job_names_its_run_and_log_and_the_others_are_kept(toy, s
         assert (toy / j.run_dir / "metrics.json").exists()
     # Rerun with the bug fixed: only the failed run is submitted.
     jobs[2] = sweep("mixed")[2]
-    from pipeline.training.many import pending_units
+    from pipeline.training.dispatch import pending_units
     assert pending_units(jobs, CPU, BASE | {"backend": "slurm"}) == [[2]]
     trained(jobs, BASE | {"backend": "slurm"})
     assert (toy / "mixed/alpha_0.1/metrics.json").exists()
@@ -87,7 +87,7 @@ def test_a_failed_slurm_job_names_its_run_and_log_and_the_others_are_kept(toy, s
 
 def test_interrupting_the_stage_cancels_its_slurm_jobs(toy, slurm, monkeypatch, capsys):
     from pipeline.training import backend
-    from pipeline.training.many import Job
+    from pipeline.training.dispatch import Job
     calls = []
 
     def interrupt(seconds):
@@ -240,7 +240,7 @@ def test_a_truncated_state_or_metrics_file_is_set_aside_and_the_run_trains_again
     """A crash mid-write on a filesystem without atomic renames leaves a cut-short state.pt or metrics.json:
     the rerun names the file in one line, sets a state aside, and trains the bytes of an untroubled run."""
     from pipeline.training import run
-    from pipeline.training.many import Job
+    from pipeline.training.dispatch import Job
     clean = trained([Job(Path("clean"), cfg(0, 0.1))], BASE)
     job = Job(Path("cut"), cfg(0, 0.1))
 
@@ -279,7 +279,7 @@ def test_a_finished_runs_metrics_changed_by_hand_are_not_reused(toy, capsys, edi
     import json
 
     from pipeline.training.backend import finished
-    from pipeline.training.many import Job
+    from pipeline.training.dispatch import Job
     job = Job(Path("run"), cfg(0, 0.1))
     clean = trained([job], BASE)[0]
     assert finished(job, CPU, BASE)

@@ -85,8 +85,8 @@ def test_a_second_process_on_a_locked_run_folder_stops_with_a_clear_message(toy,
 
 def test_a_run_with_the_same_key_elsewhere_is_adopted_not_retrained(toy, monkeypatch):
     from pipeline import layout
-    from pipeline.training.many import Job, train_inline
-    monkeypatch.setattr("pipeline.training.many.RUN_ROOTS", [toy / "a", toy / "b"])
+    from pipeline.training.dispatch import Job, train_inline
+    monkeypatch.setattr("pipeline.training.dispatch.RUN_ROOTS", [toy / "a", toy / "b"])
     first = train_inline([Job(toy / "a" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
     assert not first["reused"] and layout.RUN_ROOTS  # the stages' roots exist
     copy = train_inline([Job(toy / "b" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
@@ -95,7 +95,7 @@ def test_a_run_with_the_same_key_elsewhere_is_adopted_not_retrained(toy, monkeyp
         assert (toy / "b/r" / f).read_bytes() == (toy / "a/r" / f).read_bytes()
     for donor in ("a", "b"):  # a damaged donor is never adopted
         (toy / donor / "r/model.pt").write_bytes(b"damaged")
-    monkeypatch.setattr("pipeline.training.many.RUN_ROOTS", [toy / "a", toy / "b", toy / "c"])
+    monkeypatch.setattr("pipeline.training.dispatch.RUN_ROOTS", [toy / "a", toy / "b", toy / "c"])
     other = train_inline([Job(toy / "c" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
     assert not other["reused"] and other["key"] == first["key"]  # trained, not copied
 
@@ -199,8 +199,8 @@ def test_a_teacher_whose_weights_were_swapped_stops_its_student(toy):
 
 def test_a_donor_with_tampered_metrics_is_not_adopted(toy, monkeypatch):
     """A run with the same key elsewhere is copied only if its metrics pass their seal and ranges too."""
-    from pipeline.training.many import Job, train_inline
-    monkeypatch.setattr("pipeline.training.many.RUN_ROOTS", [toy / "a", toy / "b"])
+    from pipeline.training.dispatch import Job, train_inline
+    monkeypatch.setattr("pipeline.training.dispatch.RUN_ROOTS", [toy / "a", toy / "b"])
     first = train_inline([Job(toy / "a" / "r", cfg(0, ls(0.1)))], CPU, BASE)[0]
     done = toy / "a/r/metrics.json"
     done.write_text(done.read_text().replace(f'"test_acc": {first["test_acc"]}', '"test_acc": 99.99'))
@@ -211,7 +211,7 @@ def test_a_donor_with_tampered_metrics_is_not_adopted(toy, monkeypatch):
 def test_finding_the_pending_runs_changes_no_folder(toy):
     """A backend asks which runs are pending before its workers take the folders' locks: the question must not
     clear a folder that a worker may be writing (a state-less folder of another configuration here)."""
-    from pipeline.training.many import Job, pending_units
+    from pipeline.training.dispatch import Job, pending_units
     (toy / "busy").mkdir()
     (toy / "busy/partial.pt").write_bytes(b"a worker's file, before its first checkpoint")
     assert pending_units([Job(toy / "busy", cfg(0, ls(0.1)))], CPU, BASE) == [[0]]

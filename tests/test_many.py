@@ -26,7 +26,7 @@ def ls(alpha: float) -> dict:
 def jobs_with_teacher(root):
     """Three label-smoothing runs and three students of one teacher (soft targets, logit regression)."""
     from pipeline.io import read_json
-    from pipeline.training.many import Job
+    from pipeline.training.dispatch import Job
     from pipeline.training.run import train_run
     train_run(root / "teacher", cfg(9, ls(0.0), hidden=(24, 24)), CPU, BASE)
     tkey = read_json(root / "teacher/metrics.json")["key"]
@@ -38,13 +38,13 @@ def jobs_with_teacher(root):
 
 
 def moved(job, root, name):
-    from pipeline.training.many import Job
+    from pipeline.training.dispatch import Job
     return Job(root / name / job.run_dir.name, job.cfg, job.teacher_dir)
 
 
 def test_stacked_runs_are_the_runs_trained_alone(toy):
     from pipeline.io import load_tensors, read_json
-    from pipeline.training.many import train_inline
+    from pipeline.training.dispatch import train_inline
     jobs = jobs_with_teacher(toy)
     alone = train_inline([moved(j, toy, "alone") for j in jobs], CPU, BASE)
     stacked = train_inline([moved(j, toy, "stacked") for j in jobs], CPU, STACK)
@@ -71,7 +71,7 @@ def test_stacked_runs_are_the_runs_trained_alone(toy):
 def test_a_member_is_the_same_in_any_group(toy):
     """Grouping depends on which runs are pending; a member's result must not (CPU: bit for bit)."""
     from pipeline.io import load_tensors
-    from pipeline.training.many import Job, train_inline
+    from pipeline.training.dispatch import Job, train_inline
     jobs = [Job(toy / "g" / f"a{a}", cfg(s, ls(a))) for s, a in enumerate((0.0, 0.1, 0.3))]
     together = train_inline(jobs, CPU, STACK)
     alone = train_inline([Job(toy / "one" / "a0.1", jobs[1].cfg)], CPU, STACK)
@@ -86,7 +86,7 @@ def test_a_member_is_the_same_in_any_group(toy):
 def test_an_interrupted_stacked_group_resumes_to_the_uninterrupted_result(toy, monkeypatch):
     from pipeline.io import load_tensors
     from pipeline.training import loop
-    from pipeline.training.many import Job, train_inline
+    from pipeline.training.dispatch import Job, train_inline
     jobs = [Job(toy / "ref" / f"s{s}", cfg(s, ls(0.1 * s))) for s in range(3)]
     train_inline(jobs, CPU, STACK)
     run = [Job(toy / "run" / j.run_dir.name, j.cfg) for j in jobs]
@@ -116,7 +116,7 @@ def test_an_interrupted_stacked_group_resumes_to_the_uninterrupted_result(toy, m
 
 
 def test_runs_that_cannot_stack_train_alone_and_divergence_names_the_stacked_runs(toy):
-    from pipeline.training.many import Job, train_inline
+    from pipeline.training.dispatch import Job, train_inline
     mixed = train_inline([Job(toy / "d", cfg(0, ls(0.0), dropout=0.5)), Job(toy / "w", cfg(0, ls(0.0), hidden=(8, 8))),
                         Job(toy / "n", cfg(0, ls(0.0)))], CPU, STACK)
     assert mixed[0]["execution"]["stack"] is False and "stacked_with" not in mixed[0]   # dropout: alone
@@ -140,7 +140,7 @@ def alexnet_cfg(seed: int, alpha: float) -> dict:
 
 def test_stacked_alexnets_are_the_runs_trained_alone(toy):
     from pipeline.io import load_tensors, save_tensors, write_json
-    from pipeline.training.many import Job, train_inline
+    from pipeline.training.dispatch import Job, train_inline
     g = torch.Generator().manual_seed(1)
     save_tensors(toy / "data/prepared/rgb.pt",
                  {f"{s}_{k}": v for s in ("train", "val", "test")
@@ -165,7 +165,7 @@ def test_a_resumable_member_is_not_grouped_with_fresh_runs(toy, monkeypatch):
     its own group, and is not restarted from step 0 beside a fresh run (which would discard its work)."""
     from pipeline.io import load_tensors
     from pipeline.training import loop
-    from pipeline.training.many import Job, train_inline
+    from pipeline.training.dispatch import Job, train_inline
     ref = train_inline([Job(toy / "ref" / "s1", cfg(1, ls(0.1)))], CPU, STACK)[0]
     run = [Job(toy / "run" / "s1", cfg(1, ls(0.1))), Job(toy / "run" / "s2", cfg(2, ls(0.2)))]
     calls = loop.EpochBatches.__call__

@@ -18,7 +18,7 @@ def _snapshot(toy):
     from pipeline.io import write_json
     from pipeline.snapshots.writer import run_record
     from pipeline.training.backend import Job, train_runs
-    from pipeline.training.many import CLASSIFIER_TRAINER
+    from pipeline.training.dispatch import CLASSIFIER_TRAINER
     soft = {"kind": "soft_targets", "beta": 0.6, "temperature": 2.0}
     runs = [("models/classifiers/fcn/toy/alpha_0.1_seed_0", cfg(0, ls(0.1)), None),
             ("models/teachers/ls/seed_0", cfg(0, ls(0.0)), None),

@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from tests.test_many import BASE, CPU, cfg, ls
+from pipeline.io import file_digests
+from tests.test_backend import corpus as corpus  # the fixture: a toy project with a tokenised corpus
+from tests.test_many import BASE, CPU, STACK, cfg, ls
 
 NUMERICS_FCN = {"pipeline.training.run", "pipeline.training.loop", "pipeline.training.builders", "pipeline.losses",
                 "pipeline.data.inputs", "pipeline.data.augment", "pipeline.data.prepared", "pipeline.models",
@@ -23,6 +25,7 @@ def test_a_classifiers_hashed_code_is_its_recipes_import_closure_without_bookkee
     assert "pipeline.training.many" not in fcn and "pipeline.training.stacking" not in fcn  # trained alone
     stacked = set(code_closure(code_roots({"arch": "fcn"}, {"stack": True})))
     assert {"pipeline.training.many", "pipeline.training.stacking", "pipeline.models.stacked_fcn"} <= stacked
+    assert not {"pipeline.models.alexnet", "pipeline.models.stacked_alexnet"} & stacked  # by name, not imported
     transformer = set(code_closure(code_roots({"arch": "transformer"}, {})))
     assert {"pipeline.text.translation_run", "pipeline.text.batches", "pipeline.text.metrics", "pipeline.losses",
             "pipeline.models.transformer", "pipeline.training.loop"} <= transformer
@@ -73,23 +76,38 @@ def test_the_key_does_not_depend_on_the_working_directory(tmp_path, monkeypatch,
     assert key_of(c, "cd" * 32, ex) == here
 
 
-def test_every_module_a_training_run_loads_is_hashed_or_bookkeeping(toy, root):
-    """Run a classifier in a fresh process, then list the package's modules it loaded: each is in the run's
-    hashed closure or reached only through a bookkeeping module. A model that imported a helper by name
-    (importlib) would fail here."""
+@pytest.mark.parametrize("kind", ["classifier", "stacked", "transformer"])
+def test_every_module_a_training_run_loads_is_hashed_or_bookkeeping(corpus, root, kind):
+    """Train runs of each kind in a fresh process (a classifier, two stacked FCN members, a Transformer), then
+    list the package's modules it loaded: each is in the run's hashed closure or reached only through a
+    bookkeeping module. A model that imported a helper by name (importlib) would fail here."""
+    from tests.test_backend import translations
+    jobs = {"classifier": ([("r", cfg(0, ls(0.1)))], BASE, "CLASSIFIER"),
+            "stacked": ([(f"s{s}", cfg(s, ls(0.1))) for s in (0, 1)], STACK, "CLASSIFIER"),
+            "transformer": ([(str(j.run_dir), j.cfg) for j in translations("t")], BASE, "TRANSLATION")}[kind]
+    trainer = ("from pipeline.training.dispatch import CLASSIFIER_TRAINER as T\n" if jobs[2] == "CLASSIFIER" else
+               "from pipeline.text.translation_run import TRANSLATION_TRAINER as T\n")
     script = (f"import sys, json; sys.path.insert(0, {str(root)!r})\n"
-              "from pipeline.training.run import train_run\n"
+              "from pathlib import Path\n"
               "import torch\n"
-              f"train_run('r', json.loads({json.dumps(cfg(0, ls(0.1)))!r}), torch.device('cpu'), {BASE!r})\n"
-              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pipeline')))\n")
-    out = subprocess.run([sys.executable, "-c", script], cwd=toy, capture_output=True, text=True, check=True)
-    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+              "from pipeline.training.backend import Job, train_runs\n" + trainer +
+              f"jobs = [Job(Path(d), c) for d, c in json.loads({json.dumps(jobs[0])!r})]\n"
+              f"m = train_runs(jobs, torch.device('cpu'), {jobs[1]!r}, T)\n"
+              "print(json.dumps([sorted(m for m in sys.modules if m.split('.')[0] == 'pipeline'), "
+              "m[0]['execution'], [x['key'] for x in m]]))\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=corpus, capture_output=True, text=True, check=True)
+    loaded, execution, keys = json.loads(out.stdout.strip().splitlines()[-1])
     from pipeline.imports import closure
-    from pipeline.training.run_key import BOOKKEEPING, code_closure, code_roots
-    hashed = set(code_closure(code_roots(cfg(0, ls(0.1)), {"stack": False})))
+    from pipeline.training.run_key import BOOKKEEPING, code_closure, code_roots, key_of
+    from pipeline.training.run_key import kind as kind_of
+    c = jobs[0][0][1]
+    assert kind_of(c, execution) == kind  # the runs trained as this kind (stacked: as members of one group)
+    hashed = set(code_closure(code_roots(c, execution)))
     via_bookkeeping = closure(sorted(BOOKKEEPING))
-    assert loaded - hashed <= via_bookkeeping, loaded - hashed - via_bookkeeping
-    assert NUMERICS_FCN <= loaded
+    assert set(loaded) - hashed <= via_bookkeeping, set(loaded) - hashed - via_bookkeeping
+    if kind != "transformer":
+        assert NUMERICS_FCN <= set(loaded)
+        assert keys[0] == key_of(c, file_digests(corpus / "data/prepared/toy.pt")["sha256"], execution)
 
 
 def test_stacking_and_the_execution_agree_on_which_models_stack():

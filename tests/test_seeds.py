@@ -112,7 +112,7 @@ def test_a_students_new_seed_learns_from_its_teacher_at_that_seed(toy):
 
     from pipeline.snapshots.seeds import add_seeds, planned, seed_name
     from pipeline.training.backend import Job, train_runs
-    from pipeline.training.many import CLASSIFIER_TRAINER
+    from pipeline.training.dispatch import CLASSIFIER_TRAINER
     from tests.test_many import BASE, CPU
     from tests.test_rekey import FP32
     snap, records = _current(toy)

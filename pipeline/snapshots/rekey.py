@@ -23,7 +23,7 @@ import torch
 
 from ..io import write_json
 from ..training.backend import Job, train_runs
-from ..training.many import CLASSIFIER_TRAINER
+from ..training.dispatch import CLASSIFIER_TRAINER
 from ..training.run_key import data_file, file_sha256, key_of, kind
 from .records import SnapshotError, read_provenance, read_records
 from .writer import run_record, split_sizes

@@ -27,7 +27,7 @@ from ..reporting.figures import CURVES, distillation_figure
 from ..run_configs import distill_figures, label_smoothing, soft_targets, student_config, student_loss_scale
 from ..stage import run
 from ..training.backend import local_device, stage_device, train_runs
-from ..training.many import CLASSIFIER_TRAINER, Job
+from ..training.dispatch import CLASSIFIER_TRAINER, Job
 from ..training.run import TEACHER_BATCH, teacher_logits
 
 

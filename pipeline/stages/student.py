@@ -18,7 +18,7 @@ from ..layout import STUDENTS, TABLE4_METRICS, TEACHERS
 from ..run_configs import fcn_run_config, logit_regression
 from ..stage import run
 from ..training.backend import stage_device, train_runs
-from ..training.many import CLASSIFIER_TRAINER, Job
+from ..training.dispatch import CLASSIFIER_TRAINER, Job
 
 
 def main() -> int:

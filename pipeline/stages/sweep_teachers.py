@@ -13,7 +13,7 @@ from ..layout import SWEEP_TEACHERS, alpha_key
 from ..run_configs import distill_figures, sweep_teacher_config
 from ..stage import run
 from ..training.backend import stage_device, train_runs
-from ..training.many import CLASSIFIER_TRAINER, Job
+from ..training.dispatch import CLASSIFIER_TRAINER, Job
 
 
 def main() -> int:

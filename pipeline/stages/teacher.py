@@ -15,7 +15,7 @@ from ..layout import TEACHERS
 from ..run_configs import fcn_run_config, label_smoothing
 from ..stage import run
 from ..training.backend import stage_device, train_runs
-from ..training.many import CLASSIFIER_TRAINER, Job
+from ..training.dispatch import CLASSIFIER_TRAINER, Job
 
 
 def main() -> int:

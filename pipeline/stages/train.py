@@ -21,7 +21,7 @@ from ..layout import CLASSIFIERS, TRAIN_CURVES, TRAIN_METRICS, alpha_key, run_di
 from ..run_configs import classifier_config
 from ..stage import run
 from ..training.backend import stage_device, train_runs
-from ..training.many import CLASSIFIER_TRAINER, Job
+from ..training.dispatch import CLASSIFIER_TRAINER, Job
 
 
 def summarise(runs: list[dict]) -> dict:

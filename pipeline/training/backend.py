@@ -19,7 +19,7 @@ workers share. Nothing here changes what a run computes: not part of any run key
 One backend for every kind of run: a ``Trainer`` says how to train a list of runs inline and which runs are
 still to train (as units); whether a folder holds its finished run is one question for every kind
 (``finished``: the run's key, run_key.py, and its folder's status, run_folder.py). The classifiers' trainer is
-training.many.CLASSIFIER_TRAINER, the Transformer's text.translation_run.TRANSLATION_TRAINER (so
+training.dispatch.CLASSIFIER_TRAINER, the Transformer's text.translation_run.TRANSLATION_TRAINER (so
 ``train_translation`` runs on SLURM too). This module knows neither: it only moves units to workers and waits.
 """
 from __future__ import annotations

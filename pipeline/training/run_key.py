@@ -43,7 +43,7 @@ RECIPE = {"classifier": f"{PACKAGE}.training.run", "stacked": f"{PACKAGE}.traini
 # through these.
 BOOKKEEPING = frozenset([PACKAGE] + [f"{PACKAGE}.{m}" for m in (
     "io", "layout", "allocator", "training.run_key", "training.run_folder", "training.integrity",
-    "training.backend")])
+    "training.backend", "training.dispatch")])
 TRANSLATION_DATA = TOKENIZED / "multi30k.pt"  # the tokenize stage's output: what a Transformer trains on
 
 

@@ -1,4 +1,4 @@
-"""Which runs can train stacked with others, and how (pipeline/training/many.py).
+"""Which runs can train stacked with others, and how (pipeline/training/many.py trains them).
 
 Kept apart from run.py on purpose: a run trained alone hashes neither this
 file, nor many.py, nor the stacked models (run_key.code_roots), so extending
@@ -12,18 +12,22 @@ map, so they are the same code for every model.
 """
 from __future__ import annotations
 
+import importlib
+
 import torch
 from torch import nn
 
-from ..models.stacked_alexnet import StackedAlexNet
-from ..models.stacked_fcn import StackedFCN
+from ..imports import PACKAGE
 from .builders import build_optimizer
 
-STACKED = {"fcn": StackedFCN, "alexnet": StackedAlexNet}
+# By name: a stacked FCN loads (and its key hashes: run_key.code_roots) pipeline/models/stacked_fcn.py, not
+# AlexNet's files.
+STACKED = {"fcn": "stacked_fcn.StackedFCN", "alexnet": "stacked_alexnet.StackedAlexNet"}
 
 
 def stack_models(arch: str, members: list[nn.Module]) -> nn.Module:
-    return STACKED[arch](members)
+    module, cls = STACKED[arch].split(".")
+    return getattr(importlib.import_module(f"{PACKAGE}.models.{module}"), cls)(members)
 
 
 def member_state(model: nn.Module, stacked: dict[str, torch.Tensor], g: int) -> dict[str, torch.Tensor]:

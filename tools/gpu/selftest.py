@@ -1,6 +1,6 @@
 """A self-test of the training path on a device, in well under a minute: one PASS/FAIL line per check.
 
-Each check trains tiny runs through the stages' own code (pipeline/training/many.py, run.py) on
+Each check trains tiny runs through the stages' own code (pipeline/training/dispatch.py, many.py, run.py) on
 synthetic data in a temporary project, with the execution the stages resolve on that device
 (on CUDA: bf16 autocast, channels_last convnets, stacking):
   - stacked FCNs / AlexNets against the same runs alone (weights within 1 % of their norm),
@@ -76,7 +76,7 @@ def _rel(a: dict, b: dict) -> float:
 
 
 def _stacked_vs_alone(cfgs: list[dict], ex: dict, device) -> str:
-    from pipeline.training.many import Job, train_inline
+    from pipeline.training.dispatch import Job, train_inline
     tag = cfgs[0]["arch"]
     train_inline([Job(Path(f"alone_{tag}/{i}"), c) for i, c in enumerate(cfgs)], device, ex | {"stack": False})
     res = train_inline([Job(Path(f"stacked_{tag}/{i}"), c) for i, c in enumerate(cfgs)], device, ex | {"stack": True})
