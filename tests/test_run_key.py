@@ -67,6 +67,15 @@ def test_the_key_changes_with_a_hashed_files_bytes_and_not_with_a_bookkeeping_fi
         assert (rk.key_of(c, sha, ex) != before) is changes, target
 
 
+@pytest.mark.parametrize("field, other", [("precision", "fp32"), ("channels_last", True), ("compile", True),
+                                          ("stack", True)])
+def test_the_key_changes_with_each_resolved_execution_setting(field, other):
+    """bf16 against fp32, channels_last, compile and stacking change a run's float rounding: each is in the key."""
+    from pipeline.training.run_key import key_of
+    c, ex = cfg(0, ls(0.1)), {"precision": "bf16", "channels_last": False, "compile": False, "stack": False}
+    assert key_of(c, "cd" * 32, ex | {field: other}) != key_of(c, "cd" * 32, ex)
+
+
 def test_the_key_does_not_depend_on_the_working_directory(tmp_path, monkeypatch, root):
     from pipeline.training.run_key import key_of
     c, ex = cfg(0, ls(0.1)), {"precision": "bf16", "channels_last": False, "compile": False, "stack": False}

@@ -21,6 +21,9 @@ def test_per_image_standardization_is_tensorflows():
         torch.testing.assert_close(out[i], ref)
     flat = torch.full((1, 3, 8, 8), 0.5)
     assert torch.equal(inputs.standardize(flat, {"standardize": "per_image"}), torch.zeros_like(flat))
+    dim = 0.5 + 1e-3 * torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))  # std far below 1/√N
+    torch.testing.assert_close(inputs.standardize(dim, {"standardize": "per_image"}),
+                               (dim - dim.mean()) * math.sqrt(dim.numel()))  # divided by the floor 1/√N
 
 
 def test_channel_stats_and_per_channel_standardization():
