@@ -109,6 +109,10 @@ def predictions_command(a) -> int:
     except SnapshotError as e:
         print(f"error: {e}", file=sys.stderr)
         rc = 2
+    except KeyboardInterrupt:  # runs.json holds every run finished so far; the one in progress resumes from --into
+        print(f"interrupted: {len(given)} record(s) given predictions are kept; run the same command again to go on",
+              file=sys.stderr)
+        rc = 130
     if given:  # what was done is kept, also when a later run stopped the call
         note_piece(snap, a.piece, f"predictions: records under {' '.join(a.prefix)} retrained with today's code, "
                    "each equal to its record in every compared metric (tools/records.py predictions)", len(given),
