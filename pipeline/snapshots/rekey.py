@@ -50,7 +50,7 @@ def require_current(records: list[dict], what: str) -> None:
     stale = sorted({r["run"] for r in records if key_of(r["config"], r["data_sha256"], r["execution"]) != r["key"]})
     if stale:
         raise SnapshotError(f"{', '.join(stale)}: trained with other code than today's (the key differs), so {what} "
-                            "would mix code changes in; re-key the snapshot on evidence first (tools/results.py "
+                            "would mix code changes in; re-key the snapshot on evidence first (tools/records.py "
                             "retrain, rekey)")
 
 

@@ -83,7 +83,7 @@ class MemberStates:
 
 def train_stacked(jobs: list[Job], keys: list[str], resolved: dict, device: torch.device, execution: dict
                   ) -> list[dict]:
-    """Train runs that share ``shared_settings`` as one stacked model; write each run's folder."""
+    """Train runs that share ``dispatch.shared_settings`` as one stacked model; write each run's folder."""
     t0 = time.time()
     cfg = jobs[0].cfg  # the shared settings; seed, loss and teacher are each member's own
     data, meta, x, y = training_data(cfg, device)

@@ -134,7 +134,7 @@ def train_run(run_dir: Path, cfg: dict, device: torch.device, execution: dict,
 
     ``cfg["loss"]`` picks the loss; a distillation loss needs ``teacher_dir``
     (see ``teacher_targets``). Stages train through ``training.backend.train_runs``,
-    whose inline trainer (``many.train_inline``) calls this for every run it does not stack.
+    whose inline trainer (``dispatch.train_inline``) calls this for every run it does not stack.
     """
     run_dir = Path(run_dir)
     key, resolved, finished = open_run(run_dir, cfg, device, execution)
