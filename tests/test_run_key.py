@@ -107,13 +107,15 @@ def test_every_module_a_training_run_loads_is_hashed_or_bookkeeping(corpus, root
     out = subprocess.run([sys.executable, "-c", script], cwd=corpus, capture_output=True, text=True, check=True)
     loaded, execution, keys = json.loads(out.stdout.strip().splitlines()[-1])
     from pipeline.imports import closure
-    from pipeline.training.run_key import BOOKKEEPING, code_closure, code_roots, key_of
+    from pipeline.training.run_key import BOOKKEEPING, RECIPE, code_closure, code_roots, key_of
     from pipeline.training.run_key import kind as kind_of
     c = jobs[0][0][1]
     assert kind_of(c, execution) == kind  # the runs trained as this kind (stacked: as members of one group)
     hashed = set(code_closure(code_roots(c, execution)))
-    via_bookkeeping = closure(sorted(BOOKKEEPING))
+    via_bookkeeping = closure(sorted(BOOKKEEPING), frozenset(RECIPE.values()))  # not through another recipe
     assert set(loaded) - hashed <= via_bookkeeping, set(loaded) - hashed - via_bookkeeping
+    if kind == "classifier":  # trained alone: none of the stacking code is even loaded
+        assert not {"pipeline.training.many", "pipeline.training.stacking"} & set(loaded)
     if kind != "transformer":
         assert NUMERICS_FCN <= set(loaded)
         assert keys[0] == key_of(c, file_digests(corpus / "data/prepared/toy.pt")["sha256"], execution)
