@@ -47,3 +47,32 @@ def test_a_retraining_that_differs_from_its_record_attaches_nothing(toy):
         list(backfill(snap, ["models/teachers/"], toy / "w2"))
     assert read_records(snap / "runs.json") == records
     assert not (snap / "predictions").exists()
+
+
+def test_a_record_of_one_training_already_given_predictions_shares_them_without_training(toy):
+    from pipeline.io import write_json
+    from pipeline.snapshots.backfill import backfill
+    from pipeline.snapshots.records import read_records
+    snap, records = _current(toy)
+    list(backfill(snap, ["models/classifiers/"], toy / "w2"))  # the classifier is given its predictions
+    twin = {k: v for k, v in read_records(snap / "runs.json")[0].items() if k != "predictions"}
+    twin |= {"run": "models/sweep_teachers/figure7/alpha_0.1_seed_0"}  # the same key and metrics, recorded later
+    write_json(snap / "runs.json", read_records(snap / "runs.json") + [twin])
+    assert list(backfill(snap, ["models/sweep_teachers/"], toy / "w3")) == []  # nothing trained
+    after = read_records(snap / "runs.json")
+    assert after[-1]["predictions"] == after[0]["predictions"] and not (toy / "w3").exists()
+
+
+def test_a_piece_name_held_for_other_work_is_refused(toy):
+    from pipeline.io import read_json, write_json
+    from pipeline.snapshots.records import SnapshotError
+    from pipeline.snapshots.seeds import check_piece_name, note_piece
+    snap, _ = _current(toy)
+    prov = read_json(snap / "provenance.json")
+    write_json(snap / "provenance.json", prov | {"pieces": {"seed1": {"done": True, "seconds": 9}}})
+    with pytest.raises(SnapshotError, match="already has a piece 'seed1' for other work"):
+        check_piece_name(snap, "seed1", "predictions: records under models/")
+    note_piece(snap, "p", "predictions: x (tools/records.py predictions)", 2, 5, "c" * 40, {})
+    note_piece(snap, "p", "predictions: x (tools/records.py predictions)", 1, 4, "c" * 40, {})  # resumed
+    assert {k: read_json(snap / "provenance.json")["pieces"]["p"][k] for k in ("runs", "seconds")} == \
+        {"runs": 3, "seconds": 9}

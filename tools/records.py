@@ -63,12 +63,15 @@ def seeds_command(a) -> int:
     from pipeline.io import write_json
     from pipeline.snapshots.machine import machine
     from pipeline.snapshots.records import SnapshotError, read_provenance, read_records
-    from pipeline.snapshots.seeds import add_seeds, note_piece, refresh_tables, seeds_of_every_setting
+    from pipeline.snapshots.seeds import add_seeds, check_piece_name, note_piece, refresh_tables, seeds_of_every_setting
     from pipeline.snapshots.writer import render
     keep_freed_memory()
     snap = ROOT / "results" / a.profile
     commit = head()
+    how = "records: {} settings at seed {}, trained with today's code (tools/records.py seeds)"
     try:
+        for s in a.seeds:
+            check_piece_name(snap, f"{a.piece}{s}", how.format(" ".join(a.prefix), s))
         for s in a.seeds:
             t0 = time.time()
             added = add_seeds(snap, a.prefix, [s], a.into.resolve(), log=lambda m: print(m, flush=True))
@@ -77,9 +80,8 @@ def seeds_command(a) -> int:
             seeds_now = seeds_of_every_setting(read_records(snap / "runs.json"))
             section |= {k: v for k, v in seeds_now.items() if v}
             write_json(snap / "provenance.json", prov)
-            note_piece(snap, f"{a.piece}{s}", f"records: {' '.join(a.prefix)} settings at seed {s}, trained with "
-                       "today's code (tools/records.py seeds)", len(added), round(time.time() - t0), commit,
-                       {k: section[k] for k in seeds_now})
+            note_piece(snap, f"{a.piece}{s}", how.format(" ".join(a.prefix), s), len(added),
+                       round(time.time() - t0), commit, {k: section[k] for k in seeds_now})
             refresh_tables(snap)
             render(snap)
             print(f"seed {s}: {len(added)} run(s) added in {round(time.time() - t0)} s", flush=True)
@@ -97,29 +99,39 @@ def predictions_command(a) -> int:
     from pipeline.allocator import keep_freed_memory
     from pipeline.snapshots.backfill import backfill
     from pipeline.snapshots.machine import machine
-    from pipeline.snapshots.records import SnapshotError
-    from pipeline.snapshots.seeds import note_piece
+    from pipeline.snapshots.records import SnapshotError, read_records
+    from pipeline.snapshots.seeds import check_piece_name, note_piece
     keep_freed_memory()
-    snap, t0, given, rc = ROOT / "results" / a.profile, time.time(), [], 0
+    snap, t0, rc = ROOT / "results" / a.profile, time.time(), 0
+
+    def lacking() -> set[str]:
+        return {r["run"] for r in read_records(snap / "runs.json") if "predictions" not in r}
+    how = (f"predictions: records under {' '.join(a.prefix)} retrained with today's code, each equal to its record "
+           "in every compared metric (tools/records.py predictions)")
+    try:
+        check_piece_name(snap, a.piece, how)
+    except SnapshotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    before = lacking()
     try:
         for m, names in backfill(snap, a.prefix, a.into.resolve()):
-            given += names
             print(f"{names[0]}: reproduced ({m.get('seconds')} s); predictions added to {len(names)} record(s)",
                   flush=True)
     except SnapshotError as e:
         print(f"error: {e}", file=sys.stderr)
         rc = 2
     except KeyboardInterrupt:  # runs.json holds every run finished so far; the one in progress resumes from --into
-        print(f"interrupted: {len(given)} record(s) given predictions are kept; run the same command again to go on",
+        print("interrupted: the records given predictions so far keep them; run the same command again to go on",
               file=sys.stderr)
         rc = 130
-    if given:  # what was done is kept, also when a later run stopped the call
-        note_piece(snap, a.piece, f"predictions: records under {' '.join(a.prefix)} retrained with today's code, "
-                   "each equal to its record in every compared metric (tools/records.py predictions)", len(given),
-                   round(time.time() - t0), head(), {})
-        if a.commit:
-            commit_paths([str(snap)], f"results/{a.profile}: per-example predictions of {len(given)} records under "
-                         f"{' '.join(a.prefix)} ({round(time.time() - t0)} s on {machine('cpu')['cpu']})")
+    finally:  # what was done is recorded, whatever stopped the call (runs.json is rewritten after every run)
+        given = before - lacking()
+        if given:
+            note_piece(snap, a.piece, how, len(given), round(time.time() - t0), head(), {})
+            if a.commit:
+                commit_paths([str(snap)], f"results/{a.profile}: per-example predictions of {len(given)} records "
+                             f"under {' '.join(a.prefix)} ({round(time.time() - t0)} s on {machine('cpu')['cpu']})")
     return rc
 
 

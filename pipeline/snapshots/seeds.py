@@ -75,12 +75,24 @@ def add_seeds(snapshot: Path, prefixes: list[str], seeds: list[int], work: Path,
     return added
 
 
+def check_piece_name(snapshot: Path, piece: str, how: str) -> None:
+    """Refuse a piece name that the snapshot holds for other work (a plan piece, or another tool's piece): its
+    seconds and runs would be added to theirs. The same work resumed under its name is fine."""
+    prev = read_provenance(snapshot / "provenance.json")["pieces"].get(piece)
+    def work(h: str | None) -> str | None:  # the tool's name aside (it moved from tools/results.py)
+        return h.split(" (tools/")[0] if h else h
+    if prev is not None and work(prev.get("how")) != work(how):
+        raise SnapshotError(f"{snapshot / 'provenance.json'} already has a piece {piece!r} for other work "
+                            f"({prev.get('how') or 'a piece of its plan'}): name this one differently (--piece)")
+
+
 def note_piece(snapshot: Path, piece: str, how: str, runs: int, seconds: int, commit: str, sets: dict) -> None:
     """Record in provenance.json a piece done outside the plan (``how``: what it did and with which tool), adding
     ``seconds`` and ``runs`` to what an interrupted earlier call of it recorded, with this machine and commit."""
     import datetime as dt
 
     from .machine import machine
+    check_piece_name(snapshot, piece, how)
     prov = read_provenance(snapshot / "provenance.json")
     prev = prov["pieces"].get(piece, {})
     prov["pieces"][piece] = {
