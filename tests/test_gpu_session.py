@@ -294,21 +294,3 @@ def test_an_earlier_provenance_without_its_sessions_is_refused_in_one_line(rehea
     with pytest.raises(FoldError, match="provenance.json lacks a valid sessions list"):
         fold("smoke", out, proj / "results", tmp_path / "carry")
     assert json.loads(prov.read_text()) == {"profile": "smoke", "pieces": {}}
-
-
-@pytest.mark.parametrize("fault, code, says", [
-    (KeyboardInterrupt(), 130, "interrupted: nothing was imported, results/smoke is as it was"),
-    (OSError(28, "No space left on device", "results/.smoke.import.x/smoke/runs.json"), 2,
-     "error: no space left on the device while writing results/.smoke.import.x/smoke/runs.json; nothing was imported")])
-def test_an_interrupted_or_full_disk_import_says_so_in_one_line(monkeypatch, capsys, fault, code, says):
-    import argparse
-
-    from tools.gpu import __main__ as cli
-    from tools.gpu import fold
-
-    def broken(*a, **k):
-        raise fault
-    monkeypatch.setattr(fold, "fold", broken)
-    assert cli._import(argparse.Namespace(profile="smoke", dir="x")) == code
-    err = capsys.readouterr().err
-    assert err.startswith(says) and err.count("\n") == 1

@@ -80,5 +80,6 @@ def check_fields(info: dict, info_file: Path) -> None:
         need(isinstance(p.get("why", ""), str), f"why of piece {p['name']}")
     resume = info.get("resume", [])
     need(isinstance(resume, list) and all(isinstance(e, dict) and isinstance(e.get("parts"), list) and
+                                          all(isinstance(x, str) for x in e["parts"]) and
                                           isinstance(e.get("sha256"), str) for e in resume),
          "resume (entries with parts and sha256)")

@@ -60,14 +60,16 @@ def _import(a) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # the import is staged beside the snapshot and moved into place at its end
-        print(f"interrupted: nothing was imported, results/{a.profile} is as it was; run the same command again",
-              file=sys.stderr)
+        print(f"interrupted: results/{a.profile} is as it was or, if the import had reached its last step, fully "
+              "imported (it moves into place in one rename); run the same command again (a finished import is "
+              "refused as already in)", file=sys.stderr)
         return 130
     except OSError as e:
         if e.errno != errno.ENOSPC:
             raise
-        print(f"error: no space left on the device while writing {e.filename or 'the import'}; nothing was "
-              f"imported, results/{a.profile} is as it was; free space and rerun", file=sys.stderr)
+        print(f"error: no space left on the device while writing {e.filename or 'the import'}; results/"
+              f"{a.profile} is as it was or fully imported (it moves into place in one rename); free space and "
+              "rerun", file=sys.stderr)
         return 2
     print(f"results/{a.profile}: {r['runs']} runs ({r['new_runs']} returned by this session); pieces done: "
           f"{', '.join(r['done']) or 'none'}; still to run: {', '.join(r['todo']) or 'none'}")

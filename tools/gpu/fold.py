@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.snapshots.plan import load_plan, merged_params, plan_file
-from pipeline.snapshots.returned import FoldError, plain_name, verify  # noqa: F401 (plain_name: tools.gpu)
+from pipeline.snapshots.returned import FoldError, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = ("metrics/train.json", "metrics/calibration.json", "metrics/projection.json", "metrics/distill.json",
