@@ -104,7 +104,7 @@ def predictions_command(a) -> int:
     keep_freed_memory()
     snap, t0, rc = ROOT / "results" / a.profile, time.time(), 0
 
-    def lacking() -> set[str]:
+    def without_predictions() -> set[str]:
         return {r["run"] for r in read_records(snap / "runs.json") if "predictions" not in r}
     how = (f"predictions: records under {' '.join(a.prefix)} retrained with today's code, each equal to its record "
            "in every compared metric (tools/records.py predictions)")
@@ -113,7 +113,7 @@ def predictions_command(a) -> int:
     except SnapshotError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    before = lacking()
+    before = without_predictions()
     try:
         for m, names in backfill(snap, a.prefix, a.into.resolve()):
             print(f"{names[0]}: reproduced ({m.get('seconds')} s); predictions added to {len(names)} record(s)",
@@ -126,7 +126,7 @@ def predictions_command(a) -> int:
               file=sys.stderr)
         rc = 130
     finally:  # what was done is recorded, whatever stopped the call (runs.json is rewritten after every run)
-        given = before - lacking()
+        given = before - without_predictions()
         if given:
             note_piece(snap, a.piece, how, len(given), round(time.time() - t0), head(), {})
             if a.commit:
