@@ -4,12 +4,13 @@ Bad or unreadable params, a device that is not there, unobtainable or
 corrupted data, diverged training, a run folder another process is training
 and an output folder that cannot be written are the user's to fix, so they
 are reported as `error: ...` with exit status 2, not a traceback; so is a full
-disk. Ctrl-C is one line and exit status 130 (what was kept, how to resume).
-Anything else is a bug and keeps its traceback.
+disk. Ctrl-C is one line and exit status 130 (what was kept, how to resume), and so is SIGTERM (`kill`,
+`timeout`, a scheduler's time limit). Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import errno
+import signal
 import sys
 from typing import Callable
 
@@ -35,7 +36,17 @@ def _close_progress_bars() -> None:
         bar.close()
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop this process as Ctrl-C does, so the same handlers keep what was done and say how to
+    go on. Python's default for SIGTERM is to die at once, leaving a stage's metrics or a tool's provenance unwritten.
+    (SIGINT itself reaches no process started with ``&`` from a script: such a process starts with it ignored.)"""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run(main: Callable[[], int]) -> None:
+    stop_on_sigterm()
     keep_freed_memory()  # this process trains or evaluates: keep freed memory in the heap (allocator.py)
     try:
         code = main()

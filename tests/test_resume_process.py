@@ -73,7 +73,9 @@ def test_killed_training_resumes_to_the_same_result(tmp_path, root, env):
     assert (ref / "metrics/train.json").read_text() == (work / "metrics/train.json").read_text()
 
 
-def test_ctrl_c_during_training_is_one_line_exit_130_and_keeps_the_checkpoint(tmp_path, root, env):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_or_sigterm_during_training_is_one_line_exit_130_and_keeps_the_checkpoint(tmp_path, root, env, sig):
+    # SIGTERM is what `kill`, `timeout` and a scheduler's time limit send: without a handler Python dies at once
     work = _workdir(root, tmp_path / "work", env, None)
     # SIGINT as a terminal delivers it. A process started with SIGINT ignored (a pytest-xdist worker's children)
     # would never see it, so the stage starts with the default disposition, as from a shell.
@@ -84,7 +86,7 @@ def test_ctrl_c_during_training_is_one_line_exit_130_and_keeps_the_checkpoint(tm
     while not state.exists() and proc.poll() is None:  # an event, not a clock: as long as the machine needs
         time.sleep(0.005)
     assert proc.poll() is None, "the run finished before its first checkpoint: make it longer"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     err = proc.communicate(timeout=120)[1]
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err

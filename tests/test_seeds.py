@@ -190,3 +190,27 @@ def test_refreshing_the_reference_tables_keeps_every_number(root, tmp_path):
     assert all(abs(after[k] - v) < 1e-4 for k, v in before.items() if isinstance(v, (int, float)))
     md = (snap / "tables.md").read_text()
     assert "**ours** (n = " in md and "| curve | teacher α | T | γ | n | test accuracy (%) |" in md
+
+
+def test_an_interrupted_records_command_is_one_line_and_exit_130(monkeypatch, capsys):
+    """Ctrl-C (or SIGTERM, made the same by stop_on_sigterm) in a long tools/records.py command: what finished is
+    kept, and the user is told how to go on, in one line."""
+    import signal
+    import sys
+
+    import pipeline.snapshots.seeds as seeds
+    from tools import records
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(seeds, "check_piece_name", interrupted)
+    monkeypatch.setattr(sys, "argv", ["records.py", "seeds", "reference", "--prefix", "models/classifiers/",
+                                      "--seeds", "5", "--into", "unused"])
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        code = records.main()
+        assert signal.getsignal(signal.SIGTERM) is not before  # SIGTERM now interrupts as Ctrl-C does
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 130 and len(lines) == 1 and lines[0].startswith("interrupted:") and "again" in lines[0]

@@ -30,6 +30,21 @@ def test_ctrl_c_is_one_line_saying_what_was_kept_and_exit_130(capsys):
     assert code == 130 and len(lines) == 1 and "kept" in lines[0] and "resume" in lines[0]
 
 
+def test_sigterm_stops_a_stage_as_ctrl_c_does(capsys):
+    import os
+    import signal
+
+    def main():
+        os.kill(os.getpid(), signal.SIGTERM)  # as `kill`, `timeout` or a scheduler's time limit sends it
+        raise AssertionError("SIGTERM did not interrupt the stage")
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        code, lines = _exit(main, capsys)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert code == 130 and len(lines) == 1 and lines[0].startswith("interrupted:")
+
+
 def test_another_os_error_is_a_bug_and_keeps_its_traceback():
     def main():
         raise OSError(errno.EIO, "Input/output error")

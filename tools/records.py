@@ -188,7 +188,14 @@ def main() -> int:
     pr.add_argument("--into", type=Path, required=True, help="a folder for the runs trained here (resumable)")
     pr.add_argument("--commit", action="store_true", help="commit results/<profile> at the end")
     a = ap.parse_args()
-    return globals()[COMMANDS[a.cmd]](a)
+    from pipeline.stage import stop_on_sigterm
+    stop_on_sigterm()  # `kill` or a time limit stops these long commands as Ctrl-C does
+    try:
+        return globals()[COMMANDS[a.cmd]](a)
+    except KeyboardInterrupt:  # results/<profile> is rewritten after every run: the finished ones are kept
+        print("interrupted: every finished run is kept (in --into, and as a record where the command adds them) and "
+              "the run in progress resumes from its checkpoint; run the same command again to go on", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
