@@ -1,6 +1,8 @@
 """The distillation part of metrics/tables.md: Table 4, and Figures 7 and 8 in numbers."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..data import naming
 from ..io import read_json
 from ..layout import DISTILL_METRICS, DISTILL_PLOTS, TABLE4_METRICS
@@ -13,7 +15,7 @@ from .reference import TABLE4_DISTILLATION
 TABLE4_NAMES = {"dropout": "dropout", "ls": "label_smoothing"}
 
 
-def table4(p: dict, metrics: dict | None = None) -> tuple[str, dict]:
+def table4(p: dict, metrics: dict | None = None, root: Path = Path(".")) -> tuple[str, dict]:
     """Teacher and student test error (%), ours (the student stage's metrics, or ``metrics`` by teacher name)
     beside Müller's and the replication's."""
     t4 = p["distill"]["table4"]
@@ -24,7 +26,7 @@ def table4(p: dict, metrics: dict | None = None) -> tuple[str, dict]:
         for source, ref in TABLE4_DISTILLATION.items():
             if ref_key in ref:
                 rows.append([label, source, f"{ref[ref_key][0]:.2f}", f"{ref[ref_key][1]:.2f}", "—"])
-        m = metrics[name] if metrics is not None else read_json(TABLE4_METRICS / f"{name}.json")
+        m = metrics[name] if metrics is not None else read_json(root / TABLE4_METRICS / f"{name}.json")
         main, other = f"student_{t4['regress_on']}", "student_probabilities"
         rows.append([label, f"**ours** (n = {m['n_seeds']})", _fmt(m["teacher"]["error"], m["teacher"]["error_std"]),
                      _fmt(m[main]["error"], m[main]["error_std"]),
@@ -37,18 +39,18 @@ def table4(p: dict, metrics: dict | None = None) -> tuple[str, dict]:
                      "student error (regress on teacher probabilities: the replication's defect)"], rows), flat
 
 
-def distill_tables(p: dict) -> tuple[str, dict]:
-    """Figures 7 and 8 in numbers, one table per figure the profile ran."""
+def distill_tables(p: dict, root: Path = Path(".")) -> tuple[str, dict]:
+    """Figures 7 and 8 in numbers, one table per figure the profile ran (metrics and plots under ``root``)."""
     text, flat = [], {}
     for figure, setup in distill_figures(p).items():
-        pts = read_json(DISTILL_PLOTS / f"{figure}.json")
+        pts = read_json(root / DISTILL_PLOTS / f"{figure}.json")
         text.append(f"## {figure[:6].capitalize()} {figure[6:]} — accuracy against the smoothness index γ "
                     f"({title(setup['teacher'])} → {title(setup['student'])} on {naming.title(setup['dataset'])})\n\n"
                     f"M3/M4 use (1−β)·H(y, q) + β·H(p_teacher(T), q) with β = {setup['beta']:g}; γ of M3/M4 is "
                     "the teacher's smoothness index at T over the training set. "
                     "Figure: `plots/figures/distillation.png`.\n\n"
                     + points_table(pts))
-        metrics = read_json(DISTILL_METRICS)[figure]
+        metrics = read_json(root / DISTILL_METRICS)[figure]
         flat |= {f"{figure}/{k}/{f}": v[f] for k, v in metrics.items() for f in ("gamma", "accuracy")}
     if "figure8" not in distill_figures(p):
         text.append("## Figure 8 — not run in this profile\n\nSet `profiles.<profile>.figure8_dataset` "

@@ -5,6 +5,8 @@ the Markdown of metrics/tables.md and the flat dict of metrics/tables.json.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..config import alphas_to_train, classifiers
 from ..data import naming, registry
 from ..io import read_json
@@ -185,9 +187,9 @@ def projection_table(p: dict, proj: dict) -> tuple[str, dict]:
                      "separation (scale)"], rows), flat
 
 
-def mutual_information_table(p: dict) -> tuple[str, dict]:
+def mutual_information_table(p: dict, root: Path = Path(".")) -> tuple[str, dict]:
     """Figure 6 in numbers: Î at the first, highest and last snapshot of each run."""
-    mi, m = read_json(MI_METRICS), p["mutual_information"]
+    mi, m = read_json(root / MI_METRICS), p["mutual_information"]
     if "skipped" in mi:
         return f"Not run: {mi['skipped']}.", {}
     about = (f"{title(p['active']['mi_model'])} on {_title(p['active']['mi_dataset'])}, "
@@ -240,14 +242,16 @@ def classifier_sections(p: dict, train: dict, cal: dict) -> tuple[list[str], dic
     ], {**f2, **fh, **f3}
 
 
-def document(p: dict) -> tuple[str, dict]:
-    """(Markdown, flat metrics) of every table the profile produced."""
-    classifier_parts, fc = classifier_sections(p, read_json(TRAIN_METRICS), read_json(CALIBRATION_METRICS))
-    pt, fp = projection_table(p, read_json(PROJECTION_METRICS))
-    t4, f4 = table4(p)
-    f7, ff7 = distill_tables(p)
-    mi, fmi = mutual_information_table(p)
-    trm = read_json(TRANSLATION_METRICS)  # {"skipped": why} where a results snapshot did not run it
+def document(p: dict, root: Path = Path(".")) -> tuple[str, dict]:
+    """(Markdown, flat metrics) of every table the profile produced, from the metrics and plots under ``root``
+    (the project; a folder of merged GPU pieces for tools/gpu/fold.py)."""
+    classifier_parts, fc = classifier_sections(p, read_json(root / TRAIN_METRICS),
+                                               read_json(root / CALIBRATION_METRICS))
+    pt, fp = projection_table(p, read_json(root / PROJECTION_METRICS))
+    t4, f4 = table4(p, root=root)
+    f7, ff7 = distill_tables(p, root)
+    mi, fmi = mutual_information_table(p, root)
+    trm = read_json(root / TRANSLATION_METRICS)  # {"skipped": why} where a results snapshot did not run it
     tr, ftr = ((f"Not run: {trm['skipped']}.", {}) if "skipped" in trm else
                translation_section(p, trm, alphas_to_train(p, "transformer")))
     d = p["distill"]

@@ -80,12 +80,7 @@ def render(snap: Path, raw_params: dict, order: list[str], records: list[dict], 
             write_text(snap / "tables.md", "# Results\n\nNot yet: the tables need the piece that trains the FCN "
                        f"experiments (metrics {', '.join(NEEDED)}).\n")
             return False
-        cwd = os.getcwd()
-        os.chdir(tmp)
-        try:
-            md, flat = document(validate(copy.deepcopy(raw_params)))
-        finally:
-            os.chdir(cwd)
+        md, flat = document(validate(copy.deepcopy(raw_params)), Path(tmp))
     write_tables_and_claims(snap, md, flat, records, prov)
     return True
 
