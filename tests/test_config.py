@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from pipeline.config import ParamError, alphas_to_train, load_params, validate
+from pipeline.config.checks import convnets_used as convnets_needed
 
 
 @pytest.fixture(scope="module")
@@ -195,16 +196,19 @@ def test_every_user_error_is_one_line_and_exit_2_and_other_errors_keep_their_tra
     ("profiles.default.figure8_teacher", "fcn", "profiles.default.figure8_teacher"),
     ("profiles.default.mi_model", "resnet20", "profiles.default.mi_model"),
     ("distill.figure8.student", "transformer", "distill.figure8.student"),
-    ("profiles.default.classifiers.vgg16", ["cifar10"], "profiles.default.classifiers"),
+    ("profiles.default.classifiers.vgg16", ["cifar10"], "profiles.default.classifiers.vgg16"),
+    ("profiles.default.schedules.vgg16", {"unit": "steps", "length": 2, "milestones": [], "snapshot_every": None},
+     "profiles.default.schedules.vgg16"),
     ("profiles.default.classifiers.alexnet", ["mnist"], "profiles.default.classifiers.alexnet[0]"),
 ])
 def test_a_profile_names_only_the_convnets_of_the_convnets_section(params, path, value, key):
     assert _bad(params, path, value).key == key
 
 
-def test_the_convnets_are_the_model_files_that_say_so_and_each_has_a_schedule_everywhere(params):
+def test_the_convnets_are_the_model_files_that_say_so_and_each_one_trained_has_a_schedule(params):
     """The convnets are the keys of params' ``convnets`` section: each is a model file declaring CONVNET = True
-    (which channels_last follows), with a title, and every profile gives it a schedule and a dataset list."""
+    (which channels_last follows), with a title. A profile gives a schedule to each convnet it trains, and only
+    to those; one it does not list under ``classifiers`` trains no classifier there."""
     from pipeline.models import MODELS, is_convnet, title
     assert set(params["convnets"]) == {m for m in MODELS if is_convnet(m)} == {"alexnet", "resnet56", "resnet34",
                                                                                  "resnet50"}
@@ -215,6 +219,24 @@ def test_the_convnets_are_the_model_files_that_say_so_and_each_has_a_schedule_ev
     with pytest.raises(ParamError, match=r"convnets.vgg16 .* a model file"):
         validate(p)
     p = copy.deepcopy(params)
-    del p["profiles"]["smoke"]["schedules"]["resnet56"]
-    with pytest.raises(ParamError, match=r"profiles\.\w+\.schedules .*each convnet.*resnet56"):
+    assert p["profiles"]["extended"]["classifiers"]["resnet56"]
+    del p["profiles"]["extended"]["schedules"]["resnet56"]
+    with pytest.raises(ParamError, match=r"profiles\.extended\.schedules .*each convnet the profile trains.*resnet56"):
         validate(p)
+    for used in ("figure8_teacher", "mi_model"):  # a convnet that trains outside Table 2 needs its schedule too
+        p = copy.deepcopy(params)
+        prof = p["profiles"]["default"]  # runs Figures 6 and 8
+        prof["classifiers"] = {"fcn": prof["classifiers"]["fcn"], "alexnet": prof["classifiers"]["alexnet"]}
+        prof[used] = "resnet34"
+        prof["schedules"] = {m: prof["schedules"][m] for m in convnets_needed(p, prof) - {"resnet34"}}
+        with pytest.raises(ParamError, match=r"missing: resnet34"):
+            validate(p)
+    # The reference profile trains no convnet: without any of them it is the same profile, every convnet at []
+    p = copy.deepcopy(params)
+    ref = p["profiles"]["reference"]
+    ref["classifiers"] = {"fcn": ref["classifiers"]["fcn"]}
+    ref["schedules"] = {}
+    p["profile"] = "reference"
+    v = validate(p)
+    assert v["active"]["classifiers"] == validate({**params, "profile": "reference"})["active"]["classifiers"]
+    assert list(v["active"]["classifiers"])[0] == "fcn" and v["active"]["classifiers"]["alexnet"] == []

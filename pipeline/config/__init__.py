@@ -21,9 +21,10 @@ __all__ = ["ParamError", "ParamsFileError", "alphas_to_train", "classifiers", "l
 def validate(params: dict) -> dict:
     """Validate raw params and return a copy with the active profile resolved."""
     SCHEMA("", params)
-    checks.check_all(params)
     out = copy.deepcopy(params)
-    out["active"] = copy.deepcopy(params["profiles"][params["profile"]])
+    checks.fill_classifiers(out)
+    checks.check_all(out)
+    out["active"] = copy.deepcopy(out["profiles"][out["profile"]])
     return out
 
 

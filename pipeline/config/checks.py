@@ -18,23 +18,44 @@ def _cross_checks(p: dict) -> None:
                          f"one learning rate per linear layer ({n_layers} for hidden={p['fcn']['hidden']})")
 
 
+def convnets_used(p: dict, prof: dict) -> set[str]:
+    """The convnets a profile trains: as classifiers, in the sweeps, as Figure 8's teacher and student, for
+    Figure 6. Each needs a schedule in the profile; the others may be left out of it."""
+    used = {m for m, datasets in prof["classifiers"].items() if m != "fcn" and datasets}
+    used |= {m for m in prof["sweep_models"] if m in p["convnets"]}
+    if prof["figure8_dataset"] is not None:
+        used |= {prof["figure8_teacher"], p["distill"]["figure8"]["student"]}
+    if prof["mi_dataset"] is not None:
+        used.add(prof["mi_model"])
+    return used
+
+
+def fill_classifiers(p: dict) -> None:
+    """A convnet a profile does not list under ``classifiers`` trains no classifier there: [] (in place)."""
+    for prof in p["profiles"].values():
+        prof["classifiers"] |= {m: [] for m in sorted(p["convnets"]) if m not in prof["classifiers"]}
+
+
 def _check_model_names(p: dict) -> None:
     """Models are named by their files: fcn, the transformer (in sweeps) or a convnet of the ``convnets``
-    section, and every profile lists datasets and a schedule for each convnet there."""
+    section. A profile lists the convnets it trains (``classifiers``, with datasets) and gives a schedule to each
+    convnet it uses (convnets_used); adding a convnet touches no profile that does not train it."""
     conv = sorted(p["convnets"])
     for name, prof in p["profiles"].items():
         at = f"profiles.{name}"
-        if set(prof["classifiers"]) != {"fcn", *conv}:
-            raise ParamError(f"{at}.classifiers", sorted(prof["classifiers"]),
-                             "fcn and each convnet of the convnets section: " + ", ".join(["fcn", *conv]))
-        if set(prof["schedules"]) != set(conv):
-            raise ParamError(f"{at}.schedules", sorted(prof["schedules"]),
-                             "a schedule for each convnet of the convnets section: " + ", ".join(conv))
+        for m in prof["classifiers"]:
+            choice("fcn", *conv)(f"{at}.classifiers.{m}", m)
+        for m in prof["schedules"]:
+            choice(*conv)(f"{at}.schedules.{m}", m)
         for i, m in enumerate(prof["sweep_models"]):
             choice("fcn", *conv, "transformer")(f"{at}.sweep_models[{i}]", m)
         for k in ("figure8_teacher", "mi_model"):
             choice(*conv)(f"{at}.{k}", prof[k])
-    choice(*conv)("distill.figure8.student", p["distill"]["figure8"]["student"])
+        choice(*conv)("distill.figure8.student", p["distill"]["figure8"]["student"])
+        missing = sorted(convnets_used(p, prof) - set(prof["schedules"]))
+        if missing:
+            raise ParamError(f"{at}.schedules", sorted(prof["schedules"]),
+                             f"a schedule for each convnet the profile trains (missing: {', '.join(missing)})")
 
 
 def _check_classifiers(p: dict) -> None:

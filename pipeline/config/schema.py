@@ -170,7 +170,7 @@ def convnet_settings(key, v):
 def classifier_lists(key, v):
     """{model: datasets}: fcn on FCN datasets, each convnet on image datasets."""
     if not isinstance(v, dict) or "fcn" not in v:
-        raise ParamError(key, v, "a mapping of fcn and each convnet to the datasets it trains on")
+        raise ParamError(key, v, "a mapping of fcn, and of each convnet the profile trains, to its datasets")
     for k, x in v.items():
         list_of(choice(*(FCN_DATASETS if k == "fcn" else IMAGE_DATASETS)), unique=True)(f"{key}.{k}", x)
 
@@ -181,7 +181,7 @@ SCHEMA = section({
     "sweep": list_of(ALPHA, min_len=1, unique=True),
     "profiles": mapping_of(section({
         "datasets": list_of(choice(*REGISTRY), min_len=1, unique=True),
-        "classifiers": classifier_lists,  # its convnets, like the next keys': checks._check_model_names
+        "classifiers": classifier_lists,  # fcn and the convnets it trains (others: []): checks.fill_classifiers
         "sweep_models": list_of(_string, unique=True),
         "schedules": mapping_of(SCHEDULE, min_len=0),
         "seeds": list_of(number(0, integer=True), min_len=1, unique=True),
