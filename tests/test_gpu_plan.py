@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_pack_skips_done_pieces_and_names_what_does_not_fit(tmp_path, mirror):
-    from tools.gpu.carry import pack
+    from pipeline.gpu_session.carry import pack
     proj = _project(tmp_path)
     subprocess.run(["git", "init", "-q"], cwd=proj, check=True)
     info = pack("smoke", mirror, limit_mib=64, root=proj)
@@ -47,7 +47,7 @@ def test_pieces_are_the_base_plus_their_settings_and_the_merge_unites_them():
 
 
 def test_merged_metrics_keep_the_earlier_piece_and_drop_stubs():
-    from tools.gpu.fold import merge_json
+    from pipeline.gpu_session.fold import merge_json
     a = {"figure7": {"M1/alpha=0": {"accuracy": 99.0}}, "mi": {"skipped": "x"}}
     b = {"figure7": {"M1/alpha=0": {"accuracy": 98.0}}, "figure8": {"M1": 1}, "mi": {"run": 1}}
     assert merge_json(a, b) == {"figure7": {"M1/alpha=0": {"accuracy": 99.0}}, "figure8": {"M1": 1}, "mi": {"run": 1}}
@@ -55,7 +55,7 @@ def test_merged_metrics_keep_the_earlier_piece_and_drop_stubs():
 
 
 def test_stages_in_dvc_yaml_order_come_after_the_stages_whose_outputs_they_read():
-    from tools.gpu.stages import stage_names
+    from pipeline.gpu_session.stages import stage_names
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     outs = {}
     for name, s in stages.items():

@@ -104,8 +104,8 @@ def test_the_deadline_cuts_a_piece_and_its_runs_come_back_resumable(rehearsal):
 
 
 def test_import_builds_records_tables_claims_and_provenance(rehearsal, monkeypatch):
+    from pipeline.gpu_session.fold import fold
     from pipeline.training.run_key import key_of
-    from tools.gpu.fold import fold
     tmp, proj, out, _ = rehearsal
     r = fold("smoke", out, proj / "results", tmp / "carry_here")
     snap = proj / "results" / "smoke"
@@ -129,7 +129,7 @@ def test_import_builds_records_tables_claims_and_provenance(rehearsal, monkeypat
     assert (snap / "figures" / "fcn" / "reliability.png").is_file()
     assert r["todo"] == ["long"]
     # The same session imported twice: refused, nothing changed.
-    from tools.gpu.fold import FoldError
+    from pipeline.gpu_session.fold import FoldError
     before = {f: (snap / f).read_bytes() for f in ("runs.json", "provenance.json", "gpu_sessions.md")}
     with pytest.raises(FoldError, match="already in"):
         fold("smoke", out, proj / "results", tmp / "carry_here")
@@ -137,7 +137,7 @@ def test_import_builds_records_tables_claims_and_provenance(rehearsal, monkeypat
 
 
 def test_returned_resume_state_is_verified_then_restored_where_the_run_resumes(rehearsal, tmp_path):
-    from tools.gpu.session import restore_resume
+    from pipeline.gpu_session.session import restore_resume
     tmp, _, _, _ = rehearsal
     out = tmp / "cut"
     (entry,) = json.loads((out / "session.json").read_text())["resume"]
@@ -160,7 +160,7 @@ def test_returned_resume_state_is_verified_then_restored_where_the_run_resumes(r
 
 
 def test_import_refuses_a_file_that_does_not_match_its_digest(rehearsal, tmp_path):
-    from tools.gpu.fold import FoldError, fold
+    from pipeline.gpu_session.fold import FoldError, fold
     _, _, out, _ = rehearsal
     bad = tmp_path / "out"
     shutil.copytree(out, bad)
@@ -176,7 +176,7 @@ def test_import_refuses_a_file_that_does_not_match_its_digest(rehearsal, tmp_pat
 def test_import_refuses_a_piece_name_that_is_not_a_plain_name_and_deletes_nothing(rehearsal, tmp_path, name):
     """A returned session.json names the pieces whose folders the import replaces: a path there would reach
     outside results/ (the name is not covered by any digest, so it must be checked itself)."""
-    from tools.gpu.fold import FoldError, fold
+    from pipeline.gpu_session.fold import FoldError, fold
     _, _, out, _ = rehearsal
     bad = tmp_path / "out"
     shutil.copytree(out, bad)
@@ -259,7 +259,7 @@ BAD_SESSIONS = {
 
 @pytest.mark.parametrize("case", BAD_SESSIONS)
 def test_a_bad_session_is_refused_in_one_line_and_changes_nothing(case, rehearsal, tmp_path):
-    from tools.gpu.fold import FoldError, fold
+    from pipeline.gpu_session.fold import FoldError, fold
     tmp, _, out, _ = rehearsal
     change, says = BAD_SESSIONS[case]
     proj = _project(tmp_path)
@@ -274,7 +274,7 @@ def test_a_bad_session_is_refused_in_one_line_and_changes_nothing(case, rehearsa
 
 
 def test_an_unlisted_file_in_a_returned_session_is_refused(rehearsal, tmp_path):
-    from tools.gpu.fold import FoldError, fold
+    from pipeline.gpu_session.fold import FoldError, fold
     _, _, out, _ = rehearsal
     bad = tmp_path / "out"
     shutil.copytree(out, bad)
@@ -285,7 +285,7 @@ def test_an_unlisted_file_in_a_returned_session_is_refused(rehearsal, tmp_path):
 
 
 def test_an_earlier_provenance_without_its_sessions_is_refused_in_one_line(rehearsal, tmp_path):
-    from tools.gpu.fold import FoldError, fold
+    from pipeline.gpu_session.fold import FoldError, fold
     tmp, _, out, _ = rehearsal
     proj = _project(tmp_path)
     fold("smoke", tmp / "cut", proj / "results", tmp_path / "carry")

@@ -42,8 +42,8 @@ def test_a_field_the_import_reads_is_checked_in_one_line(edit, says):
 def test_an_interrupted_or_full_disk_import_says_so_in_one_line(monkeypatch, capsys, fault, code, says):
     import argparse
 
+    from pipeline.gpu_session import fold
     from tools.gpu import __main__ as cli
-    from tools.gpu import fold
 
     def broken(*a, **k):
         raise fault

@@ -244,7 +244,7 @@ def classifier_sections(p: dict, train: dict, cal: dict) -> tuple[list[str], dic
 
 def document(p: dict, root: Path = Path(".")) -> tuple[str, dict]:
     """(Markdown, flat metrics) of every table the profile produced, from the metrics and plots under ``root``
-    (the project; a folder of merged GPU pieces for tools/gpu/fold.py)."""
+    (the project; a folder of merged GPU pieces for pipeline/gpu_session/fold.py)."""
     classifier_parts, fc = classifier_sections(p, read_json(root / TRAIN_METRICS),
                                                read_json(root / CALIBRATION_METRICS))
     pt, fp = projection_table(p, read_json(root / PROJECTION_METRICS))

@@ -103,7 +103,7 @@ def collect_runs(work: Path, n_bins: int, predictions_to: Path | None = None) ->
 
 def write_tables_and_claims(out: Path, md: str, flat: dict, records: list[dict], prov: dict) -> None:
     """tables.md/.json and claims.md/.json of a snapshot: what both ways of running pieces write
-    (``write_snapshot`` from a work tree; tools/gpu/fold.py from a GPU session's merged pieces)."""
+    (``write_snapshot`` from a work tree; pipeline/gpu_session/fold.py from a GPU session's merged pieces)."""
     from ..reporting.claims import claims
     write_text(out / "tables.md", md)
     write_json(out / "tables.json", flat)

@@ -6,5 +6,6 @@ order within a deadline, on a machine without dvc, and folded back into results/
     python -m tools.gpu import PROFILE DIR      # here: fold what came back into results/PROFILE/
     python -m tools.gpu estimate PROFILE        # projected device time per piece (FLOP counts)
 
-The pieces and their order are results/<profile>/gpu_plan.yaml. docs/gpu_session.md says how to run it.
+The pieces and their order are results/<profile>/gpu_plan.yaml. The code is pipeline/gpu_session/ (estimate.py,
+which counts FLOPs with benchmarks/, stays here); docs/gpu_session.md says how to run it.
 """

@@ -12,15 +12,14 @@ sys.path.insert(0, str(ROOT))
 
 
 def _run(a) -> int:
-    from .session import Session
+    from pipeline.gpu_session.session import Session
     return Session(a).run()
 
 
 def _piece(a) -> int:
     """Child of `run`: the piece's stages in this process (params.yaml in the working directory)."""
     from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
-
-    from .stages import StageFailed, run_stages
+    from pipeline.gpu_session.stages import StageFailed, run_stages
     params = yaml12.load(Path("params.yaml").read_text())
     try:
         run_stages(a.stages.split(","), params, log=lambda m: print(m, flush=True))
@@ -33,9 +32,8 @@ def _piece(a) -> int:
 def _selftest(a) -> int:
     import torch
 
+    from pipeline.gpu_session.selftest import selftest
     from pipeline.io import write_json
-
-    from .selftest import selftest
     rows = selftest(torch.device(a.device))
     if a.json:
         write_json(Path(a.json), rows)
@@ -43,7 +41,7 @@ def _selftest(a) -> int:
 
 
 def _pack(a) -> int:
-    from .carry import default_mirror, pack
+    from pipeline.gpu_session.carry import default_mirror, pack
     info = pack(a.profile, Path(a.mirror) if a.mirror else default_mirror(), a.limit_mib)
     print(json.dumps({k: v for k, v in info.items() if k != "resume"}, indent=2))
     print(f"\n{len(info['resume'])} resumable state(s) carried. On the device, with carry [\".gpu\"]:\n"
@@ -53,7 +51,7 @@ def _pack(a) -> int:
 
 
 def _import(a) -> int:
-    from .fold import FoldError, fold
+    from pipeline.gpu_session.fold import FoldError, fold
     try:
         r = fold(a.profile, Path(a.dir))
     except FoldError as e:

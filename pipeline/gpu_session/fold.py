@@ -22,8 +22,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipeline.snapshots.plan import load_plan, merged_params, plan_file
-from pipeline.snapshots.returned import FoldError, verify
+from ..snapshots.plan import load_plan, merged_params, plan_file
+from ..snapshots.returned import FoldError, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = ("metrics/train.json", "metrics/calibration.json", "metrics/projection.json", "metrics/distill.json",
@@ -70,10 +70,10 @@ def merged_tree(snap: Path, order: list[str], dst: Path) -> None:
 
 def render(snap: Path, raw_params: dict, order: list[str], records: list[dict], prov: dict) -> bool:
     """tables.md/.json and claims.md/.json from the merged pieces; False until the FCN metrics exist."""
-    from pipeline.config import validate
-    from pipeline.io import write_text
-    from pipeline.reporting.paper_tables import document
-    from pipeline.snapshots.writer import write_tables_and_claims
+    from ..config import validate
+    from ..io import write_text
+    from ..reporting.paper_tables import document
+    from ..snapshots.writer import write_tables_and_claims
     with tempfile.TemporaryDirectory(prefix="fold.") as tmp:
         merged_tree(snap, order, Path(tmp))
         if not all((Path(tmp) / n).exists() for n in NEEDED):
@@ -123,7 +123,7 @@ def sessions_md(sessions: list[dict]) -> str:
 def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path = ROOT / ".gpu") -> dict:
     """Fold a returned session into results/<profile>/: all or nothing. The new snapshot is built in a
     temporary folder beside it and moved into place at the end; any refusal leaves the old one as it was."""
-    from pipeline.snapshots.records import SnapshotError, read_checked, read_records
+    from ..snapshots.records import SnapshotError, read_checked, read_records
     sdir = Path(sdir)
     info = verify(sdir)
     if info["profile"] != profile:
@@ -167,7 +167,7 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
             raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    from pipeline.io import write_json
+    from ..io import write_json
     write_json(carry / f"resume.{profile}.json", info.get("resume", []))  # the latest session's cut runs
     return summary
 
@@ -175,15 +175,15 @@ def fold(profile: str, sdir: Path, results: Path = ROOT / "results", carry: Path
 def _fold_into(snap: Path, profile: str, sdir: Path, info: dict, plan: dict, prov: dict, earlier: list[dict],
                returned: list[dict], root: Path) -> dict:
     """The import proper, written into ``snap`` (a staged copy of the snapshot)."""
-    from pipeline.data.fetch import DatasetError
-    from pipeline.io import write_json, write_text
+    from ..data.fetch import DatasetError
+    from ..io import write_json, write_text
     # a run is its piece's folder and its path there (pieces train in folders of their own)
     records = {(r.get("piece"), r["run"]): r for r in earlier}
     for r in returned:
         records[(r.get("piece"), r["run"])] = r | {"session": info["started"]}
     done_now = [p["name"] for p in info["pieces"] if p["status"] == "done"]
     if (sdir / "outputs.tar.gz").exists():
-        from pipeline.data.archives import safe_extract_tar
+        from ..data.archives import safe_extract_tar
         with tempfile.TemporaryDirectory(prefix="fold.") as tmp:
             try:
                 safe_extract_tar(sdir / "outputs.tar.gz", Path(tmp))
@@ -208,7 +208,7 @@ def _fold_into(snap: Path, profile: str, sdir: Path, info: dict, plan: dict, pro
             entry["last"] = p["status"] + (f": {p['why']}" if p.get("why") else "")
     prov["sessions"].append({k: v for k, v in info.items() if k != "files"})
     done = [p["name"] for p in plan["pieces"] if prov["pieces"].get(p["name"], {}).get("done")]
-    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    from ..config import yaml12  # params as DVC reads them (YAML 1.2)
     params = yaml12.load((root / "params.yaml").read_text())
     prov |= {"commit": info.get("commit") or "unknown", "params": merged_params(params, plan, done),
              "complete": len(done) == len(plan["pieces"]),

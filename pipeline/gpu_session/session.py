@@ -7,7 +7,7 @@ Runs on the GPU image as it is (python3, torch, no dvc), from the repository roo
 What `pack` left in .gpu/ is read first: the datasets to use as the mirror, the pieces already
 folded into results/<profile>/ (skipped), and the resumable state of runs an earlier session's
 deadline cut (verified, then restored). Each piece trains in its own folder,
-.gpu-work/<profile>/<piece>/, with the pipeline's own stages (tools/gpu/stages.py): a stage
+.gpu-work/<profile>/<piece>/, with the pipeline's own stages (pipeline/gpu_session/stages.py): a stage
 prunes the run folders its params do not ask for, so pieces must not share one. The folders
 survive between calls to a warm machine, so a second call resumes there too. Each phase is a
 child process with a timeout: a piece still running at the deadline is stopped (its runs keep
@@ -36,9 +36,9 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.io import read_json
-from pipeline.snapshots.machine import machine
-from pipeline.snapshots.plan import load_plan, piece_params, pieces_todo, plan_file
+from ..io import read_json
+from ..snapshots.machine import machine
+from ..snapshots.plan import load_plan, piece_params, pieces_todo, plan_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CARRY = ROOT / ".gpu"
@@ -140,7 +140,7 @@ class Session:
 
     def run_pieces(self, dev: str) -> tuple[list[dict], list[dict]]:
         """Each piece's outcome, and the records of every run a piece finished (collected as it ends)."""
-        from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+        from ..config import yaml12  # params as DVC reads them (YAML 1.2)
         base = yaml12.load((ROOT / "params.yaml").read_text())
         n_bins = base["calibrate"]["n_bins"]
         done, records, results = self.carry.get("done", []), [], []
@@ -177,7 +177,7 @@ class Session:
         return results, records
 
     def write_outputs(self, info: dict, records: list[dict]) -> list[str]:
-        from pipeline.io import file_digests, write_json
+        from ..io import file_digests, write_json
         write_json(self.out / "runs.json", records)
         if self.staged.exists():
             with tarfile.open(self.out / "outputs.tar.gz", "w:gz") as tar:
@@ -195,7 +195,7 @@ class Session:
 
 def dataset_available(name: str, work: Path, mirror: Path | None) -> bool:
     """In the mirror (carried by `pack`, or DATA_MIRROR), or downloaded into the work folder earlier."""
-    from pipeline.data.registry import get
+    from ..data.registry import get
     files = get(name).files
     return (all((work / "data" / "raw" / name / f.name).exists() for f in files)
             or (mirror is not None and all((mirror / f.mirror_path).exists() for f in files)))
@@ -203,7 +203,7 @@ def dataset_available(name: str, work: Path, mirror: Path | None) -> bool:
 
 def piece_records(folder: Path, n_bins: int) -> list[dict]:
     """pipeline/snapshots/writer.py's record of every finished run in a piece's folder."""
-    from pipeline.snapshots.writer import collect_runs
+    from ..snapshots.writer import collect_runs
     return collect_runs(folder, n_bins)  # run paths relative to the piece's folder
 
 
@@ -240,7 +240,7 @@ def stage_outputs(work: Path, dst: Path) -> None:
 def pack_resume(work: Path, out: Path, max_parts: int, max_bytes: int) -> tuple[list[dict], list[str]]:
     """Unfinished runs' folders as one tar in parts of PART bytes; runs that do not fit (the tar as
     written, headers included) are named, not sent: the largest are left out first."""
-    from pipeline.io import file_digests
+    from ..io import file_digests
     limit = min(max_bytes, max_parts * PART)
     sent = sorted(unfinished_runs(work), key=lambda r: sum(f.stat().st_size for f in r.rglob("*") if f.is_file()))
     left_out: list[str] = []
@@ -268,8 +268,8 @@ def pack_resume(work: Path, out: Path, max_parts: int, max_bytes: int) -> tuple[
 
 def restore_resume(entries: list[dict], folder: Path, work: Path, log) -> None:
     """Reassemble carried resume tars, check their sha256, and only then extract them (data filter)."""
-    from pipeline.data.archives import safe_extract_tar
-    from pipeline.io import file_digests
+    from ..data.archives import safe_extract_tar
+    from ..io import file_digests
     for e in entries:
         if all((work / r).exists() for r in e["runs"]):
             continue  # a warm machine's own folders are newer than what an earlier call sent back

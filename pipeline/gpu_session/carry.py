@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pipeline.snapshots.plan import load_plan, piece_params, pieces_todo, plan_file
+from ..snapshots.plan import load_plan, piece_params, pieces_todo, plan_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 2 ** 20
@@ -32,8 +32,8 @@ def tree_bytes(root: Path) -> int:
 
 
 def pack(profile: str, mirror: Path, limit_mib: float = 64, root: Path = ROOT) -> dict:
-    from pipeline.data.registry import get
-    from pipeline.io import write_json
+    from ..data.registry import get
+    from ..io import write_json
     plan = load_plan(plan_file(profile, root), "independent")
     prov_file = root / "results" / profile / "provenance.json"
     pieces = json.loads(prov_file.read_text()).get("pieces", {}) if prov_file.exists() else {}
@@ -51,7 +51,7 @@ def pack(profile: str, mirror: Path, limit_mib: float = 64, root: Path = ROOT) -
     used = tree_bytes(root) + sum(f.stat().st_size for f in (carry / "resume").rglob("*") if f.is_file()) \
         if (carry / "resume").exists() else tree_bytes(root)
     budget = limit_mib * MIB - 1 * MIB  # headroom for carry.json and rounding
-    from pipeline.config import yaml12  # params as DVC reads them (YAML 1.2)
+    from ..config import yaml12  # params as DVC reads them (YAML 1.2)
     params = yaml12.load((root / "params.yaml").read_text())
     carried, left_out = [], []
     for piece in pieces_todo(plan, done):

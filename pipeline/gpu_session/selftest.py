@@ -48,7 +48,7 @@ def _convnet(arch: str, seed: int, alpha: float) -> dict:
 
 
 def _toy_project(root: Path) -> None:
-    from pipeline.io import save_tensors, write_json
+    from ..io import save_tensors, write_json
     g = torch.Generator().manual_seed(0)
     y = torch.randint(0, 4, (480,), generator=g)
     x = (torch.rand(480, 8, 8, generator=g) * 120 + y[:, None, None] * 30).to(torch.uint8)
@@ -63,7 +63,7 @@ def _toy_project(root: Path) -> None:
 
 
 def _weights(run_dir: Path) -> dict:
-    from pipeline.io import load_tensors
+    from ..io import load_tensors
     return load_tensors(run_dir / "model.pt")
 
 
@@ -76,7 +76,7 @@ def _rel(a: dict, b: dict) -> float:
 
 
 def _stacked_vs_alone(cfgs: list[dict], ex: dict, device) -> str:
-    from pipeline.training.dispatch import Job, train_inline
+    from ..training.dispatch import Job, train_inline
     tag = cfgs[0]["arch"]
     train_inline([Job(Path(f"alone_{tag}/{i}"), c) for i, c in enumerate(cfgs)], device, ex | {"stack": False})
     res = train_inline([Job(Path(f"stacked_{tag}/{i}"), c) for i, c in enumerate(cfgs)], device, ex | {"stack": True})
@@ -89,7 +89,7 @@ def _stacked_vs_alone(cfgs: list[dict], ex: dict, device) -> str:
 
 
 def _trains(cfg: dict, ex: dict, device) -> str:
-    from pipeline.training.run import train_run
+    from ..training.run import train_run
     m = train_run(Path(f"alone_{cfg['arch']}"), cfg, device, ex)
     curve = json.loads(Path(f"alone_{cfg['arch']}/curve.json").read_text())
     losses = [r["loss"] for r in (curve if isinstance(curve, list) else curve["points"])]
@@ -99,7 +99,7 @@ def _trains(cfg: dict, ex: dict, device) -> str:
 
 
 def _transformer(device) -> str:
-    from pipeline.models.transformer import Seq2SeqTransformer
+    from ..models.transformer import Seq2SeqTransformer
     torch.manual_seed(0)
     model = Seq2SeqTransformer(64, 64, d_model=32, heads=2, enc_layers=1, dec_layers=1, ffn=64).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -119,8 +119,8 @@ def _transformer(device) -> str:
 
 
 def _resume(ex: dict, device) -> str:
-    from pipeline.training import loop
-    from pipeline.training.run import train_run
+    from ..training import loop
+    from ..training.run import train_run
     cfg = _fcn(5, 0.1)
     train_run(Path("resume/whole"), cfg, device, ex)
     calls = loop.EpochBatches.__call__
@@ -143,7 +143,7 @@ def _resume(ex: dict, device) -> str:
 
 
 def _same_seed(ex: dict, device) -> str:
-    from pipeline.training.run import train_run
+    from ..training.run import train_run
     for d in ("seed/a", "seed/b"):
         train_run(Path(d), _fcn(7, 0.0), device, ex)
     return _same(_weights(Path("seed/a")), _weights(Path("seed/b")), "seed 7 twice")
