@@ -103,22 +103,8 @@ def classifier_config(p: dict, arch: str, dataset: str, seed: int, alpha: float)
     return convnet_config(p, arch, dataset, seed, label_smoothing(alpha, p["convnets"][arch]["loss_scale"]))
 
 
-# Figures 7 and 8: teachers at each α of the profile and the students distilled from them.
-DISTILL_FIGURES = ("figure7", "figure8")
-
-
-def distill_figures(p: dict) -> dict[str, dict]:
-    """{figure: setup} for the figures the active profile runs: Figure 7 (MNIST, FCN → FCN) always,
-    Figure 8 (CIFAR-10, ResNet-56 → AlexNet) where the profile names its dataset."""
-    d = p["distill"]
-    out = {"figure7": {"dataset": d["dataset"], "teacher": "fcn", "student": "fcn", "beta": d["figure7"]["beta"]}}
-    if p["active"]["figure8_dataset"]:
-        f8 = d["figure8"]
-        out["figure8"] = {"dataset": p["active"]["figure8_dataset"], "teacher": p["active"]["figure8_teacher"],
-                          "student": f8["student"], "beta": f8["beta"]}
-    return out
-
-
+# Figures 7 and 8 (which ones a profile runs: config.distill_figures): teachers at each α of the profile and the
+# students distilled from them.
 def sweep_teacher_config(p: dict, setup: dict, alpha: float, seed: int) -> dict:
     if setup["teacher"] == "fcn":  # Figure 7: the FCN 1200-1200 teachers of Table 4, with shifts
         d = p["distill"]

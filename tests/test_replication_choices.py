@@ -107,8 +107,8 @@ def test_the_replications_squared_error_is_nn_mse_loss():
 
 def test_figure7s_hard_teacher_takes_the_replications_dropout_only_when_asked_and_only_at_alpha_0(root, monkeypatch):
     from pipeline import run_configs
-    from pipeline.config import load_params, validate
-    from pipeline.run_configs import distill_figures, sweep_teacher_config
+    from pipeline.config import distill_figures, load_params, validate
+    from pipeline.run_configs import sweep_teacher_config
     monkeypatch.setattr(run_configs, "_n_train", lambda p, ds: 55_000)
     p = load_params(root / "params.yaml")
     setup = distill_figures(p)["figure7"]

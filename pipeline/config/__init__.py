@@ -61,3 +61,15 @@ def alphas_to_train(p: dict, arch: str = "fcn") -> list[float]:
 def classifiers(p: dict) -> list[tuple[str, str]]:
     """(model, dataset) of every Table 2/3 row of the active profile, in params order."""
     return [(arch, ds) for arch, datasets in p["active"]["classifiers"].items() for ds in datasets]
+
+
+def distill_figures(p: dict) -> dict[str, dict]:
+    """{figure: setup} for the figures the active profile runs: Figure 7 (MNIST, FCN → FCN) always,
+    Figure 8 (CIFAR-10, ResNet-56 → AlexNet) where the profile names its dataset."""
+    d = p["distill"]
+    out = {"figure7": {"dataset": d["dataset"], "teacher": "fcn", "student": "fcn", "beta": d["figure7"]["beta"]}}
+    if p["active"]["figure8_dataset"]:
+        f8 = d["figure8"]
+        out["figure8"] = {"dataset": p["active"]["figure8_dataset"], "teacher": p["active"]["figure8_teacher"],
+                          "student": f8["student"], "beta": f8["beta"]}
+    return out

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import distill_figures
 from ..data import naming
 from ..io import read_json
 from ..layout import DISTILL_METRICS, DISTILL_PLOTS, TABLE4_METRICS
 from ..models import title
-from ..run_configs import distill_figures
 from .markdown import fmt as _fmt
 from .markdown import md_table
 from .reference import TABLE4_DISTILLATION

@@ -16,7 +16,7 @@ and plots/figures/distillation.png (one panel per figure).
 """
 from __future__ import annotations
 
-from ..config import load_params
+from ..config import distill_figures, load_params
 from ..data import naming, prepared
 from ..formulas.smoothness import smoothness_index
 from ..formulas.spread import mean_std
@@ -24,7 +24,7 @@ from ..io import prune, read_json, write_json
 from ..layout import DISTILL_METRICS, DISTILL_PLOTS, DISTILLED, FIGURES, SWEEP_TEACHERS, alpha_key
 from ..models import title
 from ..reporting.figures import CURVES, distillation_figure
-from ..run_configs import distill_figures, label_smoothing, soft_targets, student_config, student_loss_scale
+from ..run_configs import label_smoothing, soft_targets, student_config, student_loss_scale
 from ..stage import run
 from ..training.backend import local_device, stage_device, train_runs
 from ..training.dispatch import CLASSIFIER_TRAINER, Job

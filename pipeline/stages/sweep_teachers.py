@@ -7,10 +7,10 @@ models/sweep_teachers/<figure>/alpha_<a>_seed_<s>/; their test accuracy is curve
 """
 from __future__ import annotations
 
-from ..config import load_params
+from ..config import distill_figures, load_params
 from ..io import prune
 from ..layout import SWEEP_TEACHERS, alpha_key
-from ..run_configs import distill_figures, sweep_teacher_config
+from ..run_configs import sweep_teacher_config
 from ..stage import run
 from ..training.backend import stage_device, train_runs
 from ..training.dispatch import CLASSIFIER_TRAINER, Job
