@@ -76,3 +76,48 @@ def test_a_package_run_with_python_m_depends_on_its_main(root):
     """`python -m pipeline.config` runs pipeline/config/__main__.py (and what it imports: the stage wrapper)."""
     files = closure("pipeline.config")
     assert {Path("pipeline/config/__main__.py"), Path("pipeline/stage.py")} <= files
+
+
+class _Reads(dict):
+    """A params dict that records the dotted path of every key read from it (``active`` is the profile)."""
+
+    def __init__(self, d: dict, path: str, seen: set):
+        super().__init__(d)
+        self.path, self.seen = path, seen
+
+    def _read(self, k, v):
+        path = f"{self.path}.{k}" if self.path else ("profiles.${profile}" if k == "active" else str(k))
+        self.seen.add(path)
+        return _Reads(v, path, self.seen) if isinstance(v, dict) else v
+
+    def __getitem__(self, k):
+        return self._read(k, dict.__getitem__(self, k))
+
+    def get(self, k, default=None):
+        return self[k] if k in self else default
+
+    def items(self):
+        return [(k, self[k]) for k in dict.keys(self)]
+
+    def values(self):
+        return [self[k] for k in dict.keys(self)]
+
+
+def test_tables_depends_on_every_param_it_reads_and_not_the_whole_profile(root, monkeypatch):
+    """The tables stage describes the profile (schedules, seeds, the Transformer's settings) beside its metrics:
+    each key it reads is a params dep, so editing any of them reruns it; keys it never reads (the distillation
+    grids, the MI stage's example count) are not."""
+    import yaml
+
+    from pipeline.config import load_params
+    from pipeline.reporting.paper_tables import document
+    monkeypatch.chdir(root)  # the committed metrics of the default profile
+    seen: set[str] = set()
+    document(_Reads(load_params(root / "params.yaml"), "", seen))
+    deps = [d for d in yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["tables"]["params"]
+            if isinstance(d, str)]
+    assert "profiles.${profile}" not in deps
+    read = {s for s in seen if not any(t.startswith(s + ".") for t in seen)}  # not a step on the way to a key
+    uncovered = sorted(s for s in read if not any(s == d or s.startswith(d + ".") for d in deps))
+    assert not uncovered, f"read by the tables stage but not in its params: {uncovered}"
+    assert not [d for d in deps if not any(s == d or s.startswith(d + ".") for s in read)], "a dep it never reads"
