@@ -1,7 +1,6 @@
 """Training throughput: a replication-style loop against this project's path, in one run.
 
-    python benchmarks/throughput.py [--device cpu|cuda] [--steps 30] [--repeats 5]
-
+    python benchmarks/throughput.py [--device cpu|cuda] [--steps 30] [--repeats 5] [--models transformer]
 For each model it measures training samples/s of
   (a) the replication's style: a torchvision dataset with per-sample PIL transforms (the ±2 px shift
       as RandomAffine) through a DataLoader, fp32, one model;
@@ -13,9 +12,8 @@ For each model it measures training samples/s of
 and prints (b)/(a) and (c)/(a). Also: training FLOPs per sample (counted from the layer shapes), the
 achieved FLOP/s, the device's measured matmul peak for reference, the paper profile's wall time from (b).
 
-Timing: warm-up steps, then `repeats` windows of `steps` optimiser steps, the median window reported; CUDA
-synchronised before each clock read. Needs torch and torchvision only (not dvc): runs on the GPU image as is.
-AlexNet, ResNet-56 (CIFAR-10 JPEG) and Transformer rows: benchmarks/zoo.py. ``--models`` picks the rows.
+Timing: warm-up steps, then `repeats` windows of `steps` optimiser steps, the median window reported (CUDA
+synchronised). Needs torch and torchvision, not dvc. AlexNet, ResNet-56 and Transformer rows: zoo.py.
 """
 from __future__ import annotations
 
@@ -54,7 +52,8 @@ BATCH = 512
 
 
 def bf16(device: torch.device) -> bool:
-    """(b) and (c) run in the precision the stages resolve by default (auto: bf16 autocast on CUDA)."""
+    """(b) and (c) run in the precision the stages resolve by default (auto: bf16 autocast on CUDA, and on a CPU
+    with native bf16 for the FCN); the Transformer's (b) is timed in both there."""
     return resolve_execution({"precision": "auto"}, device, "fcn")["precision"] == "bf16"
 
 
@@ -230,7 +229,6 @@ def main() -> int:
     args.transformer_profile = args.transformer_profile or ("paper" if torch.cuda.is_available() else "default")
     device = torch.device(args.device)
     raw = Path("data/raw/mnist")  # the working directory's, as the stages'
-
     if not raw.exists():
         fetch_dataset(get("mnist"), raw, mirror_root())
     device_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
@@ -253,17 +251,19 @@ def main() -> int:
             c = timed(sc, device, args.steps, args.repeats, args.warmup, bs) * args.stack if sc else None
             rows.append((name, timed(sa, device, args.steps, args.repeats, args.warmup, bs),
                          timed(sb, device, args.steps, args.repeats, args.warmup, bs), c, flops, "samples"))
-    if "transformer" in models:
-        sa, sb, bs, flops = zoo.transformer_steps(device, args.workers, args.log_every, args.transformer_profile)
-        rows.append((f"Transformer ({args.transformer_profile})",
-                     timed(sa, device, args.steps, args.repeats, args.warmup, bs),
-                     timed(sb, device, args.steps, args.repeats, args.warmup, bs), None, flops, "pairs"))
-    print(f"\n{'model':<22} {'(a) replication':>16} {'(b) project':>12} {'(b)/(a)':>8} "
+    if "transformer" in models:  # (b) fp32, and bf16 autocast where bf16 is native; (a) fp32, timed once
+        a = None
+        for half in (False, True)[:2 if bf16(device) else 1]:
+            sa, sb, bs, f = zoo.transformer_steps(device, args.workers, args.log_every, args.transformer_profile, half)
+            a = a or timed(sa, device, args.steps, args.repeats, args.warmup, bs)
+            rows.append((f"Transformer ({args.transformer_profile})" + (" (b) bf16" if half else ""), a,
+                         timed(sb, device, args.steps, args.repeats, args.warmup, bs), None, f, "pairs"))
+    print(f"\n{'model':<30} {'(a) replication':>16} {'(b) project':>12} {'(b)/(a)':>8} "
           f"{f'(c) {args.stack} at once':>15} {'(c)/(a)':>8} {'FLOP/sample':>12} {'(b) achieved':>13} "
           f"{'of matmul peak':>15}")
     for name, a, b, c, flops, unit in rows:
         cs = f"{c:>13.0f}/s {c / a:>7.2f}x" if c else f"{'—':>15} {'—':>8}"
-        print(f"{name:<22} {a:>14.0f}/s {b:>10.0f}/s {b / a:>7.2f}x {cs} "
+        print(f"{name:<30} {a:>14.0f}/s {b:>10.0f}/s {b / a:>7.2f}x {cs} "
               f"{flops / 1e6:>9.1f} M {b * flops / 1e9:>8.1f} GF/s {b * flops / peak:>14.0%}  ({unit})")
     peak_bf16 = matmul_peak(device, dtype=torch.bfloat16) if bf16(device) else None
     print(f"\nmatmul peak measured here: {peak / 1e9:.0f} GFLOP/s (fp32, {2048}^3), "

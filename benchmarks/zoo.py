@@ -156,8 +156,9 @@ def _stacked_convnet(arch, cfg, x, y, device, stack: int, ex: dict, loss, log_ev
                  bf16=ex["precision"] == "bf16")
 
 
-def transformer_steps(device: torch.device, workers: int, log_every: int, profile: str):
-    """(a) tutorial-style and (b) pipeline step closures for the Transformer of ``profile``."""
+def transformer_steps(device: torch.device, workers: int, log_every: int, profile: str, half: bool = False):
+    """(a) tutorial-style and (b) pipeline step closures for the Transformer of ``profile``; (b) under bf16
+    autocast with ``half`` (a stays fp32, the tutorial's)."""
     p = load_params()
     t, prof = p["translation"], p["profiles"][profile]["translation"]
     m = prof["model"]
@@ -194,7 +195,7 @@ def transformer_steps(device: torch.device, workers: int, log_every: int, profil
                           "tgt": TB.pack(tk.encode(tok_de, de), bos=True)}, device)
     batches, counter = TB.TrainBatches(split, bs, seed=0), iter(range(10 ** 9))
     mb, ob = model_and_opt()
-    b = _loop(mb, ob, lambda: batches(next(counter), None), loss, log_every)
+    b = _loop(mb, ob, lambda: batches(next(counter), None), loss, log_every, bf16=half)
     xb, yb = batches(0, None)
     flops = train_flops(mb, lambda: loss(mb(xb), yb)) / bs
     return a, b, bs, flops
