@@ -98,3 +98,22 @@ def test_aliases_count_as_one_training(root):
     probe_aliases = [r for r in records if "probe" in r and r["key"] in recorded]
     assert by_run["models/teachers/dropout/seed_0"]["key"] in {r["key"] for r in probe_aliases}
     assert distinct_trainings(records) == len(records) - len(pairs) - len(probe_aliases)
+
+
+def test_the_reference_snapshot_recomputes_each_records_accuracy_and_ece_from_its_predictions(root):
+    """The committed snapshot alone recomputes its tables: every record's predictions file is the one its digest
+    names, and gives back the record's test accuracy and ECE (15 bins, confidence stored at float16)."""
+    from pipeline.formulas.reliability import ece
+    snap = root / "results" / "reference"
+    records = read_records(snap / "runs.json")
+    with_predictions = [r for r in records if "predictions" in r]
+    assert with_predictions, "no record of the reference snapshot has its predictions"
+    for r in with_predictions:
+        f = snap / r["predictions"]["file"]
+        assert file_digests(f)["sha256"] == r["predictions"]["sha256"], r["run"]
+        with np.load(f, allow_pickle=False) as p:
+            correct = p["pred"] == p["label"]
+            assert len(correct) == r["sizes"]["test"], r["run"]
+            assert 100.0 * correct.mean() == pytest.approx(r["test_acc"], abs=1e-4), r["run"]
+            e = ece(torch.from_numpy(p["confidence"].astype(np.float64)), torch.from_numpy(correct))
+            assert e == pytest.approx(r["test_ece"], abs=5e-4), r["run"]  # float16: at most 1.5e-4 seen
