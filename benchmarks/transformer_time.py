@@ -7,13 +7,14 @@ model, it times `steps` optimiser steps by phase (batch, forward, loss, backward
 3 more with torch.profiler and splits the operators' own time into parts: the optimizer's step (by phase),
 and by kind in the other phases: the output projection (a matmul with the target vocabulary as one side),
 the loss, attention, the other matmuls (attention's in/out projections, the FFN), layer norm, and the rest
-(elementwise, copies, reductions). Padding is the share of positions that are PAD. bf16 runs only where the
-CPU multiplies it natively (or on CUDA). Run it alone: another process on the cores makes every parallel
+(elementwise, copies, reductions). Padding is the share of positions that are PAD. On the CPU only; bf16 runs
+where the CPU multiplies it natively. Run it alone: another process on the cores makes every parallel
 operator wait for a time slice, and the step times mean nothing. The step times name the CPU they ran on.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -47,7 +48,7 @@ def part_of(name: str, shapes: str, vocab: int) -> str:
     if any(k in n for k in ("attention", "bmm", "_softmax", "softmax_backward")):
         return "attention"
     if any(k in n for k in ("addmm", "aten::mm", "matmul", "linear")):
-        return "output projection" if str(vocab) in shapes else "other matmuls"
+        return "output projection" if re.search(rf"\b{vocab}\b", shapes) else "other matmuls"
     if "layer_norm" in n:
         return "layer norm"
     return "other"
@@ -128,12 +129,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="paper", help="whose Transformer size (params.yaml profiles)")
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
-    device = torch.device(a.device)
+    device = torch.device("cpu")  # phases are timed without CUDA syncs, and the profile is of CPU operators
     t, cfg, vocab, batches = setup(a.profile, device)
-    native = device.type == "cuda" or cpu_has_native_bf16()
+    native = cpu_has_native_bf16()
     rows = [measure(t, cfg, vocab, batches, device, half, a.steps) for half in (False, True)[:2 if native else 1]]
     where = machine(device.type)
     print(f"{where.get('gpu') or where['cpu']}, {torch.get_num_threads()} threads, torch {torch.__version__}; "

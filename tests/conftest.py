@@ -43,6 +43,15 @@ def mirror() -> Path:
     return m
 
 
+@pytest.fixture(autouse=True)
+def _sigterm_handler_restored():
+    """A stage run in-process (pipeline.stage.run) makes SIGTERM interrupt it; the test process gets its own back."""
+    import signal
+    before = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, before)
+
+
 @pytest.fixture(scope="session")
 def data_source() -> Path | None:
     """Where the pipeline tests get data: the mirror if there is one, else the internet."""

@@ -111,7 +111,8 @@ def test_tables_depends_on_every_param_it_reads_and_not_the_whole_profile(root, 
 
     from pipeline.config import load_params
     from pipeline.reporting.paper_tables import document
-    monkeypatch.chdir(root)  # the committed metrics of the default profile
+    monkeypatch.chdir(root)  # the committed metrics of the default profile, which runs every part of the document
+    # (another profile that skips Figure 8, Figure 6 or translation reads a subset of these keys)
     seen: set[str] = set()
     document(_Reads(load_params(root / "params.yaml"), "", seen))
     deps = [d for d in yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["tables"]["params"]

@@ -193,8 +193,10 @@ def main() -> int:
     try:
         return globals()[COMMANDS[a.cmd]](a)
     except KeyboardInterrupt:  # results/<profile> is rewritten after every run: the finished ones are kept
-        print("interrupted: every finished run is kept (in --into, and as a record where the command adds them) and "
-              "the run in progress resumes from its checkpoint; run the same command again to go on", file=sys.stderr)
+        kept = ("every finished run is kept (in --into, and as a record where the command adds them) and the run in "
+                "progress resumes from its checkpoint" if a.cmd in ("retrain", "seeds", "predictions") else
+                f"every file of results/{a.profile} is whole (each is replaced at once)")
+        print(f"interrupted: {kept}; run the same command again to go on", file=sys.stderr)
         return 130
 
 

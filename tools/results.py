@@ -41,9 +41,15 @@ def head(cwd: Path = ROOT) -> str:
 
 
 def commit_paths(paths: list[str], message: str) -> None:
-    """Commit ``paths``, new files in them included, and nothing else."""
-    subprocess.run(["git", "add", *paths], cwd=ROOT, check=True)
-    subprocess.run(["git", "commit", "-q", "-m", message, "--", *paths], cwd=ROOT, check=False)
+    """Commit ``paths``, new files in them included, and nothing else. A SIGTERM meanwhile waits for the commit:
+    interrupted, Python would kill git at once and could leave .git/index.lock behind."""
+    import signal
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        subprocess.run(["git", "add", *paths], cwd=ROOT, check=True)
+        subprocess.run(["git", "commit", "-q", "-m", message, "--", *paths], cwd=ROOT, check=False)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def work_tree(profile: str, commit: str | None) -> Path:
