@@ -136,3 +136,21 @@ def test_a_snapshot_without_runs_is_never_complete(tmp_path, root):
     (snap / "runs.json").write_text("[]")
     line = status_table(snap)
     assert "no runs recorded" in line and "complete" not in line and "matches" not in line
+
+
+def test_the_status_line_counts_the_records_with_predictions(tmp_path, root):
+    import json
+    import shutil
+
+    from pipeline.snapshots.staleness import status_table
+    snap = tmp_path / "reference"
+    shutil.copytree(root / "results" / "reference", snap)
+    records = json.loads((snap / "runs.json").read_text())
+    for r in records:
+        r.setdefault("predictions", {"file": "predictions/x.npz", "sha256": "a" * 64})
+    (snap / "runs.json").write_text(json.dumps(records))
+    assert f"{len(records)} runs (" in status_table(snap) and "each with its per-example test predictions" in \
+        status_table(snap)
+    del records[0]["predictions"], records[1]["predictions"]
+    (snap / "runs.json").write_text(json.dumps(records))
+    assert f"; {len(records) - 2} with per-example test predictions)" in status_table(snap)

@@ -66,7 +66,9 @@ def status_table(snapshot: Path) -> str:
     rekeyed = prov.get("rekeyed") or []
     since = (f" (re-keyed at `{rekeyed[-1]['commit'][:10]}` on {len(rekeyed[-1]['evidence'])} retrained runs)"
              if rekeyed else "")
-    lines = [f"`results/{snapshot.name}`: {n} runs ({distinct} distinct trainings), {state}, "
+    pred = sum("predictions" in r for r in records)  # what recomputes its tables and any paired test
+    preds = "each with its per-example test predictions" if pred == n else f"{pred} with per-example test predictions"
+    lines = [f"`results/{snapshot.name}`: {n} runs ({distinct} distinct trainings; {preds}), {state}, "
              f"commit `{prov['commit'][:10]}`{since}: "
              + ("**every run matches today's training code**" if not stale else
                 f"**{len(stale)} of {n} runs are stale** (their key changed with the training code)")
