@@ -121,11 +121,7 @@ def predictions_command(a) -> int:
     except SnapshotError as e:
         print(f"error: {e}", file=sys.stderr)
         rc = 2
-    except KeyboardInterrupt:  # runs.json holds every run finished so far; the one in progress resumes from --into
-        print("interrupted: the records given predictions so far keep them; run the same command again to go on",
-              file=sys.stderr)
-        rc = 130
-    finally:  # what was done is recorded, whatever stopped the call (runs.json is rewritten after every run)
+    finally:  # what was done is recorded, whatever stopped the call (an interrupt is then main()'s one line)
         given = before - without_predictions()
         if given:
             note_piece(snap, a.piece, how, len(given), round(time.time() - t0), head(), {})
